@@ -1,0 +1,372 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/odbench/odbench/internal/metrics"
+)
+
+// Operation is one kind of work the engine repeats.
+type Operation struct {
+	Name string
+	// Weight is the operation's share in a mix; 0 counts as 1.
+	Weight int
+	// Do performs the operation once. A nil error is a success.
+	Do func(ctx context.Context) error
+}
+
+// LateThreshold is how far behind its intended time an open-loop start may
+// begin before it counts as late.
+const LateThreshold = time.Millisecond
+
+// DefaultDrain is how long operations still running at the end of a run may
+// take to finish before they are cancelled and counted as unfinished.
+const DefaultDrain = 10 * time.Second
+
+// KindUnfinished is the error kind of operations cancelled at the end of a run.
+const KindUnfinished = "unfinished"
+
+// ErrNoOperations is returned when a run is given no operations.
+var ErrNoOperations = errors.New("load: no operations")
+
+// Closed configures a closed-loop run.
+type Closed struct {
+	Workers  int
+	Warmup   time.Duration
+	Duration time.Duration
+	// Drain bounds the wait for operations running at the end (DefaultDrain if 0).
+	Drain time.Duration
+	Seed  uint64
+}
+
+// Open configures an open-loop run.
+type Open struct {
+	// Rate is the intended arrival rate in operations per second.
+	Rate     float64
+	Poisson  bool
+	Warmup   time.Duration
+	Duration time.Duration
+	// MaxInFlight bounds operations in flight (and so the workers).
+	MaxInFlight int
+	Drain       time.Duration
+	Seed        uint64
+}
+
+// Result is what one run measured.
+type Result struct {
+	Recorder     *metrics.Recorder
+	MeasureStart time.Time
+	MeasureEnd   time.Time
+	Load         metrics.Load
+}
+
+// Measured is the length of the measured window.
+func (r *Result) Measured() time.Duration { return r.MeasureEnd.Sub(r.MeasureStart) }
+
+// Operations returns every operation's snapshot over the measured window.
+func (r *Result) Operations() []metrics.Operation {
+	var out []metrics.Operation
+	for _, op := range r.Recorder.Ops() {
+		out = append(out, op.Snapshot(r.Measured()))
+	}
+	return out
+}
+
+// mix picks operations by weight.
+type mix struct {
+	ops   []Operation
+	cum   []int
+	total int
+}
+
+func newMix(ops []Operation) (*mix, error) {
+	if len(ops) == 0 {
+		return nil, ErrNoOperations
+	}
+	m := &mix{ops: ops}
+	for _, op := range ops {
+		if op.Do == nil || op.Name == "" {
+			return nil, fmt.Errorf("load: operation %q has no name or no func", op.Name)
+		}
+		w := op.Weight
+		if w <= 0 {
+			w = 1
+		}
+		m.total += w
+		m.cum = append(m.cum, m.total)
+	}
+	return m, nil
+}
+
+func (m *mix) pick(rnd *rand.Rand) int {
+	if len(m.ops) == 1 {
+		return 0
+	}
+	n := rnd.IntN(m.total)
+	for i, c := range m.cum {
+		if n < c {
+			return i
+		}
+	}
+	return len(m.ops) - 1
+}
+
+// window holds the timing of one run.
+type window struct {
+	start, measure, end time.Time
+}
+
+func newWindow(warmup, duration time.Duration) window {
+	now := time.Now()
+	return window{start: now, measure: now.Add(warmup), end: now.Add(warmup + duration)}
+}
+
+// startTicker closes an interval every second of the measured window until
+// the returned stop func is called; stop waits for the ticking goroutine.
+func startTicker(rec *metrics.Recorder, w window) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-time.After(time.Until(w.measure)):
+		case <-quit:
+			return
+		}
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case now := <-t.C:
+				if now.After(w.end) {
+					return
+				}
+				rec.Tick(now)
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
+// RunClosed runs ops with c.Workers closed-loop workers.
+func RunClosed(ctx context.Context, c Closed, ops ...Operation) (*Result, error) {
+	m, err := newMix(ops)
+	if err != nil {
+		return nil, err
+	}
+	if c.Workers < 1 {
+		return nil, fmt.Errorf("load: workers must be at least 1, but is %d", c.Workers)
+	}
+	w := newWindow(c.Warmup, c.Duration)
+	rec := metrics.NewRecorder(c.Workers, false)
+	rec.Start(w.measure)
+	recOps := make([]*metrics.Op, len(ops))
+	for i, op := range ops {
+		recOps[i] = rec.Op(op.Name)
+	}
+	opCtx, cancelOps := context.WithCancel(ctx)
+	defer cancelOps()
+	stopTicks := startTicker(rec, w)
+
+	var workers sync.WaitGroup
+	for i := 0; i < c.Workers; i++ {
+		shards := make([]*metrics.Shard, len(recOps))
+		for j, op := range recOps {
+			shards[j] = op.Shard(i)
+		}
+		rnd := rand.New(rand.NewPCG(c.Seed, uint64(i)))
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for {
+				start := time.Now()
+				if !start.Before(w.end) || opCtx.Err() != nil {
+					return
+				}
+				k := m.pick(rnd)
+				err := m.ops[k].Do(opCtx)
+				done := time.Now()
+				if start.Before(w.measure) {
+					continue
+				}
+				if err != nil {
+					shards[k].Error(classifyAtEnd(opCtx, err))
+					continue
+				}
+				shards[k].Record(done.Sub(start).Nanoseconds())
+			}
+		}()
+	}
+	end := finish(ctx, rec, w, &workers, cancelOps, stopTicks, c.Drain)
+	return &Result{
+		Recorder: rec, MeasureStart: w.measure, MeasureEnd: end,
+		Load: metrics.Load{Mode: "closed", Workers: c.Workers},
+	}, ctx.Err()
+}
+
+// RunOpen runs ops at o.Rate operations per second.
+func RunOpen(ctx context.Context, o Open, ops ...Operation) (*Result, error) {
+	m, err := newMix(ops)
+	if err != nil {
+		return nil, err
+	}
+	if o.Rate <= 0 {
+		return nil, fmt.Errorf("load: rate must be above 0, but is %v", o.Rate)
+	}
+	if o.MaxInFlight < 1 {
+		return nil, fmt.Errorf("load: max in flight must be at least 1, but is %d", o.MaxInFlight)
+	}
+	w := newWindow(o.Warmup, o.Duration)
+	rec := metrics.NewRecorder(o.MaxInFlight, true)
+	rec.Start(w.measure)
+	recOps := make([]*metrics.Op, len(ops))
+	for i, op := range ops {
+		recOps[i] = rec.Op(op.Name)
+	}
+	opCtx, cancelOps := context.WithCancel(ctx)
+	defer cancelOps()
+	stopTicks := startTicker(rec, w)
+
+	starts := make(chan time.Time)
+	var late atomic.Int64
+	var workers sync.WaitGroup
+	for i := 0; i < o.MaxInFlight; i++ {
+		shards := make([]*metrics.Shard, len(recOps))
+		for j, op := range recOps {
+			shards[j] = op.Shard(i)
+		}
+		rnd := rand.New(rand.NewPCG(o.Seed, uint64(i)))
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for intended := range starts {
+				k := m.pick(rnd)
+				actual := time.Now()
+				err := m.ops[k].Do(opCtx)
+				done := time.Now()
+				if intended.Before(w.measure) {
+					continue
+				}
+				if actual.Sub(intended) > LateThreshold {
+					late.Add(1)
+				}
+				if err != nil {
+					shards[k].Error(classifyAtEnd(opCtx, err))
+					continue
+				}
+				shards[k].RecordOpen(done.Sub(intended).Nanoseconds(), done.Sub(actual).Nanoseconds())
+			}
+		}()
+	}
+
+	// The scheduler owns the starts channel and closes it.
+	rnd := rand.New(rand.NewPCG(o.Seed, 1<<32))
+	interval := func() time.Duration {
+		if o.Poisson {
+			return time.Duration(rnd.ExpFloat64() / o.Rate * float64(time.Second))
+		}
+		return time.Duration(float64(time.Second) / o.Rate)
+	}
+	var dropped int64
+	endTimer := time.NewTimer(time.Until(w.end))
+	defer endTimer.Stop()
+	next := w.start
+	var n int64
+schedule:
+	for {
+		// Constant arrivals are computed from the start, not accumulated, so
+		// rounding does not drift the rate.
+		if o.Poisson {
+			next = next.Add(interval())
+		} else {
+			next = w.start.Add(time.Duration(float64(n) * float64(time.Second) / o.Rate))
+		}
+		n++
+		if !next.Before(w.end) {
+			break
+		}
+		if d := time.Until(next); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				break schedule
+			}
+		}
+		select {
+		case starts <- next:
+		case <-ctx.Done():
+			break schedule
+		case <-endTimer.C:
+			// Every worker is busy until the end: the starts due from here on never begin.
+			for t := next; t.Before(w.end); {
+				if !t.Before(w.measure) {
+					dropped++
+				}
+				if o.Poisson {
+					t = t.Add(interval())
+				} else {
+					n++
+					t = w.start.Add(time.Duration(float64(n) * float64(time.Second) / o.Rate))
+				}
+			}
+			break schedule
+		}
+	}
+	close(starts)
+	end := finish(ctx, rec, w, &workers, cancelOps, stopTicks, o.Drain)
+	arrival := "constant"
+	if o.Poisson {
+		arrival = "poisson"
+	}
+	return &Result{
+		Recorder: rec, MeasureStart: w.measure, MeasureEnd: end,
+		Load: metrics.Load{Mode: "open", RateOpsPerSec: o.Rate, Arrival: arrival, MaxInFlight: o.MaxInFlight,
+			LateStarts: late.Load(), DroppedStarts: dropped},
+	}, ctx.Err()
+}
+
+// finish waits for the workers (cancelling their operations after drain),
+// closes the last interval and returns the end of the measured window.
+func finish(ctx context.Context, rec *metrics.Recorder, w window, workers *sync.WaitGroup, cancelOps context.CancelFunc, stopTicks func(), drain time.Duration) time.Time {
+	if drain <= 0 {
+		drain = DefaultDrain
+	}
+	done := make(chan struct{})
+	go func() { workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		cancelOps()
+		<-done
+	case <-time.After(time.Until(w.end) + drain):
+		cancelOps()
+		<-done
+	}
+	stopTicks()
+	// The window ends when the last operation finished (after a drain, or
+	// early on interruption): throughput counts completions over the time
+	// they really took, so an overloaded target cannot look faster than it is.
+	end := time.Now()
+	if end.Before(w.measure) {
+		end = w.measure
+	}
+	rec.Tick(end)
+	return end
+}
+
+// classifyAtEnd classifies err, naming operations cut off by the engine's
+// own cancellation "unfinished" rather than blaming the target.
+func classifyAtEnd(opCtx context.Context, err error) string {
+	if opCtx.Err() != nil && errors.Is(err, context.Canceled) {
+		return KindUnfinished
+	}
+	return Classify(err)
+}

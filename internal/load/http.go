@@ -1,0 +1,94 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/odbench/odbench/internal/metrics"
+)
+
+// NewHTTPClient returns a client tuned for load: keep-alive connections for
+// up to conns concurrent requests per host, no compression, no HTTP/2
+// (one request per connection at a time, like wrk), and a timeout per request.
+//
+// net/http is used rather than a faster third-party client so that what is
+// measured is what real Go clients of the target see; `make bench-engine`
+// prints how close it comes to wrk on this machine.
+func NewHTTPClient(conns int, timeout time.Duration) *http.Client {
+	if conns < 1 {
+		conns = 1
+	}
+	tr := &http.Transport{
+		Proxy: nil, // load goes straight to the target, never through HTTP_PROXY
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:          conns * 4,
+		MaxIdleConnsPerHost:   conns,
+		IdleConnTimeout:       90 * time.Second,
+		DisableCompression:    true,
+		ForceAttemptHTTP2:     false,
+		ResponseHeaderTimeout: timeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{Transport: tr, Timeout: timeout}
+}
+
+// StatusError is a non-2xx HTTP answer.
+type StatusError struct {
+	Code int
+	// RetryAfter is the Retry-After header, if any.
+	RetryAfter string
+}
+
+func (e *StatusError) Error() string {
+	if e.Code == http.StatusTooManyRequests {
+		return "HTTP 429 Too Many Requests (rate-limited)"
+	}
+	return fmt.Sprintf("HTTP %d %s", e.Code, http.StatusText(e.Code))
+}
+
+// Kind is "rate_limited" for 429 and "http_<code>" otherwise.
+func (e *StatusError) Kind() string {
+	if e.Code == http.StatusTooManyRequests {
+		return metrics.KindRateLimited
+	}
+	return "http_" + strconv.Itoa(e.Code)
+}
+
+// Get fetches url, reads and discards the body, and returns a StatusError
+// for non-2xx answers.
+func Get(ctx context.Context, c *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	return Do(c, req, nil)
+}
+
+// Do sends req; for a 2xx answer it hands the body to read (or discards it
+// when read is nil). The body is always drained and closed so the
+// connection is reused.
+func Do(c *http.Client, req *http.Request, read func(*http.Response) error) error {
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return &StatusError{Code: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
+	}
+	if read != nil {
+		return read(resp)
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+package load
+
+import "strconv"
+
+func fmtInt(n int) string { return strconv.Itoa(n) }

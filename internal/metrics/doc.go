@@ -1,0 +1,28 @@
+// Package metrics records measurements and defines the results file.
+//
+// What flows through it, in order:
+//
+//  1. Recording. A Recorder holds one Op per operation name. Load workers
+//     call Op.Shard(i) once and then Shard.Record for every completed
+//     operation: a shard is one of a few striped HDR histograms guarded by a
+//     lock that only its workers and the interval collector take, so there is
+//     no global lock per request. In open-loop mode a shard records two
+//     values per operation: latency from the intended start (corrected for
+//     coordinated omission, the primary view) and from the actual start
+//     (uncorrected). Values outside the histogram's range are counted in
+//     OutOfRange, never dropped silently.
+//  2. Intervals. Recorder.Tick (called once a second by the load engine)
+//     swaps each shard's histogram for an empty one, merges them into the
+//     operation's total and appends one Interval to the timeline.
+//  3. Sampling. A Sampler polls CPU, RSS, open files of given PIDs and the
+//     whole host with gopsutil, at 1 s by default.
+//  4. Results. Snapshot turns an Op into an Operation: counts, errors by
+//     kind, percentiles in nanoseconds and the HDR histogram itself (base64
+//     of hdrhistogram-go's V2 compressed encoding). A Run (schema_version 1)
+//     holds every cluster's scenarios; WriteRun writes it atomically and
+//     ReadRun refuses files from a newer schema.
+//  5. Statistics. Helpers other packages use to judge results (fairness,
+//     quantiles over repetitions).
+//
+// This package prints nothing.
+package metrics

@@ -1,0 +1,238 @@
+package metrics
+
+import (
+	"time"
+)
+
+// SchemaVersion is the version of the results file this odbench writes and
+// the newest it reads.
+const SchemaVersion = 1
+
+// Run is one results file: everything one `odbench run` measured.
+type Run struct {
+	SchemaVersion int       `json:"schema_version"`
+	Tool          Tool      `json:"tool"`
+	Host          Host      `json:"host"`
+	Config        any       `json:"config"`
+	Target        Target    `json:"target"`
+	Status        string    `json:"status"` // complete | interrupted
+	StartedAt     time.Time `json:"started_at"`
+	EndedAt       time.Time `json:"ended_at"`
+	Clusters      []Cluster `json:"clusters"`
+	Summary       Summary   `json:"summary"`
+	Warnings      []string  `json:"warnings,omitempty"`
+}
+
+// Run statuses.
+const (
+	RunComplete    = "complete"
+	RunInterrupted = "interrupted"
+)
+
+// Tool names the odbench build that wrote the file.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Commit  string `json:"commit,omitempty"`
+}
+
+// Host describes the machine the load ran on.
+type Host struct {
+	Hostname    string `json:"hostname"`
+	OS          string `json:"os"`
+	Arch        string `json:"arch"`
+	Kernel      string `json:"kernel,omitempty"`
+	CPUModel    string `json:"cpu_model,omitempty"`
+	Cores       int    `json:"cores"`
+	MemoryBytes uint64 `json:"memory_bytes,omitempty"`
+	GoVersion   string `json:"go_version"`
+}
+
+// Target describes what was benchmarked.
+type Target struct {
+	Driver      string `json:"driver"`
+	Description string `json:"description"`
+}
+
+// Cluster is every scenario run against one cluster size.
+type Cluster struct {
+	Size int `json:"size"`
+	// StartupMs is how long the driver took to bring the cluster to ready, in milliseconds.
+	StartupMs int64        `json:"startup_ms,omitempty"`
+	Nodes     []NodeInfo   `json:"nodes,omitempty"`
+	Error     string       `json:"error,omitempty"`
+	Scenarios []Scenario   `json:"scenarios"`
+	Settings  map[string]string `json:"settings,omitempty"`
+}
+
+// NodeInfo names one node of a cluster.
+type NodeInfo struct {
+	ID  string `json:"id"`
+	URL string `json:"url"`
+	PID int    `json:"pid,omitempty"`
+}
+
+// Scenario statuses.
+const (
+	StatusOK      = "ok"
+	StatusFailed  = "failed"
+	StatusSkipped = "skipped"
+)
+
+// Scenario is one scenario's result at one cluster size and repetition.
+type Scenario struct {
+	Name       string            `json:"name"`
+	Category   string            `json:"category"`
+	Repetition int               `json:"repetition"`
+	Status     string            `json:"status"`
+	Error      string            `json:"error,omitempty"`
+	Reason     string            `json:"reason,omitempty"` // why it was skipped
+	Params     map[string]string `json:"params,omitempty"`
+	StartedAt  time.Time         `json:"started_at"`
+	EndedAt    time.Time         `json:"ended_at"`
+	// WarmupNs and MeasuredNs are the warm-up (discarded) and measured durations, in nanoseconds.
+	WarmupNs   int64       `json:"warmup_ns"`
+	MeasuredNs int64       `json:"measured_ns"`
+	Load       *Load       `json:"load,omitempty"`
+	Operations []Operation `json:"operations,omitempty"`
+	Resources  *Resources  `json:"resources,omitempty"`
+	Events     []Event     `json:"events,omitempty"`
+	Checks     []Check     `json:"checks,omitempty"`
+	Scalars    []Scalar    `json:"scalars,omitempty"`
+	Warnings   []string    `json:"warnings,omitempty"`
+}
+
+// Load describes the load that was applied.
+type Load struct {
+	Mode    string `json:"mode"` // closed | open | step
+	Workers int    `json:"workers,omitempty"`
+	// RateOpsPerSec is the intended arrival rate in open-loop mode, in operations per second.
+	RateOpsPerSec float64 `json:"rate_ops_per_sec,omitempty"`
+	Arrival       string  `json:"arrival,omitempty"` // constant | poisson
+	MaxInFlight   int     `json:"max_in_flight,omitempty"`
+	// LateStarts counts open-loop operations that started more than 1 ms after their intended time.
+	LateStarts int64 `json:"late_starts,omitempty"`
+	// DroppedStarts counts intended starts inside the window that never started (in-flight bound reached).
+	DroppedStarts int64 `json:"dropped_starts,omitempty"`
+	Steps         []Step `json:"steps,omitempty"`
+}
+
+// Step is one rate step of a step ramp.
+type Step struct {
+	RateOpsPerSec     float64 `json:"rate_ops_per_sec"`
+	AchievedOpsPerSec float64 `json:"achieved_ops_per_sec"`
+	ErrorRate         float64 `json:"error_rate"` // fraction 0..1
+	P99Ns             int64   `json:"p99_ns"`
+	Held              bool    `json:"held"`
+}
+
+// Operation is one operation type's measurements within a scenario.
+type Operation struct {
+	Name string `json:"name"`
+	// Count is the number of successful operations measured.
+	Count        int64            `json:"count"`
+	Errors       int64            `json:"errors"`
+	ErrorsByKind map[string]int64 `json:"errors_by_kind,omitempty"`
+	// RateLimited counts HTTP 429 answers; they are errors, never throughput.
+	RateLimited int64 `json:"rate_limited,omitempty"`
+	// OutOfRange counts latencies outside the histogram's range (HistMinNs..HistMaxNs).
+	OutOfRange int64 `json:"out_of_range,omitempty"`
+	// ThroughputOpsPerSec is successful operations per second over the measured window.
+	ThroughputOpsPerSec float64 `json:"throughput_ops_per_sec"`
+	// Latency is measured from the intended start in open-loop mode (corrected).
+	Latency LatencySummary `json:"latency"`
+	// Histogram is base64 of hdrhistogram-go's V2 compressed encoding, values in nanoseconds.
+	Histogram            string          `json:"histogram"`
+	Uncorrected          *LatencySummary `json:"uncorrected,omitempty"`
+	UncorrectedHistogram string          `json:"uncorrected_histogram,omitempty"`
+	Timeline             []Interval      `json:"timeline,omitempty"`
+}
+
+// ErrorRate returns errors / (count + errors), or 0 with no operations.
+func (o Operation) ErrorRate() float64 {
+	total := o.Count + o.Errors
+	if total == 0 {
+		return 0
+	}
+	return float64(o.Errors) / float64(total)
+}
+
+// LatencySummary holds percentiles of one histogram, in nanoseconds.
+type LatencySummary struct {
+	MinNs    int64   `json:"min_ns"`
+	MeanNs   float64 `json:"mean_ns"`
+	StdDevNs float64 `json:"stddev_ns"`
+	P50Ns    int64   `json:"p50_ns"`
+	P90Ns    int64   `json:"p90_ns"`
+	P95Ns    int64   `json:"p95_ns"`
+	P99Ns    int64   `json:"p99_ns"`
+	P999Ns   int64   `json:"p999_ns"`
+	MaxNs    int64   `json:"max_ns"`
+}
+
+// Resources are the samples taken during the measured window.
+type Resources struct {
+	IntervalMs int64           `json:"interval_ms"`
+	Host       *HostResources  `json:"host,omitempty"`
+	Nodes      []NodeResources `json:"nodes,omitempty"`
+	// Unavailable says why some resources could not be measured.
+	Unavailable []string `json:"unavailable,omitempty"`
+}
+
+// HostResources summarize the whole load machine.
+type HostResources struct {
+	Samples        int     `json:"samples"`
+	CPUPercentMean float64 `json:"cpu_percent_mean"` // all cores, 0..100
+	CPUPercentMax  float64 `json:"cpu_percent_max"`
+	MemUsedBytesMax uint64 `json:"mem_used_bytes_max"`
+	MemPercentMax  float64 `json:"mem_percent_max"`
+	// NetSentBytes and NetRecvBytes are totals over the window, all interfaces including loopback.
+	NetSentBytes uint64 `json:"net_sent_bytes"`
+	NetRecvBytes uint64 `json:"net_recv_bytes"`
+}
+
+// NodeResources summarize one node process.
+type NodeResources struct {
+	ID             string  `json:"id"`
+	PID            int     `json:"pid"`
+	Samples        int     `json:"samples"`
+	CPUPercentMean float64 `json:"cpu_percent_mean"` // one core = 100
+	CPUPercentMax  float64 `json:"cpu_percent_max"`
+	RSSBytesMean   uint64  `json:"rss_bytes_mean"`
+	RSSBytesMax    uint64  `json:"rss_bytes_max"`
+	OpenFilesMax   int     `json:"open_files_max,omitempty"`
+	ThreadsMax     int     `json:"threads_max,omitempty"`
+}
+
+// Event is something that happened during a scenario (a fault, a leader change).
+type Event struct {
+	// OffsetMs is milliseconds since the scenario started.
+	OffsetMs int64  `json:"offset_ms"`
+	Kind     string `json:"kind"`
+	Node     string `json:"node,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+// Check is one pass/fail assertion a scenario made about the target.
+type Check struct {
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Scalar is one named number a scenario measured, with its unit. A value
+// that could not be measured has Value nil and a Reason.
+type Scalar struct {
+	Name   string   `json:"name"`
+	Value  *float64 `json:"value"`
+	Unit   string   `json:"unit"`
+	Reason string   `json:"reason,omitempty"`
+}
+
+// Summary counts scenario outcomes over the whole run.
+type Summary struct {
+	Scenarios int `json:"scenarios"`
+	OK        int `json:"ok"`
+	Failed    int `json:"failed"`
+	Skipped   int `json:"skipped"`
+}
