@@ -176,8 +176,14 @@ func TestBadConfig(t *testing.T) {
 		name string
 		run  func() error
 	}{
-		{"no operations", func() error { _, err := RunClosed(context.Background(), Closed{Workers: 1, Duration: time.Millisecond}); return err }},
-		{"zero workers", func() error { _, err := RunClosed(context.Background(), Closed{Duration: time.Millisecond}, op); return err }},
+		{"no operations", func() error {
+			_, err := RunClosed(context.Background(), Closed{Workers: 1, Duration: time.Millisecond})
+			return err
+		}},
+		{"zero workers", func() error {
+			_, err := RunClosed(context.Background(), Closed{Duration: time.Millisecond}, op)
+			return err
+		}},
 		{"zero rate", func() error { _, err := RunOpen(context.Background(), Open{MaxInFlight: 1}, op); return err }},
 		{"unnamed", func() error {
 			_, err := RunClosed(context.Background(), Closed{Workers: 1}, Operation{Do: op.Do})

@@ -20,13 +20,13 @@ type Proc struct {
 
 // Sample is one reading of the host and the sampled processes.
 type Sample struct {
-	At          time.Time
-	HostCPU     float64 // percent of all cores, 0..100; -1 when unreadable
-	MemUsed     uint64
-	MemPercent  float64
-	NetSent     uint64 // cumulative bytes, all interfaces
-	NetRecv     uint64
-	Procs       []ProcSample
+	At         time.Time
+	HostCPU    float64 // percent of all cores, 0..100; -1 when unreadable
+	MemUsed    uint64
+	MemPercent float64
+	NetSent    uint64 // cumulative bytes, all interfaces
+	NetRecv    uint64
+	Procs      []ProcSample
 }
 
 // ProcSample is one process's reading.

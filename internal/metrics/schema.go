@@ -58,10 +58,10 @@ type Target struct {
 type Cluster struct {
 	Size int `json:"size"`
 	// StartupMs is how long the driver took to bring the cluster to ready, in milliseconds.
-	StartupMs int64        `json:"startup_ms,omitempty"`
-	Nodes     []NodeInfo   `json:"nodes,omitempty"`
-	Error     string       `json:"error,omitempty"`
-	Scenarios []Scenario   `json:"scenarios"`
+	StartupMs int64             `json:"startup_ms,omitempty"`
+	Nodes     []NodeInfo        `json:"nodes,omitempty"`
+	Error     string            `json:"error,omitempty"`
+	Scenarios []Scenario        `json:"scenarios"`
 	Settings  map[string]string `json:"settings,omitempty"`
 }
 
@@ -113,7 +113,7 @@ type Load struct {
 	// LateStarts counts open-loop operations that started more than 1 ms after their intended time.
 	LateStarts int64 `json:"late_starts,omitempty"`
 	// DroppedStarts counts intended starts inside the window that never started (in-flight bound reached).
-	DroppedStarts int64 `json:"dropped_starts,omitempty"`
+	DroppedStarts int64  `json:"dropped_starts,omitempty"`
 	Steps         []Step `json:"steps,omitempty"`
 }
 
@@ -181,11 +181,11 @@ type Resources struct {
 
 // HostResources summarize the whole load machine.
 type HostResources struct {
-	Samples        int     `json:"samples"`
-	CPUPercentMean float64 `json:"cpu_percent_mean"` // all cores, 0..100
-	CPUPercentMax  float64 `json:"cpu_percent_max"`
-	MemUsedBytesMax uint64 `json:"mem_used_bytes_max"`
-	MemPercentMax  float64 `json:"mem_percent_max"`
+	Samples         int     `json:"samples"`
+	CPUPercentMean  float64 `json:"cpu_percent_mean"` // all cores, 0..100
+	CPUPercentMax   float64 `json:"cpu_percent_max"`
+	MemUsedBytesMax uint64  `json:"mem_used_bytes_max"`
+	MemPercentMax   float64 `json:"mem_percent_max"`
 	// NetSentBytes and NetRecvBytes are totals over the window, all interfaces including loopback.
 	NetSentBytes uint64 `json:"net_sent_bytes"`
 	NetRecvBytes uint64 `json:"net_recv_bytes"`
