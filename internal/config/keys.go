@@ -78,6 +78,9 @@ func AllKeys() []string {
 	return out
 }
 
+// ErrSyntax marks a config file that is not valid YAML.
+var ErrSyntax = errors.New("malformed YAML")
+
 var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 
 // CheckFile parses a YAML config file's bytes and reports syntax errors and
@@ -89,18 +92,18 @@ func CheckFile(name string, data []byte) error {
 		msg := err.Error()
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
 			if m[1] != "" {
-				return fmt.Errorf("%s:%s: malformed YAML: %s", name, m[1], m[2])
+				return fmt.Errorf("%s:%s: %w: %s", name, m[1], ErrSyntax, m[2])
 			}
-			return fmt.Errorf("%s: malformed YAML: %s", name, m[2])
+			return fmt.Errorf("%s: %w: %s", name, ErrSyntax, m[2])
 		}
-		return fmt.Errorf("%s: malformed YAML: %s", name, msg)
+		return fmt.Errorf("%s: %w: %s", name, ErrSyntax, msg)
 	}
 	if len(doc.Content) == 0 {
 		return nil // empty file: nothing set
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return fmt.Errorf("%s:%d: the top level must be a mapping of keys (execution:, system:, ...)", name, root.Line)
+		return fmt.Errorf("%s:%d: %w: the top level must be a mapping of keys (execution:, system:, ...)", name, root.Line, ErrSyntax)
 	}
 	var errs []error
 	var walk func(prefix string, n *yaml.Node)

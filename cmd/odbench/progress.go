@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/odbench/odbench/internal/cluster"
+	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/runner"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+)
+
+// progress prints what the runner does: a live bar with ETA on a terminal,
+// one log line per event otherwise (CI, pipes, files).
+type progress interface {
+	runner.Progress
+	Close()
+}
+
+func newProgress(out, errw io.Writer) progress {
+	if f, ok := out.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		return &barProgress{out: out}
+	}
+	return &lineProgress{w: errw}
+}
+
+// lineProgress writes plain lines to stderr, keeping stdout for the summary.
+type lineProgress struct {
+	w     io.Writer
+	total int
+	start time.Time
+}
+
+func (p *lineProgress) Planned(total int, each time.Duration) {
+	p.total, p.start = total, time.Now()
+	fmt.Fprintf(p.w, "odbench: %d scenario runs planned, about %v each\n", total, each)
+}
+func (p *lineProgress) ClusterStarting(size int) {
+	fmt.Fprintf(p.w, "odbench: starting a cluster of %d\n", size)
+}
+func (p *lineProgress) ClusterReady(size int, took time.Duration, nodes []cluster.Node) {
+	fmt.Fprintf(p.w, "odbench: cluster of %d ready in %v\n", size, took.Round(time.Millisecond))
+}
+func (p *lineProgress) ClusterFailed(size int, err error) {
+	fmt.Fprintf(p.w, "odbench: cluster of %d failed to start: %v\n", size, err)
+}
+func (p *lineProgress) ScenarioStarted(i, size int, name string, rep int) {
+	fmt.Fprintf(p.w, "odbench: [%d/%d] size %d: %s%s ...\n", i, p.total, size, name, repSuffix(rep))
+}
+func (p *lineProgress) ScenarioDone(i, size int, res metrics.Scenario) {
+	fmt.Fprintf(p.w, "odbench: [%d/%d] size %d: %s%s %s%s\n", i, p.total, size, res.Name, repSuffix(res.Repetition), res.Status, brief(res))
+	for _, w := range res.Warnings {
+		fmt.Fprintf(p.w, "odbench:   warning: %s\n", w)
+	}
+}
+func (p *lineProgress) Close() {}
+
+func repSuffix(rep int) string {
+	if rep > 1 {
+		return fmt.Sprintf(" #%d", rep)
+	}
+	return ""
+}
+
+// brief is the one-line outcome of a scenario.
+func brief(res metrics.Scenario) string {
+	switch res.Status {
+	case metrics.StatusSkipped:
+		return ": " + res.Reason
+	case metrics.StatusFailed:
+		return ": " + clip(res.Error, 200)
+	}
+	var parts []string
+	for _, op := range res.Operations {
+		parts = append(parts, fmt.Sprintf("%s %.0f ops/s p99 %s", op.Name, op.ThroughputOpsPerSec, fmtNs(op.Latency.P99Ns)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(parts, "; ")
+}
+
+// barProgress draws one bar for the whole plan with an ETA.
+type barProgress struct {
+	out  io.Writer
+	p    *mpb.Progress
+	bar  *mpb.Bar
+	name string
+}
+
+func (b *barProgress) Planned(total int, each time.Duration) {
+	b.p = mpb.New(mpb.WithOutput(b.out), mpb.WithWidth(40))
+	b.bar = b.p.AddBar(int64(total),
+		mpb.PrependDecorators(decor.CountersNoUnit("%d/%d"), decor.Any(func(decor.Statistics) string { return " " + b.name })),
+		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_MMSS)),
+	)
+}
+func (b *barProgress) ClusterStarting(size int) { b.name = fmt.Sprintf("starting %d nodes", size) }
+func (b *barProgress) ClusterReady(size int, took time.Duration, nodes []cluster.Node) {
+	b.log("cluster of %d ready in %v", size, took.Round(time.Millisecond))
+}
+func (b *barProgress) ClusterFailed(size int, err error) {
+	b.log("cluster of %d failed to start: %v", size, err)
+}
+func (b *barProgress) ScenarioStarted(i, size int, name string, rep int) {
+	b.name = fmt.Sprintf("%d nodes: %s%s", size, name, repSuffix(rep))
+}
+func (b *barProgress) ScenarioDone(i, size int, res metrics.Scenario) {
+	b.log("%d nodes: %s%s %s%s", size, res.Name, repSuffix(res.Repetition), res.Status, brief(res))
+	for _, w := range res.Warnings {
+		b.log("  warning: %s", w)
+	}
+	b.bar.Increment()
+}
+func (b *barProgress) log(format string, args ...any) {
+	line := fmt.Sprintf(format, args...) + "\n"
+	if b.p == nil {
+		fmt.Fprint(b.out, line)
+		return
+	}
+	// Printed above the bar.
+	_, _ = b.p.Write([]byte(line))
+}
+func (b *barProgress) Close() {
+	if b.p != nil {
+		b.bar.Abort(false)
+		b.p.Wait()
+	}
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/odbench/odbench/internal/cluster"
+	"github.com/odbench/odbench/internal/config"
+	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/runner"
+	"github.com/olekukonko/tablewriter"
+	"github.com/spf13/cobra"
+)
+
+type runFlags struct {
+	profile    string
+	categories string
+	scenarios  string
+	sizes      string
+	duration   time.Duration
+	warmup     time.Duration
+	count      int
+	targets    string
+	failFast   bool
+	list       bool
+}
+
+func newRunCmd(a *app) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Start clusters, run the scenario categories, write results JSON",
+		Long: `run starts a cluster for each configured size (by default of odbench's own
+reference node), runs every enabled scenario against it (warm-up discarded,
+then measured), stops it, and writes results/odbench-<UTC time>.json.
+
+Configuration comes from, lowest precedence first: built-in defaults, a
+profile (--profile quick|full), a config file (--config), ODBENCH_* variables
+(ODBENCH_EXECUTION_DURATION=30s sets execution.duration), and these flags.
+
+On Ctrl-C the cluster is stopped and the partial results are written, marked
+"interrupted" (exit 130); a second Ctrl-C exits at once.`,
+		Example: `  # the quick profile against local clusters of 1 and 3 nodes
+  odbench run --profile quick
+
+  # only the api category, 30 s per scenario, 5 repetitions for compare
+  odbench run --categories api --duration 30s --count 5
+
+  # an already running cluster (its nodes' API URLs)
+  odbench run --categories api --targets http://127.0.0.1:8080,http://127.0.0.1:8081
+
+  # list the plan without running it
+  odbench run --profile quick --list`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, keyErr, err := loadConfig(f.profile, a.configFile)
+			if err != nil {
+				return err
+			}
+			if err := f.apply(cmd, cfg); err != nil {
+				return usageError(err)
+			}
+			if err := errors.Join(keyErr, cfg.Validate()); err != nil {
+				return usageError(fmt.Errorf("invalid configuration:\n%w", indent(err)))
+			}
+			driver, describe, err := newDriver(a, cfg)
+			if err != nil {
+				return usageError(err)
+			}
+			out := cmd.OutOrStdout()
+			prog := newProgress(out, a.stderr)
+			r, err := runner.New(runner.Options{Config: cfg, Driver: driver, ResultsDir: a.resultsDir, Tool: toolInfo(),
+				Progress: prog, Log: a.log, Describe: describe})
+			if err != nil {
+				return usageError(err)
+			}
+			if f.list {
+				printPlan(out, r, cfg)
+				return nil
+			}
+			run, path, err := r.Run(cmd.Context())
+			prog.Close()
+			if run != nil {
+				printSummary(out, run)
+			}
+			if path != "" {
+				fmt.Fprintf(out, "\nresults: %s\n", path)
+			}
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.profile, "profile", "", "built-in profile: quick or full")
+	fl.StringVar(&f.categories, "categories", "", "comma-separated categories to run, e.g. consensus,api (others off)")
+	fl.StringVar(&f.scenarios, "scenarios", "", "comma-separated scenario name prefixes, e.g. api/health_check")
+	fl.StringVar(&f.sizes, "cluster-sizes", "", "comma-separated cluster sizes, e.g. 1,3,5")
+	fl.DurationVar(&f.duration, "duration", 0, "measured time per scenario, e.g. 30s")
+	fl.DurationVar(&f.warmup, "warmup", -1, "warm-up per scenario (discarded), e.g. 5s")
+	fl.IntVar(&f.count, "count", 0, "repetitions of every scenario (compare needs 4 or more for its test)")
+	fl.StringVar(&f.targets, "targets", "", "comma-separated node API URLs of an external cluster (sets the external driver)")
+	fl.BoolVar(&f.failFast, "fail-fast", false, "stop at the first failed scenario")
+	fl.BoolVar(&f.list, "list", false, "print the plan and exit")
+	return cmd
+}
+
+// apply overrides cfg with the flags the user set.
+func (f *runFlags) apply(cmd *cobra.Command, cfg *config.Config) error {
+	fl := cmd.Flags()
+	if fl.Changed("categories") {
+		cfg.OnlyCategories(splitList(f.categories))
+	}
+	if fl.Changed("scenarios") {
+		cfg.Execution.Scenarios = splitList(f.scenarios)
+	}
+	if fl.Changed("cluster-sizes") {
+		sizes, err := config.ParseSizes(f.sizes)
+		if err != nil {
+			return fmt.Errorf("--cluster-sizes: %v", err)
+		}
+		cfg.System.ClusterSizes = sizes
+	}
+	if fl.Changed("duration") {
+		cfg.Execution.Duration = f.duration
+	}
+	if fl.Changed("warmup") {
+		cfg.Execution.WarmupDuration = f.warmup
+	}
+	if fl.Changed("count") {
+		cfg.Execution.Count = f.count
+	}
+	if fl.Changed("targets") {
+		cfg.Cluster.Driver = "external"
+		cfg.Cluster.Targets = splitList(f.targets)
+	}
+	if fl.Changed("fail-fast") {
+		cfg.Execution.FailFast = f.failFast
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// indent puts each joined error on its own indented line.
+func indent(err error) error {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+func newDriver(a *app, cfg *config.Config) (cluster.Driver, string, error) {
+	switch cfg.Cluster.Driver {
+	case "external":
+		return cluster.NewExternal(cfg.Cluster.Targets, cfg.Cluster.StartTimeout),
+			"external cluster at " + strings.Join(cfg.Cluster.Targets, ", "), nil
+	}
+	return nil, "", fmt.Errorf("cluster.driver %q is not available yet in this build; use the external driver (--targets URL,...)", cfg.Cluster.Driver)
+}
+
+func printPlan(w io.Writer, r *runner.Runner, cfg *config.Config) {
+	fmt.Fprintf(w, "plan: cluster sizes %v × %d scenarios × %d repetitions = %d runs of %v each (plus %v warm-up)\n",
+		r.Sizes(), len(r.Specs()), cfg.Execution.Count, r.Total(), cfg.Execution.Duration, cfg.Execution.WarmupDuration)
+	for _, s := range r.Specs() {
+		fmt.Fprintf(w, "  %s\n", s.Name)
+	}
+}
+
+// printSummary prints one row per scenario run: the numbers a reader
+// checks first, with units.
+func printSummary(w io.Writer, run *metrics.Run) {
+	t := tablewriter.NewTable(w)
+	t.Header("nodes", "scenario", "status", "ops/s", "p50", "p99", "errors", "note")
+	for _, c := range run.Clusters {
+		if c.Error != "" {
+			_ = t.Append(fmt.Sprint(c.Size), "(cluster start)", "failed", "", "", "", "", clip(c.Error, 60))
+		}
+		for _, s := range c.Scenarios {
+			name := s.Name
+			if s.Repetition > 1 {
+				name = fmt.Sprintf("%s #%d", s.Name, s.Repetition)
+			}
+			if len(s.Operations) == 0 {
+				_ = t.Append(fmt.Sprint(c.Size), name, s.Status, "", "", "", "", clip(s.Reason+s.Error, 60))
+				continue
+			}
+			for i, op := range s.Operations {
+				row := name
+				if len(s.Operations) > 1 {
+					row = name + " · " + op.Name
+				}
+				note := ""
+				if i == 0 {
+					note = clip(strings.Join(append([]string{s.Error}, s.Warnings...), " "), 60)
+				}
+				_ = t.Append(fmt.Sprint(c.Size), row, s.Status, fmt.Sprintf("%.0f", op.ThroughputOpsPerSec),
+					fmtNs(op.Latency.P50Ns), fmtNs(op.Latency.P99Ns), errorCell(op), strings.TrimSpace(note))
+			}
+		}
+	}
+	_ = t.Render()
+	s := run.Summary
+	fmt.Fprintf(w, "%d scenario runs: %d ok, %d failed, %d skipped (%s)\n", s.Scenarios, s.OK, s.Failed, s.Skipped, run.Status)
+	for _, warn := range run.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+}
+
+func errorCell(op metrics.Operation) string {
+	if op.Errors == 0 {
+		return "0"
+	}
+	var kinds []string
+	for k, v := range op.ErrorsByKind {
+		kinds = append(kinds, fmt.Sprintf("%s:%d", k, v))
+	}
+	return fmt.Sprintf("%.2f%% %s", 100*op.ErrorRate(), strings.Join(kinds, ","))
+}
+
+func fmtNs(ns int64) string {
+	d := time.Duration(ns)
+	switch {
+	case ns == 0:
+		return "-"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0fµs", float64(ns)/1e3)
+	case d < time.Second:
+		return fmt.Sprintf("%.2fms", float64(ns)/1e6)
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+func clip(s string, n int) string {
+	s = strings.TrimSpace(strings.ReplaceAll(s, "\n", " "))
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}

@@ -1,0 +1,132 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/odbench/odbench/internal/config"
+	"github.com/odbench/odbench/internal/load"
+	"github.com/odbench/odbench/internal/metrics"
+)
+
+// Env is what a scenario gets to work with, and where it records what it saw.
+type Env struct {
+	Config *config.Config
+	Log    *slog.Logger
+	// Warmup and Duration are the configured warm-up and measured time.
+	Warmup   time.Duration
+	Duration time.Duration
+	// Dir is a folder for the scenario's files (dumps, logs); may be empty.
+	Dir string
+
+	mu      sync.Mutex
+	start   time.Time
+	res     metrics.Scenario
+	windows [][2]time.Time
+}
+
+// NewEnv returns an Env for one run of spec.
+func NewEnv(cfg *config.Config, log *slog.Logger, spec Spec, dir string) *Env {
+	return &Env{
+		Config: cfg, Log: log, Dir: dir,
+		Warmup: cfg.Execution.WarmupDuration, Duration: cfg.Execution.Duration,
+		start: time.Now(),
+		res:   metrics.Scenario{Name: spec.Name, Category: spec.Category, Params: spec.Params},
+	}
+}
+
+// Closed runs ops in a closed loop with the configured warm-up and
+// duration and records the result.
+func (e *Env) Closed(ctx context.Context, workers int, ops ...load.Operation) (*load.Result, error) {
+	res, err := load.RunClosed(ctx, load.Closed{Workers: workers, Warmup: e.Warmup, Duration: e.Duration,
+		Drain: e.Config.API.RequestTimeout}, ops...)
+	if res != nil {
+		e.AddResult(res)
+	}
+	return res, err
+}
+
+// Open runs ops in an open loop at rate operations per second with the
+// configured warm-up, duration and arrival process, and records the result.
+func (e *Env) Open(ctx context.Context, rate float64, maxInFlight int, ops ...load.Operation) (*load.Result, error) {
+	res, err := load.RunOpen(ctx, load.Open{Rate: rate, Poisson: e.Config.API.Arrival == "poisson", Warmup: e.Warmup,
+		Duration: e.Duration, MaxInFlight: maxInFlight, Drain: e.Config.API.RequestTimeout}, ops...)
+	if res != nil {
+		e.AddResult(res)
+	}
+	return res, err
+}
+
+// AddResult records a load run's operations, load description and window.
+func (e *Env) AddResult(r *load.Result) {
+	ops := r.Operations()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.res.Operations = append(e.res.Operations, ops...)
+	l := r.Load
+	e.res.Load = &l
+	e.windows = append(e.windows, [2]time.Time{r.MeasureStart, r.MeasureEnd})
+	e.res.WarmupNs += e.Warmup.Nanoseconds()
+	e.res.MeasuredNs += r.Measured().Nanoseconds()
+}
+
+// Client returns an HTTP client for conns concurrent requests with the
+// configured request timeout.
+func (e *Env) Client(conns int) *http.Client {
+	return load.NewHTTPClient(conns, e.Config.API.RequestTimeout)
+}
+
+// Scalar records a measured number with its unit.
+func (e *Env) Scalar(name string, value float64, unit string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.res.Scalars = append(e.res.Scalars, metrics.Scalar{Name: name, Value: metrics.Float(value), Unit: unit})
+}
+
+// Absent records that a number could not be measured, and why.
+func (e *Env) Absent(name, unit, reason string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.res.Scalars = append(e.res.Scalars, metrics.Scalar{Name: name, Unit: unit, Reason: reason})
+}
+
+// Event records something that happened, timed from the scenario's start.
+func (e *Env) Event(kind, node, detail string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.res.Events = append(e.res.Events, metrics.Event{OffsetMs: time.Since(e.start).Milliseconds(), Kind: kind, Node: node, Detail: detail})
+}
+
+// Check records a pass/fail assertion about the target.
+func (e *Env) Check(name string, passed bool, detail string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.res.Checks = append(e.res.Checks, metrics.Check{Name: name, Passed: passed, Detail: detail})
+}
+
+// Warn attaches a warning to the scenario's result.
+func (e *Env) Warn(format string, args ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.res.Warnings = append(e.res.Warnings, fmt.Sprintf(format, args...))
+}
+
+// Result returns what the scenario recorded and the span of its measured
+// windows (zero times when it measured nothing).
+func (e *Env) Result() (res metrics.Scenario, from, to time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, w := range e.windows {
+		if i == 0 || w[0].Before(from) {
+			from = w[0]
+		}
+		if w[1].After(to) {
+			to = w[1]
+		}
+	}
+	return e.res, from, to
+}

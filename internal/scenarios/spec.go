@@ -1,0 +1,109 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/odbench/odbench/internal/cluster"
+	"github.com/odbench/odbench/internal/config"
+)
+
+// Spec is one measurable thing, named like a path:
+// "api/health_check/clients=16".
+type Spec struct {
+	Name     string
+	Category string
+	Params   map[string]string
+	// MinNodes: the scenario is skipped (with a reason) on smaller clusters.
+	MinNodes int
+	// Needs: the scenario is skipped where the cluster lacks an ability.
+	Needs []cluster.Ability
+	// Timeout bounds the whole scenario; 0 means the configured scenario timeout.
+	Timeout time.Duration
+	Run     func(ctx context.Context, env *Env, c cluster.Cluster) error
+}
+
+// family expands into the specs of one kind of scenario for a config.
+type family func(cfg *config.Config) []Spec
+
+// families is the one explicit list of every scenario odbench has, by category.
+var families = map[string][]family{
+	"api": {apiEndpoints},
+}
+
+// All returns every scenario for cfg's enabled categories, in category
+// order. It panics on an empty or duplicate name: that is a programming
+// error, caught by the first test that calls it.
+func All(cfg *config.Config) []Spec {
+	var out []Spec
+	seen := map[string]bool{}
+	for _, cat := range cfg.EnabledCategories() {
+		for _, fam := range families[cat] {
+			for _, s := range fam(cfg) {
+				if s.Name == "" || s.Run == nil {
+					panic(fmt.Sprintf("scenarios: a %s scenario has no name or no Run", cat))
+				}
+				if seen[s.Name] {
+					panic(fmt.Sprintf("scenarios: duplicate scenario name %q", s.Name))
+				}
+				seen[s.Name] = true
+				s.Category = cat
+				if s.MinNodes == 0 {
+					s.MinNodes = 1
+				}
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// Implemented lists the categories that have scenarios.
+func Implemented() []string {
+	var out []string
+	for _, c := range config.Categories {
+		if len(families[c]) > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Filter keeps the specs whose name starts with one of prefixes (all when
+// prefixes is empty). A prefix that matches nothing is an error listing
+// the valid names.
+func Filter(specs []Spec, prefixes []string) ([]Spec, error) {
+	if len(prefixes) == 0 {
+		return specs, nil
+	}
+	var out []Spec
+	for _, p := range prefixes {
+		matched := false
+		for _, s := range specs {
+			if strings.HasPrefix(s.Name, p) {
+				matched = true
+			}
+		}
+		if !matched {
+			names := make([]string, len(specs))
+			for i, s := range specs {
+				names[i] = s.Name
+			}
+			sort.Strings(names)
+			return nil, fmt.Errorf("scenario %q matches no scenario of the enabled categories; valid scenarios are:\n  %s",
+				p, strings.Join(names, "\n  "))
+		}
+	}
+	for _, s := range specs {
+		for _, p := range prefixes {
+			if strings.HasPrefix(s.Name, p) {
+				out = append(out, s)
+				break
+			}
+		}
+	}
+	return out, nil
+}
