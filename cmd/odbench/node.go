@@ -1,12 +1,63 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"log/slog"
+
+	"github.com/odbench/odbench/internal/node"
+	"github.com/spf13/cobra"
+)
 
 func newNodeCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:     "node",
-		Short:   "Run one embedded reference node (started by the local driver; not available yet)",
-		Example: "  odbench node --id n1 --data-dir /tmp/n1 --bind 127.0.0.1 --bootstrap",
-		RunE:    notYet("the embedded reference node is planned"),
+	cfg := node.DefaultConfig()
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run one embedded reference node (the local driver starts these)",
+		Long: `node runs one member of odbench's reference cluster: Raft (hashicorp/raft,
+bbolt log, file snapshots), memberlist gossip, content-addressed model blobs
+and simulated inference, behind ollama-distributed's /api/v1 routes and
+Ollama's /api routes. Every listener binds port 0 unless given; once serving,
+the node prints one JSON line on stdout:
+
+  {"event":"ready","id":"n1","api":"http://127.0.0.1:PORT","raft":"127.0.0.1:PORT","gossip":"127.0.0.1:PORT","pid":N}
+
+Logs go to stderr. SIGTERM shuts the node down within 2 seconds.`,
+		Example: `  # a new one-node cluster
+  odbench node --id n1 --data-dir /tmp/n1 --bootstrap
+
+  # a second node joining it through n1's API
+  odbench node --id n2 --data-dir /tmp/n2 --join http://127.0.0.1:40123`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cfg.Validate(); err != nil {
+				return usageError(err)
+			}
+			cfg.Debug = a.log.Enabled(cmd.Context(), slog.LevelDebug)
+			return node.Run(cmd.Context(), cfg, cmd.OutOrStdout(), a.log.With("node", cfg.ID))
+		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.ID, "id", "", "node ID, unique in the cluster (required)")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for Raft log, snapshots and blobs (required)")
+	f.StringVar(&cfg.Bind, "bind", cfg.Bind, "IP address every listener binds to")
+	f.BoolVar(&cfg.Bootstrap, "bootstrap", false, "start a new cluster with this node as its first voter")
+	f.StringVar(&cfg.Join, "join", "", "API URL of any member to join through")
+	f.IntVar(&cfg.APIPort, "api-port", 0, "API port (0: any free port)")
+	f.IntVar(&cfg.RaftPort, "raft-port", 0, "Raft port (0: any free port)")
+	f.IntVar(&cfg.GossipPort, "gossip-port", 0, "gossip port (0: any free port)")
+	f.BoolVar(&cfg.Fsync, "fsync", cfg.Fsync, "fsync the Raft log on every write")
+	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", cfg.HeartbeatTimeout, "Raft heartbeat timeout")
+	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "Raft election timeout")
+	f.DurationVar(&cfg.LeaderLease, "leader-lease", cfg.LeaderLease, "Raft leader lease timeout")
+	f.IntVar(&cfg.Slots, "slots", cfg.Slots, "parallel inference slots (like OLLAMA_NUM_PARALLEL)")
+	f.DurationVar(&cfg.TokenDelay, "token-delay", cfg.TokenDelay, "simulated time per generated token")
+	f.DurationVar(&cfg.PromptTokenDelay, "prompt-token-delay", cfg.PromptTokenDelay, "simulated time per prompt token")
+	f.DurationVar(&cfg.ModelLoadPerGB, "model-load-per-gb", cfg.ModelLoadPerGB, "simulated load time of an uncached model per GB (plus 50ms)")
+	f.IntVar(&cfg.ModelCache, "model-cache", cfg.ModelCache, "models kept loaded")
+	f.StringVar(&cfg.Policy, "policy", cfg.Policy, "inference scheduling: round_robin, least_connections or random")
+	f.IntVar(&cfg.ReplicationFactor, "replication-factor", cfg.ReplicationFactor, "replicas every model converges to")
+	f.IntVar(&cfg.DefaultNumPredict, "num-predict", cfg.DefaultNumPredict, "tokens generated when a request sets no num_predict")
+	f.DurationVar(&cfg.ExtraLatency, "debug-extra-latency", 0, "add this delay to every API request (for testing regression detection)")
+	f.StringVar(&cfg.HangPath, "debug-hang-path", "", "requests to this path never answer (for testing deadlock detection)")
+	f.IntVar(&cfg.ParentPID, "parent-pid", 0, "exit when this process is no longer the parent")
+	return cmd
 }

@@ -1,0 +1,41 @@
+// Package node is odbench's embedded reference node, run as `odbench node`
+// and started N times by the local cluster driver. Its parts are real:
+// hashicorp/raft with raft-boltdb (bbolt) and file snapshots, hashicorp/
+// memberlist gossip, content-addressed blobs on disk, a Prometheus /metrics.
+// Only inference is simulated, with honest timing.
+//
+// What flows through it, in order:
+//
+//  1. Run binds every listener on port 0 (or the ports it is given on a
+//     restart), starts Raft (bootstrapping a new cluster, or joining one
+//     through any member's API), starts memberlist, serves the HTTP API and
+//     prints one JSON "ready" line on stdout with its real addresses.
+//  2. Writes (KV, model registry, node registry, drain state) are Raft
+//     commands applied by the FSM on every node. A write sent to a follower
+//     is forwarded by that follower to the leader's API (one extra hop,
+//     header X-Forwarded-By), so clients may write to any node; with no
+//     leader the answer is 503 with Retry-After.
+//  3. Reads are linearizable by default (read index: the leader notes its
+//     commit index, confirms leadership with VerifyLeader and waits until
+//     it has applied that index; followers forward), or stale on request
+//     (?consistency=stale) from the local FSM.
+//  4. Gossip carries node metadata (API address, models held, inference in
+//     flight, drained) and broadcasts; every node records when each
+//     broadcast arrived.
+//  5. Models are blobs named by their sha256. A download pulls byte ranges
+//     from the nodes that hold the blob in parallel, verifies the digest
+//     (a mismatch is rejected and never registered) and registers the
+//     replica through Raft. A reconciler converges every model to the
+//     replication factor.
+//  6. Inference requests (Ollama's /api/generate and /api/chat, and
+//     /api/v1/generate and /api/v1/chat) are scheduled by the receiving
+//     node onto a node holding the model, by policy, and proxied; the
+//     serving node takes one of its slots, pays model load time when the
+//     model is not cached, prompt time, and one token delay per token,
+//     streaming each token as it is "generated".
+//  7. A fault filter at the Raft stream layer and memberlist's transport
+//     drops or delays traffic to and from chosen peers: partitions are real
+//     at the node's network edge.
+//
+// This package never imports odbench's runner, scenarios or reports.
+package node

@@ -1,0 +1,130 @@
+package node
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Meta is what a node tells the others about itself through gossip.
+type Meta struct {
+	API      string   `json:"api"`
+	Models   []string `json:"models,omitempty"` // digests held
+	InFlight int      `json:"in_flight"`        // inference requests being served
+	Drained  bool     `json:"drained,omitempty"`
+}
+
+// broadcastMsg is a benchmark broadcast carried by gossip.
+type broadcastMsg struct {
+	ID      string `json:"id"`
+	From    string `json:"from"`
+	SentAt  int64  `json:"sent_at_unix_ns"`
+	Payload []byte `json:"payload,omitempty"`
+}
+
+// delegate hooks the node into memberlist.
+type delegate struct{ n *Node }
+
+var _ memberlist.Delegate = (*delegate)(nil)
+
+func (d *delegate) NodeMeta(limit int) []byte {
+	n := d.n
+	m := Meta{API: n.apiURL, Models: n.blobs.digests(), InFlight: n.infer.inFlight()}
+	if rec, ok := n.fsm.Node(n.cfg.ID); ok {
+		m.Drained = rec.Drained
+	}
+	b, _ := json.Marshal(m)
+	if len(b) > limit {
+		m.Models = nil // the registry in Raft stays authoritative
+		b, _ = json.Marshal(m)
+	}
+	return b
+}
+
+func (d *delegate) NotifyMsg(b []byte) {
+	var m broadcastMsg
+	if err := json.Unmarshal(b, &m); err != nil || m.ID == "" {
+		return
+	}
+	d.n.receipts.record(m.ID, time.Now())
+	d.n.metrics.broadcastsReceived.Inc()
+}
+
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	return d.n.bcast.GetBroadcasts(overhead, limit)
+}
+
+func (d *delegate) LocalState(join bool) []byte            { return nil }
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {}
+
+// simpleBroadcast is one queued gossip message.
+type simpleBroadcast []byte
+
+func (b simpleBroadcast) Invalidates(memberlist.Broadcast) bool { return false }
+func (b simpleBroadcast) Message() []byte                       { return b }
+func (b simpleBroadcast) Finished()                             {}
+
+// receipts remembers when each broadcast arrived here, bounded in count.
+type receipts struct {
+	mu    sync.Mutex
+	at    map[string]time.Time
+	order []string
+	max   int
+}
+
+func newReceipts(max int) *receipts { return &receipts{at: map[string]time.Time{}, max: max} }
+
+func (r *receipts) record(id string, t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.at[id]; ok {
+		return
+	}
+	r.at[id] = t
+	r.order = append(r.order, id)
+	if len(r.order) > r.max {
+		delete(r.at, r.order[0])
+		r.order = r.order[1:]
+	}
+}
+
+func (r *receipts) get(id string) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.at[id]
+	return t, ok
+}
+
+// members returns the live memberlist members with their metadata.
+func (n *Node) members() []memberInfo {
+	var out []memberInfo
+	for _, m := range n.ml.Members() {
+		mi := memberInfo{ID: m.Name, Gossip: m.Address(), State: stateName(m.State)}
+		_ = json.Unmarshal(m.Meta, &mi.Meta)
+		out = append(out, mi)
+	}
+	return out
+}
+
+type memberInfo struct {
+	ID     string `json:"id"`
+	Gossip string `json:"gossip"`
+	State  string `json:"state"`
+	Meta   Meta   `json:"meta"`
+}
+
+func stateName(s memberlist.NodeStateType) string {
+	switch s {
+	case memberlist.StateAlive:
+		return "alive"
+	case memberlist.StateSuspect:
+		return "suspect"
+	case memberlist.StateDead:
+		return "dead"
+	case memberlist.StateLeft:
+		return "left"
+	}
+	return "unknown"
+}
