@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,14 +69,15 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 			if err := errors.Join(keyErr, cfg.Validate()); err != nil {
 				return usageError(fmt.Errorf("invalid configuration:\n%w", indent(err)))
 			}
-			driver, describe, err := newDriver(a, cfg)
+			started := time.Now().UTC()
+			driver, describe, err := newDriver(cfg, runner.RunDir(a.resultsDir, started))
 			if err != nil {
 				return usageError(err)
 			}
 			out := cmd.OutOrStdout()
 			prog := newProgress(out, a.stderr)
 			r, err := runner.New(runner.Options{Config: cfg, Driver: driver, ResultsDir: a.resultsDir, Tool: toolInfo(),
-				Progress: prog, Log: a.log, Describe: describe})
+				Progress: prog, Log: a.log, Describe: describe, Started: started})
 			if err != nil {
 				return usageError(err)
 			}
@@ -160,11 +164,26 @@ func indent(err error) error {
 	return errors.New(strings.Join(lines, "\n"))
 }
 
-func newDriver(a *app, cfg *config.Config) (cluster.Driver, string, error) {
+// newDriver builds the configured cluster driver; runDir receives node logs.
+func newDriver(cfg *config.Config, runDir string) (cluster.Driver, string, error) {
 	switch cfg.Cluster.Driver {
 	case "external":
 		return cluster.NewExternal(cfg.Cluster.Targets, cfg.Cluster.StartTimeout),
 			"external cluster at " + strings.Join(cfg.Cluster.Targets, ", "), nil
+	case "local":
+		l := cfg.Cluster.Local
+		bin := l.Binary
+		if bin == "" {
+			self, err := os.Executable()
+			if err != nil {
+				return nil, "", fmt.Errorf("finding the odbench executable to start nodes from: %v; set cluster.local.binary", err)
+			}
+			bin = self
+		}
+		args := []string{fmt.Sprintf("--fsync=%t", l.Fsync), "--slots", strconv.Itoa(l.Slots), "--token-delay", l.TokenDelay.String()}
+		args = append(args, l.ExtraArgs...)
+		return cluster.NewLocal(cluster.LocalOptions{Binary: bin, NodeArgs: args, LogDir: filepath.Join(runDir, "logs")}),
+			fmt.Sprintf("local clusters of odbench's reference node (%s)", strings.Join(args, " ")), nil
 	}
 	return nil, "", fmt.Errorf("cluster.driver %q is not available yet in this build; use the external driver (--targets URL,...)", cfg.Cluster.Driver)
 }

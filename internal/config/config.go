@@ -151,6 +151,8 @@ type Local struct {
 	TokenDelay time.Duration `mapstructure:"token_delay" json:"token_delay"`
 	// ExtraArgs are appended to every `odbench node` command line.
 	ExtraArgs []string `mapstructure:"extra_args" json:"extra_args"`
+	// Binary is the odbench executable to start nodes from; empty means this one.
+	Binary string `mapstructure:"binary" json:"binary,omitempty"`
 }
 
 // Default returns the built-in configuration: short enough to try, honest

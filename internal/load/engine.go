@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -278,6 +279,9 @@ func RunOpen(ctx context.Context, o Open, ops ...Operation) (*Result, error) {
 	var dropped int64
 	endTimer := time.NewTimer(time.Until(w.end))
 	defer endTimer.Stop()
+	// The scheduler runs on its own locked thread so the pacer can sleep precisely.
+	pace := newPacer(time.Duration(float64(time.Second) / o.Rate))
+	defer runtime.UnlockOSThread()
 	next := w.start
 	var n int64
 schedule:
@@ -293,12 +297,8 @@ schedule:
 		if !next.Before(w.end) {
 			break
 		}
-		if d := time.Until(next); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				break schedule
-			}
+		if !pace.waitUntil(ctx, next) {
+			break
 		}
 		select {
 		case starts <- next:

@@ -39,6 +39,8 @@ type Options struct {
 	Log        *slog.Logger
 	// Describe is a one-line description of the target, for the results file.
 	Describe string
+	// Started names the run (results file and run folder); now if zero.
+	Started time.Time
 }
 
 // Runner runs one plan.
@@ -85,6 +87,12 @@ func (r *Runner) Sizes() []int { return r.sizes }
 // Total is the number of scenario runs planned.
 func (r *Runner) Total() int { return len(r.sizes) * len(r.specs) * r.opt.Config.Execution.Count }
 
+// RunDir is the folder beside the results file that holds a run's other
+// files (node logs, goroutine dumps).
+func RunDir(resultsDir string, started time.Time) string {
+	return filepath.Join(resultsDir, strings.TrimSuffix(metrics.ResultsFileName(started), ".json"))
+}
+
 func checkWritable(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("%w: %v", ErrResultsDir, err)
@@ -108,9 +116,12 @@ func (r *Runner) Run(ctx context.Context) (*metrics.Run, string, error) {
 		Config:        cfg,
 		Target:        metrics.Target{Driver: r.opt.Driver.Name(), Description: r.opt.Describe},
 		Status:        metrics.RunComplete,
-		StartedAt:     time.Now().UTC(),
+		StartedAt:     r.opt.Started.UTC(),
 	}
-	runDir := filepath.Join(r.opt.ResultsDir, strings.TrimSuffix(metrics.ResultsFileName(run.StartedAt), ".json"))
+	if r.opt.Started.IsZero() {
+		run.StartedAt = time.Now().UTC()
+	}
+	runDir := RunDir(r.opt.ResultsDir, run.StartedAt)
 	r.opt.Progress.Planned(r.Total(), cfg.Execution.WarmupDuration+cfg.Execution.Duration)
 
 	var startErr error
