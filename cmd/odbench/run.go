@@ -99,7 +99,7 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 	fl := cmd.Flags()
 	fl.StringVar(&f.profile, "profile", "", "built-in profile: quick or full")
 	fl.StringVar(&f.categories, "categories", "", "comma-separated categories to run, e.g. consensus,api (others off)")
-	fl.StringVar(&f.scenarios, "scenarios", "", "comma-separated scenario name prefixes, e.g. api/health_check")
+	fl.StringVar(&f.scenarios, "scenarios", "", "comma-separated scenario names, segment prefixes (api/health_check) or globs (api/*/rate=*)")
 	fl.StringVar(&f.sizes, "cluster-sizes", "", "comma-separated cluster sizes, e.g. 1,3,5")
 	fl.DurationVar(&f.duration, "duration", 0, "measured time per scenario, e.g. 30s")
 	fl.DurationVar(&f.warmup, "warmup", -1, "warm-up per scenario (discarded), e.g. 5s")

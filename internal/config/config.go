@@ -56,7 +56,8 @@ type Execution struct {
 	ScenarioTimeout time.Duration `mapstructure:"scenario_timeout" json:"scenario_timeout"`
 	// FailFast stops the run at the first failed scenario.
 	FailFast bool `mapstructure:"fail_fast" json:"fail_fast"`
-	// Scenarios, when not empty, keeps only scenarios whose name starts with one of these prefixes.
+	// Scenarios, when not empty, keeps only the scenarios these select: exact
+	// names, whole-segment prefixes ("api/health_check") or globs ("api/*/rate=*").
 	Scenarios []string `mapstructure:"scenarios" json:"scenarios"`
 	// SampleInterval is the resource sampler's period.
 	SampleInterval time.Duration `mapstructure:"sample_interval" json:"sample_interval"`

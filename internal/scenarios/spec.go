@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -72,8 +73,21 @@ func Implemented() []string {
 	return out
 }
 
-// Filter keeps the specs whose name starts with one of prefixes (all when
-// prefixes is empty). A prefix that matches nothing is an error listing
+// Matches reports whether a scenario name is selected by pattern: the
+// exact name, a prefix of whole path segments ("api/health_check" selects
+// "api/health_check/clients=1" but "api/health_check/clients=1" does not
+// select ".../clients=10"), or a path.Match glob ("api/*/rate=*").
+func Matches(name, pattern string) bool {
+	pattern = strings.TrimSuffix(pattern, "/")
+	if name == pattern || strings.HasPrefix(name, pattern+"/") {
+		return true
+	}
+	ok, _ := path.Match(pattern, name)
+	return ok
+}
+
+// Filter keeps the specs selected by one of patterns (all when patterns is
+// empty; see Matches). A pattern that selects nothing is an error listing
 // the valid names.
 func Filter(specs []Spec, prefixes []string) ([]Spec, error) {
 	if len(prefixes) == 0 {
@@ -83,7 +97,7 @@ func Filter(specs []Spec, prefixes []string) ([]Spec, error) {
 	for _, p := range prefixes {
 		matched := false
 		for _, s := range specs {
-			if strings.HasPrefix(s.Name, p) {
+			if Matches(s.Name, p) {
 				matched = true
 			}
 		}
@@ -99,7 +113,7 @@ func Filter(specs []Spec, prefixes []string) ([]Spec, error) {
 	}
 	for _, s := range specs {
 		for _, p := range prefixes {
-			if strings.HasPrefix(s.Name, p) {
+			if Matches(s.Name, p) {
 				out = append(out, s)
 				break
 			}

@@ -1,0 +1,146 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Default() does not validate: %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   []string // substrings, all must appear
+	}{
+		{"ok", func(*Config) {}, nil},
+		{"short duration", func(c *Config) { c.Execution.Duration = 200 * time.Millisecond },
+			[]string{"execution.duration: must be at least 1s, but is 200ms"}},
+		{"negative warmup", func(c *Config) { c.Execution.WarmupDuration = -time.Second },
+			[]string{"execution.warmup_duration: must not be negative, but is -1s"}},
+		{"empty sizes", func(c *Config) { c.System.ClusterSizes = nil },
+			[]string{"system.cluster_sizes: must list at least one value"}},
+		{"unknown category", func(c *Config) { c.Categories["gpu"] = true },
+			[]string{`categories.gpu: unknown category; valid categories are consensus, p2p`}},
+		{"all off", func(c *Config) {
+			for k := range c.Categories {
+				c.Categories[k] = false
+			}
+		}, []string{"categories: must enable at least one category"}},
+		{"external without targets", func(c *Config) { c.Cluster.Driver = "external" },
+			[]string{"cluster.targets: must list node URLs"}},
+		{"bad target url", func(c *Config) { c.Cluster.Driver, c.Cluster.Targets = "external", []string{"127.0.0.1:80"} },
+			[]string{`cluster.targets: must hold http:// or https:// URLs, but is "127.0.0.1:80"`}},
+		{"unknown driver", func(c *Config) { c.Cluster.Driver = "k8s" },
+			[]string{`cluster.driver: unknown driver "k8s"; valid drivers are local, exec, external`}},
+		{"bad alert", func(c *Config) { c.Monitor.Alerts[0].Metric = "cpu"; c.Monitor.Alerts[0].Condition = "=" },
+			[]string{`monitor.alerts[0].metric: unknown metric "cpu"`, `monitor.alerts[0].condition: must be ">" or "<"`}},
+		{"bad regression metric", func(c *Config) { c.Regression.Metrics["latency"] = 5 },
+			[]string{"regression.metrics.latency: unknown metric; valid metrics are throughput"}},
+		{"many at once", func(c *Config) {
+			c.Execution.Count = 0
+			c.System.ConcurrencyLevels = []int{0}
+			c.API.Arrival = "bursty"
+		}, []string{"execution.count: must be at least 1, but is 0", "system.concurrency_levels", `api.arrival: must be "constant" or "poisson", but is "bursty"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := Default()
+			tt.mutate(&c)
+			err := c.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want errors %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Validate() = %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckFile(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, yaml string
+		want       []string
+		syntax     bool
+	}{
+		{"empty", "", nil, false},
+		{"known keys", "execution:\n  duration: 5s\ncategories:\n  api: true\ntargets:\n  throughput_rps:\n    \"3\": 250\n", nil, false},
+		{"unknown nested", "execution:\n  duration: 5s\n  durration: 5s\n", []string{`f.yaml:3: unknown key "execution.durration"; valid keys here are`}, false},
+		{"unknown top", "foo: 1\n", []string{`f.yaml:1: unknown key "foo"`}, false},
+		{"two unknown", "a: 1\nb: 2\n", []string{`f.yaml:1: unknown key "a"`, `f.yaml:2: unknown key "b"`}, false},
+		{"malformed", "execution:\n  duration: [5s\n", []string{"f.yaml:", "malformed YAML"}, true},
+		{"not a mapping", "- 1\n- 2\n", []string{"f.yaml:1:", "top level must be a mapping"}, true},
+		{"free map keys", "categories:\n  anything: true\n", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := CheckFile("f.yaml", []byte(tt.yaml))
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("CheckFile = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("CheckFile = nil, want an error")
+			}
+			if errors.Is(err, ErrSyntax) != tt.syntax {
+				t.Errorf("errors.Is(err, ErrSyntax) = %v, want %v (err %v)", !tt.syntax, tt.syntax, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("CheckFile = %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestCategoryAliases(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	c.Categories = map[string]bool{"api_endpoints": true, "fault_tolerance": false}
+	c.NormalizeCategories()
+	if !c.Categories["api"] || c.Categories["faults"] || len(c.Categories) != 2 {
+		t.Errorf("categories = %v, want api on and faults off", c.Categories)
+	}
+}
+
+func TestAllKeysCoverStruct(t *testing.T) {
+	t.Parallel()
+	keys := AllKeys()
+	for _, want := range []string{"execution.duration", "execution.warmup_duration", "execution.concurrent_workers", "execution.count",
+		"system.cluster_sizes", "system.model_sizes", "system.concurrency_levels", "categories", "targets.throughput_rps",
+		"regression.tolerance_percent", "monitor.address", "monitor.alerts", "cluster.driver", "cluster.local.fsync"} {
+		found := false
+		for _, k := range keys {
+			if k == want {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("AllKeys() lacks %q", want)
+		}
+	}
+}
