@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -279,9 +278,8 @@ func RunOpen(ctx context.Context, o Open, ops ...Operation) (*Result, error) {
 	var dropped int64
 	endTimer := time.NewTimer(time.Until(w.end))
 	defer endTimer.Stop()
-	// The scheduler runs on its own locked thread so the pacer can sleep precisely.
-	pace := newPacer(time.Duration(float64(time.Second) / o.Rate))
-	defer runtime.UnlockOSThread()
+	pace := NewSleeper()
+	defer pace.Close()
 	next := w.start
 	var n int64
 schedule:
@@ -297,7 +295,7 @@ schedule:
 		if !next.Before(w.end) {
 			break
 		}
-		if !pace.waitUntil(ctx, next) {
+		if !pace.Until(ctx, next) {
 			break
 		}
 		select {

@@ -2,34 +2,49 @@ package load
 
 import (
 	"context"
+	"runtime"
 	"time"
 )
 
-// pacer wakes the open-loop scheduler at intended start times. Go's own
-// timers wake about 1 ms late on Linux (the runtime waits in epoll with
-// millisecond timeouts, Go issue 44343), and that lateness would be
-// charged to the target as latency. The pacer instead sleeps in the kernel
-// (nanosleep with 1 ns timer slack on a locked thread, where available) to
-// shortly before the intended time, then spins the rest.
-type pacer struct {
-	// margin is how early the kernel sleep ends; the rest is spun.
-	margin time.Duration
-	// precise is true where the nanosleep path is in use.
-	precise bool
+// Sleeper sleeps with microsecond precision where the platform allows.
+//
+// Go's own timers wake about 1 ms late on Linux, p99 several ms (the
+// runtime waits in epoll with millisecond timeouts, Go issue 44343), and
+// open-loop latency, measured from the intended start, would charge that
+// lateness to the target. On Linux a Sleeper arms a timerfd and reads it
+// through Go's netpoller: the expiry is an fd event, so epoll returns at
+// once, and the goroutine waits without holding a thread or a P (a
+// blocking nanosleep would stall every other goroutine of a process pinned
+// to one core). The last Margin before the deadline is spun, yielding to
+// other goroutines. Measured here: p50 9 µs, p99 70 µs late, against
+// 0.6 ms and 1–4 ms for time.Sleep.
+type Sleeper struct {
+	// Margin is spun instead of slept (60 µs by default).
+	Margin time.Duration
+	t      timerFD // nil where unavailable: time.Sleep
 }
 
-// maxMargin bounds the spin per arrival.
-const maxMargin = 150 * time.Microsecond
-
-func newPacer(interval time.Duration) *pacer {
-	p := &pacer{margin: min(maxMargin, interval/4)}
-	p.precise = setupPreciseSleep()
-	return p
+// NewSleeper returns a Sleeper; Close it when done.
+func NewSleeper() *Sleeper {
+	return &Sleeper{Margin: 60 * time.Microsecond, t: newTimerFD()}
 }
 
-// waitUntil returns at t (or later) or when ctx is done; it reports
-// whether t was reached.
-func (p *pacer) waitUntil(ctx context.Context, t time.Time) bool {
+// Precise reports whether the timerfd path is in use.
+func (s *Sleeper) Precise() bool { return s.t != nil }
+
+// Close releases the timer.
+func (s *Sleeper) Close() {
+	if s.t != nil {
+		s.t.close()
+	}
+}
+
+// Sleep waits for d.
+func (s *Sleeper) Sleep(d time.Duration) { s.Until(context.Background(), time.Now().Add(d)) }
+
+// Until returns at t (or later) or once ctx is done, reporting whether t
+// was reached.
+func (s *Sleeper) Until(ctx context.Context, t time.Time) bool {
 	for {
 		d := time.Until(t)
 		if d <= 0 {
@@ -40,22 +55,26 @@ func (p *pacer) waitUntil(ctx context.Context, t time.Time) bool {
 		}
 		switch {
 		case d > 50*time.Millisecond:
-			// Long waits in slices, so cancellation is noticed.
-			p.sleep(50 * time.Millisecond)
-		case d > p.margin:
-			p.sleep(d - p.margin)
+			s.sleep(50 * time.Millisecond) // in slices, so cancellation is noticed
+		case d > s.Margin:
+			s.sleep(d - s.Margin)
 		default:
 			for time.Now().Before(t) {
+				runtime.Gosched()
 			}
 			return true
 		}
 	}
 }
 
-func (p *pacer) sleep(d time.Duration) {
-	if p.precise {
-		nanosleep(d)
-		return
+func (s *Sleeper) sleep(d time.Duration) {
+	if s.t == nil || s.t.sleep(d) != nil {
+		time.Sleep(d)
 	}
-	time.Sleep(d)
+}
+
+// timerFD is a kernel timer read through the netpoller.
+type timerFD interface {
+	sleep(time.Duration) error
+	close()
 }

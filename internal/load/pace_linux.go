@@ -1,23 +1,34 @@
 package load
 
 import (
-	"runtime"
-	"syscall"
+	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-const prSetTimerSlack = 29 // PR_SET_TIMERSLACK from <linux/prctl.h>
-
-// setupPreciseSleep locks the calling goroutine to its thread and sets the
-// thread's timer slack to 1 ns. The caller must call runtime.UnlockOSThread
-// when done (the thread keeps its slack; it is an odbench thread).
-func setupPreciseSleep() bool {
-	runtime.LockOSThread()
-	_, _, errno := syscall.Syscall(syscall.SYS_PRCTL, prSetTimerSlack, 1, 0)
-	return errno == 0
+type linuxTimerFD struct {
+	fd  int
+	f   *os.File
+	buf [8]byte
 }
 
-func nanosleep(d time.Duration) {
-	ts := syscall.NsecToTimespec(int64(d))
-	_ = syscall.Nanosleep(&ts, nil)
+func newTimerFD() timerFD {
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return nil
+	}
+	// A non-blocking fd given to os.NewFile is read through the netpoller.
+	return &linuxTimerFD{fd: fd, f: os.NewFile(uintptr(fd), "odbench-timerfd")}
 }
+
+func (t *linuxTimerFD) sleep(d time.Duration) error {
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
+	if err := unix.TimerfdSettime(t.fd, 0, &spec, nil); err != nil {
+		return err
+	}
+	_, err := t.f.Read(t.buf[:])
+	return err
+}
+
+func (t *linuxTimerFD) close() { t.f.Close() }

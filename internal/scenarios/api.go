@@ -3,7 +3,6 @@ package scenarios
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"sync/atomic"
 
@@ -35,8 +34,8 @@ func apiEndpoints(cfg *config.Config) []Spec {
 				Name:   fmt.Sprintf("api/%s/clients=%d", ep.name, clients),
 				Params: map[string]string{"endpoint": ep.path, "clients": strconv.Itoa(clients), "mode": "closed"},
 				Run: func(ctx context.Context, env *Env, c cluster.Cluster) error {
-					client := env.Client(clients)
-					defer client.CloseIdleConnections()
+					client := env.FastClient(clients)
+					defer client.Close()
 					_, err := env.Closed(ctx, clients, getEach(ep.name, ep.path, client, c.Nodes()))
 					return err
 				},
@@ -48,8 +47,8 @@ func apiEndpoints(cfg *config.Config) []Spec {
 				Params: map[string]string{"endpoint": ep.path, "rate_per_s": strconv.FormatFloat(rate, 'f', -1, 64),
 					"mode": "open", "arrival": cfg.API.Arrival},
 				Run: func(ctx context.Context, env *Env, c cluster.Cluster) error {
-					client := env.Client(cfg.API.MaxInFlight)
-					defer client.CloseIdleConnections()
+					client := env.FastClient(cfg.API.MaxInFlight)
+					defer client.Close()
 					_, err := env.Open(ctx, rate, cfg.API.MaxInFlight, getEach(ep.name, ep.path, client, c.Nodes()))
 					return err
 				},
@@ -60,7 +59,7 @@ func apiEndpoints(cfg *config.Config) []Spec {
 }
 
 // getEach is an operation that GETs path from the nodes in turn.
-func getEach(name, path string, client *http.Client, nodes []cluster.Node) load.Operation {
+func getEach(name, path string, client *load.FastClient, nodes []cluster.Node) load.Operation {
 	urls := make([]string, len(nodes))
 	for i, n := range nodes {
 		urls[i] = n.API + path
@@ -68,6 +67,6 @@ func getEach(name, path string, client *http.Client, nodes []cluster.Node) load.
 	var next atomic.Uint64
 	return load.Operation{Name: name, Do: func(ctx context.Context) error {
 		u := urls[int(next.Add(1)-1)%len(urls)]
-		return load.Get(ctx, client, u)
+		return client.Get(ctx, u)
 	}}
 }

@@ -80,6 +80,12 @@ func (e *Env) Client(conns int) *http.Client {
 	return load.NewHTTPClient(conns, e.Config.API.RequestTimeout)
 }
 
+// FastClient returns a fasthttp-based client for conns concurrent plain
+// request/response operations with the configured request timeout.
+func (e *Env) FastClient(conns int) *load.FastClient {
+	return load.NewFastClient(conns, e.Config.API.RequestTimeout)
+}
+
 // Scalar records a measured number with its unit.
 func (e *Env) Scalar(name string, value float64, unit string) {
 	e.mu.Lock()

@@ -1,0 +1,38 @@
+# odbench developer targets. CI runs .ci/run, which calls `go test ./...`.
+GO ?= go
+BIN := bin/odbench
+
+.PHONY: build test lint fuzz bench bench-engine bench-cluster run-quick clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/odbench
+
+test:
+	$(GO) test ./...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1)
+	$(GO) vet ./...
+
+fuzz:
+	$(GO) test ./internal/metrics -run XXX -fuzz FuzzReadRun -fuzztime 60s
+
+# Go benchmarks of the hot paths (recording, load engine); compare runs with benchstat.
+bench:
+	$(GO) test ./internal/metrics ./internal/load -run XXX -bench . -benchmem
+
+# The load engine against a trivial loopback server, server and engine on
+# different cores (taskset); prints req/s, latency and peak RSS.
+bench-engine: build
+	$(GO) build -o bin/benchengine ./tools/benchengine
+	./bin/benchengine
+
+# Cluster start-up, failover and KV write throughput of the reference node.
+bench-cluster: build
+	ODBENCH_BIN=$(abspath $(BIN)) $(GO) test ./internal/cluster -run XXX -bench . -benchtime 1x -timeout 20m
+
+run-quick: build
+	./$(BIN) run --profile quick
+
+clean:
+	rm -rf bin results
