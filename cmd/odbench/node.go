@@ -45,7 +45,7 @@ Logs go to stderr. SIGTERM shuts the node down within 2 seconds.`,
 	f.IntVar(&cfg.RaftPort, "raft-port", 0, "Raft port (0: any free port)")
 	f.IntVar(&cfg.GossipPort, "gossip-port", 0, "gossip port (0: any free port)")
 	f.BoolVar(&cfg.Fsync, "fsync", cfg.Fsync, "fsync the Raft log on every write")
-	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", cfg.HeartbeatTimeout, "Raft heartbeat timeout")
+	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", cfg.HeartbeatTimeout, "Raft heartbeat timeout (loopback default; raise it on slow or shared hosts)")
 	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "Raft election timeout")
 	f.DurationVar(&cfg.LeaderLease, "leader-lease", cfg.LeaderLease, "Raft leader lease timeout")
 	f.IntVar(&cfg.Slots, "slots", cfg.Slots, "parallel inference slots (like OLLAMA_NUM_PARALLEL)")

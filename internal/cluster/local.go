@@ -245,8 +245,9 @@ func (c *localCluster) spawn(ctx context.Context, nd *localNode, role []string) 
 
 // status is the part of /api/v1/cluster/status the driver checks.
 type status struct {
-	LeaderID string `json:"leader_id"`
-	Peers    []struct {
+	LeaderID   string `json:"leader_id"`
+	Registered int    `json:"registered"`
+	Peers      []struct {
 		ID string `json:"id"`
 	} `json:"peers"`
 	Members []struct {
@@ -296,6 +297,8 @@ func (c *localCluster) converged(ctx context.Context, ids, exclude []string) (er
 			return fmt.Errorf("still follows %s", st.LeaderID), id
 		case len(st.Peers) != voters:
 			return fmt.Errorf("lists %d voters, want %d", len(st.Peers), voters), id
+		case st.Registered != voters:
+			return fmt.Errorf("has %d nodes in its registry, want %d", st.Registered, voters), id
 		}
 		leader = st.LeaderID
 		alive := 0

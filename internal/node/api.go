@@ -52,6 +52,7 @@ func (n *Node) routes() http.Handler {
 	h("DELETE /api/v1/kv/{key}", n.kvDelete)
 	h("POST /api/v1/kv/{key}/cas", n.kvCAS)
 	h("POST /api/v1/internal/apply", n.internalApply)
+	h("GET /api/v1/internal/read-index", n.internalReadIndex)
 
 	h("GET /api/v1/models", n.modelsList)
 	h("GET /api/v1/models/{name}", n.modelGet)
@@ -217,6 +218,35 @@ func (n *Node) internalApply(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// internalReadIndex answers a follower's catchUp: the leader's commit
+// index, once leadership is verified.
+func (n *Node) internalReadIndex(w http.ResponseWriter, r *http.Request) {
+	if !n.isLeader() {
+		writeApplyErr(w, errNoLeader)
+		return
+	}
+	idx := n.raft.CommitIndex()
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		writeApplyErr(w, errNoLeader)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]uint64{"index": idx})
+}
+
+// modelSynced returns a model's registry entry; when this node does not
+// know it yet, it catches up with the leader first, so a model created
+// through another node a moment ago is found.
+func (n *Node) modelSynced(ctx context.Context, name string) (ModelInfo, bool) {
+	if m, ok := n.fsm.Model(name); ok {
+		return m, true
+	}
+	if err := n.catchUp(ctx); err != nil {
+		n.log.Warn("catching up with the leader to look up a model", "model", name, "err", err)
+		return ModelInfo{}, false
+	}
+	return n.fsm.Model(name)
+}
+
 func (n *Node) health(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "id": n.cfg.ID, "uptime_s": time.Since(n.started).Seconds()})
 }
@@ -237,6 +267,8 @@ type ClusterStatus struct {
 	Peers         []Peer       `json:"peers"`
 	Members       []memberInfo `json:"members"`
 	Fsync         bool         `json:"fsync"`
+	// Registered counts the nodes in the Raft node registry.
+	Registered int `json:"registered"`
 }
 
 // Peer is a Raft voter.
@@ -250,13 +282,11 @@ func (n *Node) clusterStatus(w http.ResponseWriter, r *http.Request) {
 	stats := n.raft.Stats()
 	u := func(k string) uint64 { v, _ := strconv.ParseUint(stats[k], 10, 64); return v }
 	st := ClusterStatus{ID: n.cfg.ID, State: n.raft.State().String(), IsLeader: n.isLeader(),
-		Term: u("term"), CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.raft.AppliedIndex(), LastLogIndex: u("last_log_index"),
-		LeaderChanges: n.leaderChanges.Load(), Members: n.members(), Fsync: n.cfg.Fsync}
-	addr, lid := n.raft.LeaderWithID()
-	st.LeaderID, st.LeaderRaft = string(lid), string(addr)
-	if rec, ok := n.fsm.Node(string(lid)); ok {
-		st.LeaderAPI = rec.API
-	}
+		Term: u("term"), CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.fsm.AppliedIndex(), LastLogIndex: u("last_log_index"),
+		LeaderChanges: n.leaderChanges.Load(), Members: n.members(), Fsync: n.cfg.Fsync, Registered: len(n.fsm.Nodes())}
+	addr, _ := n.raft.LeaderWithID()
+	st.LeaderRaft = string(addr)
+	st.LeaderID, st.LeaderAPI, _ = n.leaderAPI()
 	if f := n.raft.GetConfiguration(); f.Error() == nil {
 		for _, s := range f.Configuration().Servers {
 			st.Peers = append(st.Peers, Peer{ID: string(s.ID), Address: string(s.Address), Suffrage: s.Suffrage.String()})
@@ -439,7 +469,7 @@ func (n *Node) metricsJSON(w http.ResponseWriter, r *http.Request) {
 		"id": n.cfg.ID, "uptime_s": time.Since(n.started).Seconds(),
 		"goroutines": runtime.NumGoroutine(), "heap_alloc_bytes": ms.HeapAlloc, "heap_inuse_bytes": ms.HeapInuse,
 		"sys_bytes": ms.Sys, "gc_cycles": ms.NumGC, "gc_pause_total_ns": ms.PauseTotalNs,
-		"raft_state": n.raft.State().String(), "raft_commit_index": n.raft.CommitIndex(), "raft_applied_index": n.raft.AppliedIndex(),
+		"raft_state": n.raft.State().String(), "raft_commit_index": n.raft.CommitIndex(), "raft_applied_index": n.fsm.AppliedIndex(),
 		"raft_leader_changes": n.leaderChanges.Load(), "gossip_members": n.ml.NumMembers(),
 		"inference_in_flight": n.infer.active.Load(), "inference_queued": n.infer.queued.Load(), "inference_slots": n.cfg.Slots,
 		"kv_keys": n.fsm.KVCount(), "models_registered": len(n.fsm.Models()), "blobs_local_bytes": n.blobs.bytes(),
@@ -559,7 +589,7 @@ func (n *Node) modelsList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) modelGet(w http.ResponseWriter, r *http.Request) {
-	m, ok := n.fsm.Model(r.PathValue("name"))
+	m, ok := n.modelSynced(r.Context(), r.PathValue("name"))
 	if !ok {
 		writeErr(w, http.StatusNotFound, "model %q not found", r.PathValue("name"))
 		return
@@ -602,14 +632,14 @@ func (n *Node) modelCreate(w http.ResponseWriter, r *http.Request) {
 		writeApplyErr(w, err)
 		return
 	}
-	m, _ := n.fsm.Model(req.Name)
+	m, _ := n.modelSynced(r.Context(), req.Name)
 	writeJSON(w, http.StatusCreated, map[string]any{"model": m, "create_ms": time.Since(began).Milliseconds()})
 }
 
 // pullModel makes this node hold model name: download from the holders and
 // register the replica. It returns the bytes fetched (0 if already held).
 func (n *Node) pullModel(ctx context.Context, name string, parallel int) (int64, error) {
-	m, ok := n.fsm.Model(name)
+	m, ok := n.modelSynced(ctx, name)
 	if !ok {
 		return 0, errModelNotFound
 	}
@@ -666,7 +696,7 @@ func (n *Node) modelDownload(w http.ResponseWriter, r *http.Request) {
 
 func (n *Node) modelDelete(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if _, ok := n.fsm.Model(name); !ok {
+	if _, ok := n.modelSynced(r.Context(), name); !ok {
 		writeErr(w, http.StatusNotFound, "model %q not found", name)
 		return
 	}
@@ -852,7 +882,7 @@ func (n *Node) faultsSet(w http.ResponseWriter, r *http.Request) {
 func (n *Node) peerAddrs() map[string][]string {
 	out := map[string][]string{}
 	for _, rec := range n.fsm.Nodes() {
-		out[rec.ID] = append(out[rec.ID], rec.Raft, rec.Gossip)
+		out[rec.ID] = append(out[rec.ID], rec.Raft, rec.Gossip, strings.TrimPrefix(rec.API, "http://"))
 	}
 	for _, m := range n.members() {
 		out[m.ID] = append(out[m.ID], m.Gossip)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
@@ -79,7 +80,14 @@ type fsm struct {
 	// onModelDrop is told when a model or replica leaves the registry, so
 	// the node can delete blob files nobody references (outside the lock).
 	onModelDrop func(digest string)
+	// applied is the index of the last entry Apply finished. raft's own
+	// AppliedIndex runs ahead: it moves when entries are handed to the FSM
+	// goroutine, before Apply has run, so reads must wait on this instead.
+	applied atomic.Uint64
 }
+
+// AppliedIndex is the index of the last log entry whose Apply finished.
+func (f *fsm) AppliedIndex() uint64 { return f.applied.Load() }
 
 func newFSM() *fsm {
 	return &fsm{kv: map[string]KVEntry{}, models: map[string]*ModelInfo{}, nodes: map[string]*NodeRecord{}}
@@ -152,6 +160,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		res.Err = fmt.Errorf("unknown command %q", c.Op)
 	}
 	f.mu.Unlock()
+	f.applied.Store(l.Index)
 	if f.onModelDrop != nil {
 		for _, d := range dropped {
 			f.onModelDrop(d)
@@ -282,7 +291,9 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	return &snapshot{st: st}, nil
 }
 
-// Restore replaces the state with a snapshot's.
+// Restore replaces the state with a snapshot's. The applied index moves
+// with the next Apply (raft only restores at start-up or when a follower
+// is far behind, and then applies the entries after the snapshot).
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	var st fsmState

@@ -115,7 +115,7 @@ func (in *inferencer) handle(chat bool) http.HandlerFunc {
 			writeErr(w, http.StatusBadRequest, "options.num_predict must be between 0 and 100000")
 			return
 		}
-		m, ok := in.n.fsm.Model(req.Model)
+		m, ok := in.n.modelSynced(r.Context(), req.Model)
 		if !ok {
 			writeErr(w, http.StatusNotFound, "model %q not found, try pulling it first", req.Model)
 			return

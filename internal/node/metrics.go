@@ -62,7 +62,7 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 	}
 	gauge("raft_term", "Current Raft term.", stat("term"))
 	gauge("raft_commit_index", "Raft commit index.", stat("commit_index"))
-	gauge("raft_applied_index", "Raft applied index.", stat("applied_index"))
+	gauge("raft_applied_index", "Index of the last entry the FSM applied.", func() float64 { return float64(n.fsm.AppliedIndex()) })
 	gauge("raft_is_leader", "1 when this node leads.", func() float64 {
 		if n.raft != nil && n.raft.State() == raft.Leader {
 			return 1

@@ -62,8 +62,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Bind: "127.0.0.1", Fsync: true,
-		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond,
-		LeaderLease: 250 * time.Millisecond, SnapshotInterval: 30 * time.Second, SnapshotEntries: 16384,
+		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
+		LeaderLease: 150 * time.Millisecond, SnapshotInterval: 30 * time.Second, SnapshotEntries: 16384,
 		Slots: 4, TokenDelay: 5 * time.Millisecond, PromptTokenDelay: 200 * time.Microsecond,
 		ModelLoadPerGB: 500 * time.Millisecond, ModelCache: 2, Policy: "round_robin",
 		ReplicationFactor: 1, DefaultNumPredict: 16,
@@ -153,7 +153,22 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) er
 	n := &Node{cfg: cfg, log: log, fsm: newFSM(), faults: newFaultFilter(), receipts: newReceipts(10000),
 		started: time.Now()}
 	n.faults.hang = cfg.HangPath
-	n.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, Proxy: nil}, Timeout: 5 * time.Minute}
+	// Node-to-node HTTP (forwarding, proxying, blob ranges) dials through
+	// the fault filter, so a partition cuts it as it cuts Raft and gossip.
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	n.client = &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{
+		MaxIdleConnsPerHost: 64, Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if n.faults.dropped(addr) {
+				return nil, errFaultDrop
+			}
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return n.faults.wrap(c, addr), nil
+		},
+	}}
 	n.metrics = newNodeMetrics(n)
 	var err error
 	if n.blobs, err = newBlobStore(filepath.Join(cfg.DataDir, "blobs")); err != nil {
@@ -440,11 +455,47 @@ func (n *Node) readIndex(ctx context.Context) error {
 	if err := n.raft.VerifyLeader().Error(); err != nil {
 		return errNoLeader
 	}
-	for n.raft.AppliedIndex() < idx {
+	for n.fsm.AppliedIndex() < idx {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Microsecond):
+		}
+	}
+	return nil
+}
+
+// catchUp makes this node's FSM reflect every write committed before the
+// call (a read index): on the leader directly, on a follower by asking the
+// leader for its verified commit index and waiting to apply it.
+func (n *Node) catchUp(ctx context.Context) error {
+	if n.isLeader() {
+		return n.readIndex(ctx)
+	}
+	_, api, ok := n.leaderAPI()
+	if !ok {
+		return errNoLeader
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v1/internal/read-index", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return errNoLeader
+	}
+	defer resp.Body.Close()
+	var ri struct {
+		Index uint64 `json:"index"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&ri) != nil {
+		return errNoLeader
+	}
+	for n.fsm.AppliedIndex() < ri.Index {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Microsecond):
 		}
 	}
 	return nil
@@ -456,11 +507,17 @@ func (n *Node) leaderAPI() (id, api string, ok bool) {
 	if lid == "" {
 		return "", "", false
 	}
-	rec, found := n.fsm.Node(string(lid))
-	if !found {
-		return string(lid), "", false
+	if rec, found := n.fsm.Node(string(lid)); found {
+		return rec.ID, rec.API, true
 	}
-	return rec.ID, rec.API, true
+	// The registry may not have the leader yet (a bootstrap node registers
+	// itself once it leads); gossip metadata carries every API address.
+	for _, m := range n.members() {
+		if m.ID == string(lid) && m.Meta.API != "" {
+			return m.ID, m.Meta.API, true
+		}
+	}
+	return string(lid), "", false
 }
 
 func (n *Node) isLeader() bool { return n.raft.State() == raft.Leader }
