@@ -57,13 +57,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startCluster starts n nodes in a temp root of the test and stops them
-// when the test ends, also on failure.
+// startCluster starts n nodes (fsync off: tests check behaviour, not
+// speed) in a temp root of the test and stops them when the test ends,
+// also on failure.
 func startCluster(t testing.TB, n int, nodeArgs ...string) *localCluster {
+	t.Helper()
+	return startClusterArgs(t, n, append([]string{"--fsync=false"}, nodeArgs...))
+}
+
+func startClusterArgs(t testing.TB, n int, nodeArgs []string) *localCluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d := NewLocal(LocalOptions{Binary: odbenchBin, TempRoot: t.TempDir(), NodeArgs: append([]string{"--fsync=false"}, nodeArgs...)})
+	d := NewLocal(LocalOptions{Binary: odbenchBin, TempRoot: t.TempDir(), NodeArgs: nodeArgs})
 	c, err := d.Start(ctx, n)
 	if err != nil {
 		t.Fatalf("starting %d nodes: %v", n, err)

@@ -142,16 +142,25 @@ func (in *inferencer) handle(chat bool) http.HandlerFunc {
 
 // pick chooses the serving node among the replicas by policy.
 func (in *inferencer) pick(replicas []string) (NodeRecord, bool) {
-	alive := map[string]bool{}
+	alive := map[string]memberInfo{}
 	for _, m := range in.n.members() {
 		if m.State == "alive" {
-			alive[m.ID] = true
+			alive[m.ID] = m
 		}
 	}
 	var cands []NodeRecord
 	for _, id := range replicas {
+		m, up := alive[id]
+		if !up {
+			continue
+		}
 		rec, ok := in.n.fsm.Node(id)
-		if ok && !rec.Drained && alive[id] {
+		if !ok {
+			// Not in the Raft registry yet (a node registers itself once
+			// joined); gossip metadata has its API and drain state.
+			rec = NodeRecord{ID: id, API: m.Meta.API, Drained: m.Meta.Drained}
+		}
+		if !rec.Drained && rec.API != "" {
 			cands = append(cands, rec)
 		}
 	}

@@ -1,0 +1,143 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/odbench/odbench/internal/load"
+)
+
+// The cluster benchmarks print the reference node's figures beside the
+// targets of the node issue. Run them with `make bench-cluster` (each runs
+// once: -benchtime 1x); they start real processes and take about a minute.
+
+// BenchmarkStartup: start to ready (leader elected, full Raft and gossip
+// membership). Targets: 3 nodes <= 1.5 s, 7 nodes <= 3 s.
+func BenchmarkStartup(b *testing.B) {
+	for _, n := range []int{3, 7} {
+		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				began := time.Now()
+				c := startClusterArgs(b, n, nil)
+				total += time.Since(began)
+				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				_ = c.Stop(ctx)
+				cancel()
+			}
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/ready")
+		})
+	}
+}
+
+// BenchmarkFailover: the leader is killed; time until a new leader takes a
+// write through a survivor. Five trials (the killed node restarts between
+// them); the median is reported. Target: <= 1 s.
+func BenchmarkFailover(b *testing.B) {
+	c := startClusterArgs(b, 3, nil)
+	var trials []time.Duration
+	for i := 0; i < 5*b.N; i++ {
+		leader := leaderOf(b, c)
+		var via string
+		for _, id := range c.ids() {
+			if id != leader {
+				via = apiOf(c, id)
+				break
+			}
+		}
+		killed := time.Now()
+		if err := c.Kill(context.Background(), leader); err != nil {
+			b.Fatal(err)
+		}
+		eventually(b, 10*time.Second, "write after failover", func() error {
+			code, body, _ := call(b, http.MethodPut, via+"/api/v1/kv/failover", []byte("x"))
+			if code != 200 {
+				return fmt.Errorf("HTTP %d %s", code, body)
+			}
+			return nil
+		})
+		trials = append(trials, time.Since(killed))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		if err := c.Restart(ctx, leader); err != nil {
+			cancel()
+			b.Fatal(err)
+		}
+		cancel()
+	}
+	sort.Slice(trials, func(i, j int) bool { return trials[i] < trials[j] })
+	b.ReportMetric(float64(trials[len(trials)/2].Milliseconds()), "ms-median/failover")
+	b.ReportMetric(float64(trials[len(trials)-1].Milliseconds()), "ms-max/failover")
+}
+
+// BenchmarkKVWrites: PUTs of 128-byte values to the leader of 3 nodes with
+// fsync on, closed loop, 5 s per client count. The older framework
+// published 1,200 / 4,800 / 12,000 ops/s for 1 / 16 / 256 clients.
+func BenchmarkKVWrites(b *testing.B) {
+	c := startClusterArgs(b, 3, []string{"--fsync=true"})
+	leader := apiOf(c, leaderOf(b, c))
+	value := []byte(strings.Repeat("v", 128))
+	for _, clients := range []int{1, 16, 256} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			client := load.NewFastClient(clients, 10*time.Second)
+			defer client.Close()
+			var next atomic.Uint64
+			op := load.Operation{Name: "put", Do: func(ctx context.Context) error {
+				key := strconv.FormatUint(next.Add(1)%10_000, 10)
+				return client.Do(ctx, http.MethodPut, leader+"/api/v1/kv/bench-"+key, value, nil)
+			}}
+			var ops, p99 float64
+			for i := 0; i < b.N; i++ {
+				res, err := load.RunClosed(context.Background(), load.Closed{Workers: clients, Warmup: time.Second, Duration: 5 * time.Second}, op)
+				if err != nil {
+					b.Fatal(err)
+				}
+				o := res.Operations()[0]
+				if o.Errors > 0 {
+					b.Errorf("%d errors: %v", o.Errors, o.ErrorsByKind)
+				}
+				ops += o.ThroughputOpsPerSec
+				p99 += float64(o.Latency.P99Ns) / 1e6
+			}
+			b.ReportMetric(ops/float64(b.N), "ops/s")
+			b.ReportMetric(p99/float64(b.N), "ms-p99")
+		})
+	}
+}
+
+// BenchmarkIdleRSS: resident memory of each node of an idle 3-node
+// cluster after 3 s. Target: <= 40 MiB.
+func BenchmarkIdleRSS(b *testing.B) {
+	c := startClusterArgs(b, 3, nil)
+	time.Sleep(3 * time.Second)
+	var worst float64
+	for _, n := range c.Nodes() {
+		kib := vmRSSKiB(n.PID)
+		if kib < 0 {
+			b.Fatalf("cannot read RSS of %s (pid %d)", n.ID, n.PID)
+		}
+		worst = max(worst, float64(kib)/1024)
+	}
+	b.ReportMetric(worst, "MiB-max-rss/node")
+}
+
+func vmRSSKiB(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			v, _ := strconv.Atoi(strings.Fields(line)[1])
+			return v
+		}
+	}
+	return -1
+}

@@ -1,0 +1,208 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startNode runs a node in this process and returns its API URL; the node
+// shuts down when the test ends.
+func startNode(t *testing.T, bootstrap bool) string {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.ID, cfg.DataDir, cfg.Bootstrap, cfg.Fsync = "t1", t.TempDir(), bootstrap, false
+	cfg.TokenDelay = time.Millisecond
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, pw, slog.New(slog.DiscardHandler)); pw.Close() }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("node: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("node did not shut down within 5s")
+		}
+	})
+	line, err := bufio.NewReader(pr).ReadBytes('\n')
+	if err != nil {
+		t.Fatalf("no ready line: %v", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	var r Ready
+	if err := json.Unmarshal(line, &r); err != nil || r.Event != "ready" || !strings.HasPrefix(r.API, "http://127.0.0.1:") {
+		t.Fatalf("ready line %q: %v", line, err)
+	}
+	if bootstrap {
+		waitFor(t, func() bool {
+			resp, err := http.Get(r.API + "/api/v1/cluster/leader")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
+	}
+	return r.API
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if ok() {
+			return
+		}
+	}
+	t.Fatal("condition not met within 10s")
+}
+
+func do(t *testing.T, method, url, body string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func TestBadInput(t *testing.T) {
+	api := startNode(t, true)
+	if code, _, body := do(t, "POST", api+"/api/v1/models", `{"name":"m","size_bytes":2048}`); code != 201 {
+		t.Fatalf("create model: %d %s", code, body)
+	}
+	big := `{"name":"x","pad":"` + strings.Repeat("a", maxBody) + `"}`
+	tests := []struct {
+		name, method, path, body string
+		code                     int
+		want                     string
+	}{
+		{"malformed json", "POST", "/api/v1/models", `{"name":`, 400, "malformed JSON"},
+		{"model without size", "POST", "/api/v1/models", `{"name":"y"}`, 400, "size_bytes must be"},
+		{"model name with slash", "POST", "/api/v1/models", `{"name":"../etc","size_bytes":1}`, 400, "without slashes"},
+		{"duplicate model", "POST", "/api/v1/models", `{"name":"m","size_bytes":1}`, 409, "already exists"},
+		{"body too large", "POST", "/api/v1/models", big, 413, "request body over"},
+		{"unknown model", "GET", "/api/v1/models/nope", "", 404, "not found"},
+		{"unknown model download", "POST", "/api/v1/models/nope/download", "", 404, "not found"},
+		{"generate unknown model", "POST", "/api/generate", `{"model":"nope","prompt":"hi"}`, 404, "not found"},
+		{"generate without model", "POST", "/api/generate", `{"prompt":"hi"}`, 400, "model is required"},
+		{"generate bad num_predict", "POST", "/api/chat", `{"model":"m","options":{"num_predict":-3}}`, 400, "num_predict"},
+		{"bad digest", "GET", "/api/v1/blobs/sha256:zz", "", 400, "64 hex digits"},
+		{"path traversal digest", "GET", "/api/v1/blobs/..%2F..%2Fetc%2Fpasswd", "", 400, "64 hex digits"},
+		{"faults unknown node", "POST", "/api/v1/admin/faults", `{"drop":["ghost"]}`, 400, "unknown node IDs"},
+		{"faults bad delay", "POST", "/api/v1/admin/faults", `{"delay":{"t1":"forever"}}`, 400, "want a duration"},
+		{"cas without version", "POST", "/api/v1/kv/k/cas", "v", 400, "expect_version"},
+		{"unknown node", "GET", "/api/v1/nodes/ghost", "", 404, "not found"},
+		{"drain unknown node", "POST", "/api/v1/nodes/ghost/drain", "", 404, "not found"},
+		{"join without fields", "POST", "/api/v1/cluster/join", `{}`, 400, "required"},
+		{"broadcast too big", "POST", "/api/v1/p2p/broadcast", `{"payload_bytes":100000}`, 400, "payload_bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, h, body := do(t, tt.method, api+tt.path, tt.body)
+			if code != tt.code || !strings.Contains(body, tt.want) {
+				t.Errorf("%s %s = %d %s, want %d containing %q", tt.method, tt.path, code, body, tt.code, tt.want)
+			}
+			if code >= 400 && !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+				t.Errorf("error answer has Content-Type %q, want JSON", h.Get("Content-Type"))
+			}
+		})
+	}
+	// The node is still healthy after all of that.
+	if code, _, _ := do(t, "GET", api+"/api/v1/health", ""); code != 200 {
+		t.Fatalf("health after bad input: %d", code)
+	}
+}
+
+func TestKVCompareAndSet(t *testing.T) {
+	api := startNode(t, true)
+	code, _, body := do(t, "POST", api+"/api/v1/kv/k/cas?expect_version=0", "first")
+	if code != 200 {
+		t.Fatalf("create with cas: %d %s", code, body)
+	}
+	var v struct{ Version uint64 }
+	_ = json.Unmarshal([]byte(body), &v)
+	if code, _, body := do(t, "POST", api+"/api/v1/kv/k/cas?expect_version=0", "again"); code != 409 {
+		t.Errorf("cas on an existing key with expect 0: %d %s, want 409", code, body)
+	}
+	if code, _, body := do(t, "POST", api+"/api/v1/kv/k/cas?expect_version="+itoa(v.Version), "second"); code != 200 {
+		t.Errorf("cas with the right version: %d %s", code, body)
+	}
+	if _, h, body := do(t, "GET", api+"/api/v1/kv/k", ""); body != "second" || h.Get("X-Version") == "" {
+		t.Errorf("read = %q (version %q), want second", body, h.Get("X-Version"))
+	}
+	if code, _, _ := do(t, "DELETE", api+"/api/v1/kv/k", ""); code != 200 {
+		t.Errorf("delete: %d", code)
+	}
+	if code, _, _ := do(t, "GET", api+"/api/v1/kv/k", ""); code != 404 {
+		t.Errorf("read after delete: %d, want 404", code)
+	}
+}
+
+func TestWriteWithoutLeader(t *testing.T) {
+	api := startNode(t, false) // neither bootstrapped nor joined: no leader, ever
+	code, h, body := do(t, "PUT", api+"/api/v1/kv/k", "v")
+	if code != 503 || h.Get("Retry-After") == "" || !strings.Contains(body, "no raft leader") {
+		t.Errorf("write without leader = %d (Retry-After %q) %s, want 503 with Retry-After", code, h.Get("Retry-After"), body)
+	}
+}
+
+func TestGenerateStreamsOllamaChunks(t *testing.T) {
+	api := startNode(t, true)
+	if code, _, body := do(t, "POST", api+"/api/v1/models", `{"name":"m","size_bytes":2048}`); code != 201 {
+		t.Fatalf("create model: %d %s", code, body)
+	}
+	resp, err := http.Post(api+"/api/generate", "application/json",
+		bytes.NewReader([]byte(`{"model":"m","prompt":"one two three","options":{"num_predict":5}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("X-Served-By") != "t1" || resp.Header.Get("Content-Type") != "application/x-ndjson" {
+		t.Errorf("headers %v", resp.Header)
+	}
+	var chunks []inferChunk
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var c inferChunk
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			t.Fatalf("chunk %q: %v", sc.Text(), err)
+		}
+		chunks = append(chunks, c)
+	}
+	if len(chunks) != 6 {
+		t.Fatalf("%d chunks, want 5 tokens and a final one", len(chunks))
+	}
+	last := chunks[5]
+	if !last.Done || last.EvalCount != 5 || last.PromptEvalCount != 3 || last.TotalDuration <= 0 || last.ServedBy != "t1" {
+		t.Errorf("final chunk %+v", last)
+	}
+	for _, c := range chunks[:5] {
+		if c.Done || c.Response == nil || *c.Response == "" {
+			t.Errorf("token chunk %+v", c)
+		}
+	}
+	// Non-streaming: one JSON with the whole response.
+	code, _, body := do(t, "POST", api+"/api/chat", `{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":3}}`)
+	var one inferChunk
+	if code != 200 || json.Unmarshal([]byte(body), &one) != nil || !one.Done || one.Message == nil || one.EvalCount != 3 {
+		t.Errorf("stream:false chat = %d %s", code, body)
+	}
+}
+
+func itoa(v uint64) string { return strings.TrimSpace(strings.Replace(jsonNum(v), "\n", "", -1)) }
+
+func jsonNum(v uint64) string { b, _ := json.Marshal(v); return string(b) }
