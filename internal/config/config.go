@@ -32,14 +32,18 @@ var Drivers = []string{"local", "exec", "external"}
 
 // Config is the whole effective configuration of one odbench invocation.
 type Config struct {
-	Execution  Execution       `mapstructure:"execution" json:"execution"`
-	System     System          `mapstructure:"system" json:"system"`
-	Categories map[string]bool `mapstructure:"categories" json:"categories"`
-	API        API             `mapstructure:"api" json:"api"`
-	Targets    Targets         `mapstructure:"targets" json:"targets"`
-	Regression Regression      `mapstructure:"regression" json:"regression"`
-	Monitor    Monitor         `mapstructure:"monitor" json:"monitor"`
-	Cluster    Cluster         `mapstructure:"cluster" json:"cluster"`
+	Execution   Execution       `mapstructure:"execution" json:"execution"`
+	System      System          `mapstructure:"system" json:"system"`
+	Categories  map[string]bool `mapstructure:"categories" json:"categories"`
+	API         API             `mapstructure:"api" json:"api"`
+	Consensus   Consensus       `mapstructure:"consensus" json:"consensus"`
+	Concurrency Concurrency     `mapstructure:"concurrency" json:"concurrency"`
+	LoadBalance LoadBalance     `mapstructure:"loadbalance" json:"loadbalance"`
+	Inference   Inference       `mapstructure:"inference" json:"inference"`
+	Targets     Targets         `mapstructure:"targets" json:"targets"`
+	Regression  Regression      `mapstructure:"regression" json:"regression"`
+	Monitor     Monitor         `mapstructure:"monitor" json:"monitor"`
+	Cluster     Cluster         `mapstructure:"cluster" json:"cluster"`
 }
 
 // Execution says how long and how often each scenario runs.
@@ -82,6 +86,53 @@ type API struct {
 	MaxInFlight int `mapstructure:"max_in_flight" json:"max_in_flight"`
 	// RequestTimeout bounds each request.
 	RequestTimeout time.Duration `mapstructure:"request_timeout" json:"request_timeout"`
+}
+
+// Consensus configures the consensus category (KV writes through Raft).
+type Consensus struct {
+	// HighConcurrency is the client count of the high-concurrency scenario.
+	HighConcurrency int `mapstructure:"high_concurrency" json:"high_concurrency"`
+	// ValueSizes are the value sizes of the data-size scaling scenarios, in bytes.
+	ValueSizes []int `mapstructure:"value_sizes" json:"value_sizes"`
+	// KeySpace is how many distinct keys a scenario writes (and deletes afterwards).
+	KeySpace int `mapstructure:"key_space" json:"key_space"`
+}
+
+// Concurrency configures the concurrency category.
+type Concurrency struct {
+	// Mix weighs the operations of the mixed workload: kv_read, kv_write, api_read, generate.
+	Mix map[string]int `mapstructure:"mix" json:"mix"`
+	// HangThreshold: an operation outstanding longer than this is a possible deadlock.
+	HangThreshold time.Duration `mapstructure:"hang_threshold" json:"hang_threshold"`
+	// Step ramp of the stress scenario, in operations per second.
+	StepStartRate float64       `mapstructure:"step_start_rate" json:"step_start_rate"`
+	StepIncrement float64       `mapstructure:"step_increment" json:"step_increment"`
+	StepDuration  time.Duration `mapstructure:"step_duration" json:"step_duration"`
+	MaxSteps      int           `mapstructure:"max_steps" json:"max_steps"`
+}
+
+// MixOps are the operation names the mixed workload knows.
+var MixOps = []string{"kv_read", "kv_write", "api_read", "generate"}
+
+// LoadBalance configures the loadbalance category.
+type LoadBalance struct {
+	// Policies to compare, where the target can switch policy.
+	Policies []string `mapstructure:"policies" json:"policies"`
+	// ClientsPerSlot sizes the load: clients = slots per node × nodes × this.
+	ClientsPerSlot int `mapstructure:"clients_per_slot" json:"clients_per_slot"`
+}
+
+// Inference configures the inference category and the api category's
+// generate and chat scenarios.
+type Inference struct {
+	Model      string `mapstructure:"model" json:"model"`
+	NumPredict int    `mapstructure:"num_predict" json:"num_predict"`
+	Prompt     string `mapstructure:"prompt" json:"prompt"`
+	// Rate is the Poisson arrival rate of open-loop inference scenarios, in requests per second.
+	Rate float64 `mapstructure:"rate" json:"rate"`
+	// SLOs for goodput: a request counts when TTFT and TPOT are within them.
+	SLOTTFT time.Duration `mapstructure:"slo_ttft" json:"slo_ttft"`
+	SLOTPOT time.Duration `mapstructure:"slo_tpot" json:"slo_tpot"`
 }
 
 // Targets are the thresholds a run is judged against.
@@ -185,6 +236,15 @@ func Default() Config {
 			MaxInFlight:    256,
 			RequestTimeout: 10 * time.Second,
 		},
+		Consensus: Consensus{HighConcurrency: 256, ValueSizes: []int{64, 1024, 16384, 262144}, KeySpace: 1000},
+		Concurrency: Concurrency{
+			Mix:           map[string]int{"kv_read": 50, "kv_write": 20, "api_read": 20, "generate": 10},
+			HangThreshold: 10 * time.Second,
+			StepStartRate: 100, StepIncrement: 200, StepDuration: 2 * time.Second, MaxSteps: 10,
+		},
+		LoadBalance: LoadBalance{Policies: []string{"round_robin", "least_connections", "random"}, ClientsPerSlot: 2},
+		Inference: Inference{Model: "odbench-bench", NumPredict: 16, Prompt: "Why is the sky blue? Answer in one sentence.",
+			Rate: 20, SLOTTFT: 500 * time.Millisecond, SLOTPOT: 50 * time.Millisecond},
 		Targets: Targets{
 			ThroughputRPS:    map[string]float64{"1": 100, "3": 250, "5": 400},
 			LatencyP50:       50 * time.Millisecond,
@@ -332,6 +392,60 @@ func (c *Config) Validate() error {
 		bad("api.request_timeout", c.API.RequestTimeout, "must be positive")
 	}
 
+	if c.Consensus.HighConcurrency < 1 {
+		bad("consensus.high_concurrency", c.Consensus.HighConcurrency, "must be at least 1")
+	}
+	positiveList("consensus.value_sizes", c.Consensus.ValueSizes, 4<<20)
+	if c.Consensus.KeySpace < 1 {
+		bad("consensus.key_space", c.Consensus.KeySpace, "must be at least 1")
+	}
+	var mixTotal int
+	for _, op := range sortedKeys(c.Concurrency.Mix) {
+		if !slices.Contains(MixOps, op) {
+			errs = append(errs, fmt.Errorf("concurrency.mix.%s: unknown operation; valid operations are %s", op, strings.Join(MixOps, ", ")))
+		} else if w := c.Concurrency.Mix[op]; w < 0 {
+			bad("concurrency.mix."+op, w, "must not be negative")
+		} else {
+			mixTotal += w
+		}
+	}
+	if mixTotal == 0 {
+		bad("concurrency.mix", c.Concurrency.Mix, "must give at least one operation a weight above 0")
+	}
+	if c.Concurrency.HangThreshold < 100*time.Millisecond {
+		bad("concurrency.hang_threshold", c.Concurrency.HangThreshold, "must be at least 100ms")
+	}
+	if c.Concurrency.StepStartRate <= 0 || c.Concurrency.StepIncrement <= 0 {
+		bad("concurrency.step_start_rate and step_increment", fmt.Sprintf("%v and %v", c.Concurrency.StepStartRate, c.Concurrency.StepIncrement), "must be above 0")
+	}
+	if c.Concurrency.StepDuration < 500*time.Millisecond {
+		bad("concurrency.step_duration", c.Concurrency.StepDuration, "must be at least 500ms")
+	}
+	if c.Concurrency.MaxSteps < 1 {
+		bad("concurrency.max_steps", c.Concurrency.MaxSteps, "must be at least 1")
+	}
+	for _, p := range c.LoadBalance.Policies {
+		if !slices.Contains(Policies, p) {
+			errs = append(errs, fmt.Errorf("loadbalance.policies: unknown policy %q; valid policies are %s", p, strings.Join(Policies, ", ")))
+		}
+	}
+	if c.LoadBalance.ClientsPerSlot < 1 {
+		bad("loadbalance.clients_per_slot", c.LoadBalance.ClientsPerSlot, "must be at least 1")
+	}
+	in := c.Inference
+	if in.Model == "" || strings.ContainsAny(in.Model, "/\\") {
+		bad("inference.model", fmt.Sprintf("%q", in.Model), "must be a name without slashes")
+	}
+	if in.NumPredict < 2 || in.NumPredict > 4096 {
+		bad("inference.num_predict", in.NumPredict, "must be from 2 to 4096 (TPOT needs two tokens)")
+	}
+	if in.Rate <= 0 {
+		bad("inference.rate", in.Rate, "must be above 0")
+	}
+	if in.SLOTTFT <= 0 || in.SLOTPOT <= 0 {
+		bad("inference.slo_ttft and slo_tpot", fmt.Sprintf("%v and %v", in.SLOTTFT, in.SLOTPOT), "must be positive")
+	}
+
 	t := c.Targets
 	for size, rps := range t.ThroughputRPS {
 		if n, err := strconv.Atoi(size); err != nil || n < 1 {
@@ -430,6 +544,9 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Policies are the inference scheduling policies of the reference node.
+var Policies = []string{"round_robin", "least_connections", "random"}
 
 // RegressionMetrics are the metrics compare judges.
 var RegressionMetrics = []string{"throughput", "p50", "p95", "p99", "error_rate", "peak_rss"}

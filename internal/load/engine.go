@@ -32,6 +32,17 @@ const DefaultDrain = 10 * time.Second
 // KindUnfinished is the error kind of operations cancelled at the end of a run.
 const KindUnfinished = "unfinished"
 
+type intendedKey struct{}
+
+// IntendedStart returns the time an open-loop operation was scheduled to
+// start, so an operation can measure its own phases (time to first token)
+// from it, corrected for coordinated omission like the engine's latency.
+// ok is false in closed loops, where the actual start is the intended one.
+func IntendedStart(ctx context.Context) (t time.Time, ok bool) {
+	t, ok = ctx.Value(intendedKey{}).(time.Time)
+	return t, ok
+}
+
 // ErrNoOperations is returned when a run is given no operations.
 var ErrNoOperations = errors.New("load: no operations")
 
@@ -250,7 +261,7 @@ func RunOpen(ctx context.Context, o Open, ops ...Operation) (*Result, error) {
 			for intended := range starts {
 				k := m.pick(rnd)
 				actual := time.Now()
-				err := m.ops[k].Do(opCtx)
+				err := m.ops[k].Do(context.WithValue(opCtx, intendedKey{}, intended))
 				done := time.Now()
 				if intended.Before(w.measure) {
 					continue

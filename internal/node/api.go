@@ -68,6 +68,8 @@ func (n *Node) routes() http.Handler {
 	h("GET /api/v1/admin/faults", n.faultsGet)
 	h("POST /api/v1/admin/faults", n.faultsSet)
 	h("DELETE /api/v1/admin/faults", n.faultsClear)
+	h("GET /api/v1/admin/policy", n.policyGet)
+	h("POST /api/v1/admin/policy", n.policySet)
 
 	h("POST /api/generate", n.infer.handle(false))
 	h("POST /api/chat", n.infer.handle(true))
@@ -903,6 +905,29 @@ func (n *Node) faultsGet(w http.ResponseWriter, r *http.Request) {
 func (n *Node) faultsClear(w http.ResponseWriter, r *http.Request) {
 	n.faults.set(nil, nil, false)
 	writeJSON(w, http.StatusOK, map[string]string{"status": "healed"})
+}
+
+func (n *Node) policyGet(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"policy": n.infer.policy()})
+}
+
+// policySet switches this node's inference scheduling policy at run time
+// (each node schedules the requests it receives).
+func (n *Node) policySet(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Policy string `json:"policy"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	switch req.Policy {
+	case "round_robin", "least_connections", "random":
+	default:
+		writeErr(w, http.StatusBadRequest, "policy must be round_robin, least_connections or random, not %q", req.Policy)
+		return
+	}
+	n.infer.setPolicy(req.Policy)
+	writeJSON(w, http.StatusOK, req)
 }
 
 // reconcile converges every model to the replication factor: each node

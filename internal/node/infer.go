@@ -65,13 +65,20 @@ type inferencer struct {
 	cacheIdx    map[string]*list.Element
 	outstanding map[string]int // proxied requests per target node, from this node
 
+	pol atomic.Value // string: the scheduling policy
+
 	quit     chan struct{}
 	stopOnce sync.Once
 }
 
+func (in *inferencer) policy() string     { return in.pol.Load().(string) }
+func (in *inferencer) setPolicy(p string) { in.pol.Store(p) }
+
 func newInferencer(n *Node) *inferencer {
-	return &inferencer{n: n, slots: make(chan struct{}, n.cfg.Slots), cache: list.New(),
+	in := &inferencer{n: n, slots: make(chan struct{}, n.cfg.Slots), cache: list.New(),
 		cacheIdx: map[string]*list.Element{}, outstanding: map[string]int{}, quit: make(chan struct{})}
+	in.setPolicy(n.cfg.Policy)
+	return in
 }
 
 func (in *inferencer) stop()         { in.stopOnce.Do(func() { close(in.quit) }) }
@@ -167,7 +174,7 @@ func (in *inferencer) pick(replicas []string) (NodeRecord, bool) {
 	if len(cands) == 0 {
 		return NodeRecord{}, false
 	}
-	switch in.n.cfg.Policy {
+	switch in.policy() {
 	case "random":
 		return cands[rand.IntN(len(cands))], true
 	case "least_connections":

@@ -258,7 +258,10 @@ func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Clus
 		res.Resources = sampler.Summarize(from, to)
 	}
 	res.Status = metrics.StatusOK
+	var skipErr *scenarios.SkipError
 	switch {
+	case errors.As(err, &skipErr):
+		res.Status, res.Reason = metrics.StatusSkipped, skipErr.Reason
 	case ctx.Err() != nil:
 		res.Status, res.Error = metrics.StatusFailed, "interrupted"
 	case errors.Is(sctx.Err(), context.DeadlineExceeded) && err != nil:

@@ -80,6 +80,14 @@ func (e *Env) Client(conns int) *http.Client {
 	return load.NewHTTPClient(conns, e.Config.API.RequestTimeout)
 }
 
+// AddOperations records operations measured outside the load engine (per
+// node, per phase) beside the engine's.
+func (e *Env) AddOperations(ops ...metrics.Operation) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.res.Operations = append(e.res.Operations, ops...)
+}
+
 // FastClient returns a fasthttp-based client for conns concurrent plain
 // request/response operations with the configured request timeout.
 func (e *Env) FastClient(conns int) *load.FastClient {

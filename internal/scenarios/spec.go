@@ -27,12 +27,22 @@ type Spec struct {
 	Run     func(ctx context.Context, env *Env, c cluster.Cluster) error
 }
 
+// SkipError says a scenario cannot run against this target; the runner
+// records it as skipped with the reason, never as a failure or a zero.
+type SkipError struct{ Reason string }
+
+func (e *SkipError) Error() string { return "skipped: " + e.Reason }
+
+// Skip returns a SkipError.
+func Skip(format string, args ...any) error { return &SkipError{Reason: fmt.Sprintf(format, args...)} }
+
 // family expands into the specs of one kind of scenario for a config.
 type family func(cfg *config.Config) []Spec
 
 // families is the one explicit list of every scenario odbench has, by category.
 var families = map[string][]family{
-	"api": {apiEndpoints},
+	"consensus": {consensusScenarios},
+	"api":       {apiEndpoints},
 }
 
 // All returns every scenario for cfg's enabled categories, in category

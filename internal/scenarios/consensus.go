@@ -1,0 +1,241 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/odbench/odbench/internal/cluster"
+	"github.com/odbench/odbench/internal/config"
+	"github.com/odbench/odbench/internal/load"
+)
+
+// consensusScenarios: KV writes through Raft over the node API, at one
+// client, at execution.concurrent_workers clients and at high concurrency,
+// then over value sizes; and linearizable against stale reads.
+func consensusScenarios(cfg *config.Config) []Spec {
+	var out []Spec
+	seen := map[string]bool{}
+	add := func(clients, size int) {
+		name := fmt.Sprintf("consensus/apply/clients=%d/value=%s", clients, sizeName(size))
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		out = append(out, Spec{
+			Name:   name,
+			Params: map[string]string{"clients": itoa(clients), "value_bytes": itoa(size)},
+			Run: func(ctx context.Context, env *Env, c cluster.Cluster) error {
+				return runKVWrites(ctx, env, c, clients, size)
+			},
+		})
+	}
+	for _, clients := range []int{1, cfg.Execution.ConcurrentWorkers, cfg.Consensus.HighConcurrency} {
+		add(clients, 128)
+	}
+	for _, size := range cfg.Consensus.ValueSizes {
+		add(cfg.Execution.ConcurrentWorkers, size)
+	}
+	for _, mode := range []string{"linearizable", "stale"} {
+		clients := cfg.Execution.ConcurrentWorkers
+		out = append(out, Spec{
+			Name:   fmt.Sprintf("consensus/read/%s/clients=%d", mode, clients),
+			Params: map[string]string{"clients": itoa(clients), "consistency": mode},
+			Run: func(ctx context.Context, env *Env, c cluster.Cluster) error {
+				return runKVReads(ctx, env, c, clients, mode == "stale")
+			},
+		})
+	}
+	return out
+}
+
+func sizeName(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// keySpace hands out the keys one scenario writes and deletes them after.
+type keySpace struct {
+	prefix string
+	size   int
+	next   atomic.Uint64
+}
+
+func newKeySpace(size int) *keySpace {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return &keySpace{prefix: "odbench-" + hex.EncodeToString(b) + "-", size: size}
+}
+
+func (k *keySpace) nextKey() string  { return k.key(int(k.next.Add(1)-1) % k.size) }
+func (k *keySpace) key(i int) string { return k.prefix + itoa(i) }
+
+// used is how many distinct keys were written.
+func (k *keySpace) used() int { return min(int(k.next.Load()), k.size) }
+
+// cleanup deletes every key the scenario wrote, with 16 requests in
+// flight, even when the scenario's context has ended.
+func (k *keySpace) cleanup(ctx context.Context, env *Env, api *API, base string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	n := k.used()
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if api.DeleteKV(ctx, base, k.key(i)) != nil {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if f := failed.Load(); f > 0 {
+		env.Warn("cleanup: %d of %d keys (prefix %s) could not be deleted", f, n, k.prefix)
+	}
+}
+
+// kvTarget finds the leader and checks that the target has the KV API.
+func kvTarget(ctx context.Context, api *API, c cluster.Cluster, probeKey string) (string, error) {
+	leader, err := api.LeaderAPI(ctx, bases(c)[0])
+	if errors.Is(err, ErrUnsupported) {
+		return "", Skip("the target serves no GET /api/v1/cluster/status with a leader_api; consensus scenarios need it")
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := api.PutKV(ctx, leader, probeKey, []byte("probe")); errors.Is(err, ErrUnsupported) {
+		return "", Skip("the target has no KV API (PUT /api/v1/kv/{key}); consensus scenarios write through it")
+	} else if err != nil {
+		return "", fmt.Errorf("probe write: %w", err)
+	}
+	return leader, api.DeleteKV(ctx, leader, probeKey)
+}
+
+// raftProgress notes terms and the leader's commit index, to count the
+// elections and the commit rate over a scenario.
+type raftProgress struct {
+	at     time.Time
+	term   uint64
+	commit uint64
+}
+
+func readProgress(ctx context.Context, api *API, c cluster.Cluster, leader string) (raftProgress, error) {
+	term, err := api.MaxTerm(ctx, bases(c))
+	if err != nil {
+		return raftProgress{}, err
+	}
+	st, err := api.Status(ctx, leader)
+	if err != nil {
+		return raftProgress{}, err
+	}
+	return raftProgress{at: time.Now(), term: term, commit: st.CommitIndex}, nil
+}
+
+// recordProgress adds the elections and commit-rate scalars, and a check
+// that a healthy cluster held no election.
+func recordProgress(ctx context.Context, env *Env, api *API, c cluster.Cluster, leader string, before raftProgress) {
+	after, err := readProgress(ctx, api, c, leader)
+	if err != nil {
+		env.Absent("leader_elections", "count", "cluster status unreadable after the run: "+err.Error())
+		env.Absent("commit_index_rate", "entries/s", "cluster status unreadable after the run: "+err.Error())
+		return
+	}
+	elections := float64(after.term - before.term)
+	env.Scalar("leader_elections", elections, "count")
+	env.Check("no_leader_election", elections == 0, fmt.Sprintf("Raft term went from %d to %d", before.term, after.term))
+	if elections > 0 {
+		env.Warn("%.0f leader election(s) during the scenario: on a healthy cluster this means heartbeats were late (an overloaded host?)", elections)
+		env.Absent("commit_index_rate", "entries/s", "the leader changed during the scenario")
+		return
+	}
+	env.Scalar("commit_index_rate", float64(after.commit-before.commit)/after.at.Sub(before.at).Seconds(), "entries/s")
+}
+
+func runKVWrites(ctx context.Context, env *Env, c cluster.Cluster, clients, size int) error {
+	ctl := env.FastClient(4)
+	defer ctl.Close()
+	api := NewAPI(ctl)
+	keys := newKeySpace(env.Config.Consensus.KeySpace)
+	leader, err := kvTarget(ctx, api, c, keys.prefix+"probe")
+	if err != nil {
+		return err
+	}
+	defer keys.cleanup(ctx, env, api, leader)
+	before, err := readProgress(ctx, api, c, leader)
+	if err != nil {
+		return err
+	}
+	client := env.FastClient(clients)
+	defer client.Close()
+	value := bytes.Repeat([]byte("v"), size)
+	res, err := env.Closed(ctx, clients, load.Operation{Name: "put", Do: func(ctx context.Context) error {
+		return client.Do(ctx, http.MethodPut, leader+"/api/v1/kv/"+keys.nextKey(), value, nil)
+	}})
+	if err != nil {
+		return err
+	}
+	recordProgress(ctx, env, api, c, leader, before)
+	op := res.Operations()[0]
+	env.Scalar("throughput_mb_per_s", op.ThroughputOpsPerSec*float64(size)/1e6, "MB/s")
+	return nil
+}
+
+func runKVReads(ctx context.Context, env *Env, c cluster.Cluster, clients int, stale bool) error {
+	ctl := env.FastClient(16)
+	defer ctl.Close()
+	api := NewAPI(ctl)
+	keys := newKeySpace(min(env.Config.Consensus.KeySpace, 100))
+	leader, err := kvTarget(ctx, api, c, keys.prefix+"probe")
+	if err != nil {
+		return err
+	}
+	defer keys.cleanup(ctx, env, api, leader)
+	value := bytes.Repeat([]byte("r"), 128)
+	for i := 0; i < keys.size; i++ {
+		if err := api.PutKV(ctx, leader, keys.nextKey(), value); err != nil {
+			return fmt.Errorf("writing the keys to read: %w", err)
+		}
+	}
+	before, err := readProgress(ctx, api, c, leader)
+	if err != nil {
+		return err
+	}
+	name, query := "get_linearizable", ""
+	if stale {
+		name, query = "get_stale", "?consistency=stale"
+	}
+	nodes := bases(c)
+	client := env.FastClient(clients)
+	defer client.Close()
+	var n atomic.Uint64
+	_, err = env.Closed(ctx, clients, load.Operation{Name: name, Do: func(ctx context.Context) error {
+		i := n.Add(1)
+		return client.Get(ctx, nodes[int(i)%len(nodes)]+"/api/v1/kv/"+keys.key(int(i)%keys.size)+query)
+	}})
+	if err != nil {
+		return err
+	}
+	recordProgress(ctx, env, api, c, leader, before)
+	return nil
+}
