@@ -2,9 +2,13 @@ package scenarios
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/config"
@@ -19,43 +23,186 @@ type apiEndpoint struct {
 var apiReadEndpoints = []apiEndpoint{
 	{"health_check", "/api/v1/health"},
 	{"cluster_status", "/api/v1/cluster/status"},
-	{"nodes_list", "/api/v1/nodes"},
-	{"models_list", "/api/v1/models"},
 }
 
-// apiEndpoints: every read endpoint in a closed loop at each configured
-// concurrency level, and in an open loop at the configured rate. Requests
+// apiEndpoints: the older framework's API list. health_check and
+// cluster_status are single reads; node_operations, model_operations,
+// generate_requests and chat_requests are mixes with one histogram per
+// operation. Each runs in a closed loop at every concurrency level and in
+// an open loop at the configured rate (generate and chat at the inference
+// rate, since each request holds a slot for num_predict tokens). Requests
 // go to the nodes in turn.
 func apiEndpoints(cfg *config.Config) []Spec {
 	var out []Spec
-	for _, ep := range apiReadEndpoints {
+	for _, m := range apiMixes(cfg) {
 		for _, clients := range cfg.System.ConcurrencyLevels {
 			out = append(out, Spec{
-				Name:   fmt.Sprintf("api/%s/clients=%d", ep.name, clients),
-				Params: map[string]string{"endpoint": ep.path, "clients": strconv.Itoa(clients), "mode": "closed"},
+				Name:   fmt.Sprintf("api/%s/clients=%d", m.name, clients),
+				Params: map[string]string{"clients": itoa(clients), "mode": "closed"},
 				Run: func(ctx context.Context, env *Env, c cluster.Cluster) error {
-					client := env.FastClient(clients)
-					defer client.Close()
-					_, err := env.Closed(ctx, clients, getEach(ep.name, ep.path, client, c.Nodes()))
+					ops, cleanup, err := m.setup(ctx, env, c, clients)
+					if err != nil {
+						return err
+					}
+					defer cleanup()
+					_, err = env.Closed(ctx, clients, ops...)
 					return err
 				},
 			})
 		}
-		if rate := cfg.API.OpenLoopRate; rate > 0 {
+		if m.rate > 0 {
+			r := strconv.FormatFloat(m.rate, 'f', -1, 64)
 			out = append(out, Spec{
-				Name: fmt.Sprintf("api/%s/rate=%s", ep.name, strconv.FormatFloat(rate, 'f', -1, 64)),
-				Params: map[string]string{"endpoint": ep.path, "rate_per_s": strconv.FormatFloat(rate, 'f', -1, 64),
-					"mode": "open", "arrival": cfg.API.Arrival},
+				Name:   fmt.Sprintf("api/%s/rate=%s", m.name, r),
+				Params: map[string]string{"rate_per_s": r, "mode": "open", "arrival": cfg.API.Arrival},
 				Run: func(ctx context.Context, env *Env, c cluster.Cluster) error {
-					client := env.FastClient(cfg.API.MaxInFlight)
-					defer client.Close()
-					_, err := env.Open(ctx, rate, cfg.API.MaxInFlight, getEach(ep.name, ep.path, client, c.Nodes()))
+					ops, cleanup, err := m.setup(ctx, env, c, cfg.API.MaxInFlight)
+					if err != nil {
+						return err
+					}
+					defer cleanup()
+					_, err = env.Open(ctx, m.rate, cfg.API.MaxInFlight, ops...)
 					return err
 				},
 			})
 		}
 	}
 	return out
+}
+
+// apiMix is one api scenario family: it prepares its operations (and what
+// they need on the target) and returns a cleanup.
+type apiMix struct {
+	name  string
+	rate  float64
+	setup func(ctx context.Context, env *Env, c cluster.Cluster, conns int) ([]load.Operation, func(), error)
+}
+
+func apiMixes(cfg *config.Config) []apiMix {
+	var out []apiMix
+	for _, ep := range apiReadEndpoints {
+		out = append(out, apiMix{name: ep.name, rate: cfg.API.OpenLoopRate,
+			setup: func(ctx context.Context, env *Env, c cluster.Cluster, conns int) ([]load.Operation, func(), error) {
+				client := env.FastClient(conns)
+				return []load.Operation{getEach(ep.name, ep.path, client, c.Nodes())}, client.Close, nil
+			}})
+	}
+	out = append(out,
+		apiMix{name: "node_operations", rate: cfg.API.OpenLoopRate, setup: nodeOperations},
+		apiMix{name: "model_operations", rate: cfg.API.OpenLoopRate, setup: modelOperations},
+		apiMix{name: "generate_requests", rate: cfg.Inference.Rate, setup: inferRequests(false)},
+		apiMix{name: "chat_requests", rate: cfg.Inference.Rate, setup: inferRequests(true)},
+	)
+	return out
+}
+
+// nodeOperations: list nodes (weight 8), get one node (8), and a drain +
+// undrain cycle of one node (1, two writes through Raft). Every node is
+// undrained afterwards.
+func nodeOperations(ctx context.Context, env *Env, c cluster.Cluster, conns int) ([]load.Operation, func(), error) {
+	client := env.FastClient(conns)
+	api := NewAPI(client)
+	nodes := c.Nodes()
+	if err := api.Undrain(ctx, nodes[0].API, nodes[0].ID); errors.Is(err, ErrUnsupported) {
+		client.Close()
+		return nil, nil, Skip("the target cannot drain nodes (POST /api/v1/nodes/{id}/undrain)")
+	} else if err != nil {
+		client.Close()
+		return nil, nil, fmt.Errorf("probe undrain: %w", err)
+	}
+	var next atomic.Uint64
+	pick := func() cluster.Node { return nodes[int(next.Add(1)-1)%len(nodes)] }
+	cleanup := func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		for _, n := range nodes {
+			if err := api.Undrain(cctx, nodes[0].API, n.ID); err != nil {
+				env.Warn("cleanup: node %s may still be drained: %v", n.ID, err)
+			}
+		}
+		client.Close()
+	}
+	return []load.Operation{
+		{Name: "list", Weight: 8, Do: func(ctx context.Context) error { return client.Get(ctx, pick().API+"/api/v1/nodes") }},
+		{Name: "get", Weight: 8, Do: func(ctx context.Context) error {
+			n := pick()
+			return client.Get(ctx, n.API+"/api/v1/nodes/"+n.ID)
+		}},
+		{Name: "drain_undrain", Weight: 1, Do: func(ctx context.Context) error {
+			n := pick()
+			if err := api.Drain(ctx, n.API, n.ID); err != nil {
+				return err
+			}
+			return api.Undrain(ctx, n.API, n.ID)
+		}},
+	}, cleanup, nil
+}
+
+// modelOperations: list models (8), show one (8), and create a small model
+// then delete it (1). Every model it created is gone afterwards.
+func modelOperations(ctx context.Context, env *Env, c cluster.Cluster, conns int) ([]load.Operation, func(), error) {
+	client := env.FastClient(conns)
+	api := NewAPI(client)
+	nodes := c.Nodes()
+	keys := newKeySpace(1 << 30)
+	shown := keys.prefix + "shown"
+	if err := api.CreateModel(ctx, nodes[0].API, shown, 4096); errors.Is(err, ErrUnsupported) {
+		client.Close()
+		return nil, nil, Skip("the target cannot create models (POST /api/v1/models)")
+	} else if err != nil {
+		client.Close()
+		return nil, nil, fmt.Errorf("creating a model to show: %w", err)
+	}
+	var next atomic.Uint64
+	pick := func() string { return nodes[int(next.Add(1)-1)%len(nodes)].API }
+	cleanup := func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := api.DeleteModel(cctx, nodes[0].API, shown); err != nil {
+			env.Warn("cleanup: model %s: %v", shown, err)
+		}
+		client.Close()
+	}
+	return []load.Operation{
+		{Name: "list", Weight: 8, Do: func(ctx context.Context) error { return client.Get(ctx, pick()+"/api/v1/models") }},
+		{Name: "show", Weight: 8, Do: func(ctx context.Context) error { return client.Get(ctx, pick()+"/api/v1/models/"+shown) }},
+		{Name: "create_delete", Weight: 1, Do: func(ctx context.Context) error {
+			base, name := pick(), keys.nextKey()
+			if err := api.CreateModel(ctx, base, name, 4096); err != nil {
+				return err
+			}
+			return api.DeleteModel(ctx, base, name)
+		}},
+	}, cleanup, nil
+}
+
+// inferRequests: non-streamed generate or chat requests (stream:false)
+// through ollama-distributed's /api/v1 routes; latency is the whole answer.
+func inferRequests(chat bool) func(ctx context.Context, env *Env, c cluster.Cluster, conns int) ([]load.Operation, func(), error) {
+	return func(ctx context.Context, env *Env, c cluster.Cluster, conns int) ([]load.Operation, func(), error) {
+		ctl := env.FastClient(4)
+		removeModel, err := ensureModel(ctx, env, NewAPI(ctl), c)
+		if err != nil {
+			ctl.Close()
+			return nil, nil, err
+		}
+		in := env.Config.Inference
+		name, path := "generate", "/api/v1/generate"
+		body, _ := json.Marshal(map[string]any{"model": in.Model, "prompt": in.Prompt, "stream": false,
+			"options": map[string]int{"num_predict": in.NumPredict}})
+		if chat {
+			name, path = "chat", "/api/v1/chat"
+			body, _ = json.Marshal(map[string]any{"model": in.Model, "stream": false,
+				"messages": []map[string]string{{"role": "user", "content": in.Prompt}}, "options": map[string]int{"num_predict": in.NumPredict}})
+		}
+		client := env.FastClient(conns)
+		nodes := bases(c)
+		var next atomic.Uint64
+		op := load.Operation{Name: name, Do: func(ctx context.Context) error {
+			return client.Do(ctx, http.MethodPost, nodes[int(next.Add(1)-1)%len(nodes)]+path, body, nil)
+		}}
+		return []load.Operation{op}, func() { removeModel(); client.Close(); ctl.Close() }, nil
+	}
 }
 
 // getEach is an operation that GETs path from the nodes in turn.

@@ -43,6 +43,7 @@ type family func(cfg *config.Config) []Spec
 var families = map[string][]family{
 	"consensus": {consensusScenarios},
 	"api":       {apiEndpoints},
+	"inference": {inferenceScenarios},
 }
 
 // All returns every scenario for cfg's enabled categories, in category
