@@ -33,6 +33,16 @@ const DefaultDrain = 10 * time.Second
 const KindUnfinished = "unfinished"
 
 type intendedKey struct{}
+type measureKey struct{}
+
+// MeasureStart returns when the measured window of the run that called
+// the operation starts: operations that keep their own measurements
+// (phases of a request) discard those that started before it, exactly as
+// the engine discards warm-up.
+func MeasureStart(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(measureKey{}).(time.Time)
+	return t, ok
+}
 
 // IntendedStart returns the time an open-loop operation was scheduled to
 // start, so an operation can measure its own phases (time to first token)
@@ -183,7 +193,7 @@ func RunClosed(ctx context.Context, c Closed, ops ...Operation) (*Result, error)
 	for i, op := range ops {
 		recOps[i] = rec.Op(op.Name)
 	}
-	opCtx, cancelOps := context.WithCancel(ctx)
+	opCtx, cancelOps := context.WithCancel(context.WithValue(ctx, measureKey{}, w.measure))
 	defer cancelOps()
 	stopTicks := startTicker(rec, w)
 
@@ -242,7 +252,7 @@ func RunOpen(ctx context.Context, o Open, ops ...Operation) (*Result, error) {
 	for i, op := range ops {
 		recOps[i] = rec.Op(op.Name)
 	}
-	opCtx, cancelOps := context.WithCancel(ctx)
+	opCtx, cancelOps := context.WithCancel(context.WithValue(ctx, measureKey{}, w.measure))
 	defer cancelOps()
 	stopTicks := startTicker(rec, w)
 

@@ -269,6 +269,9 @@ func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Clus
 	case err != nil:
 		res.Status, res.Error = metrics.StatusFailed, err.Error()
 	}
+	if spec.Finish != nil && res.Status == metrics.StatusOK {
+		spec.Finish(&res)
+	}
 	judge(&res, cfg)
 	return res
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/config"
@@ -57,7 +56,7 @@ func runInference(ctx context.Context, env *Env, c cluster.Cluster, clients int,
 	}
 	client := env.Client(workers)
 	defer client.CloseIdleConnections()
-	st := newInferStats(time.Now().Add(env.Warmup), in.SLOTTFT, in.SLOTPOT, workers)
+	st := newInferStats(in.SLOTTFT, in.SLOTPOT, workers)
 	op := generateOp("e2e", client, bases(c), false, in.Model, in.Prompt, in.NumPredict, st)
 	var res *load.Result
 	if clients > 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/config"
+	"github.com/odbench/odbench/internal/metrics"
 )
 
 // Spec is one measurable thing, named like a path:
@@ -25,6 +26,9 @@ type Spec struct {
 	// Timeout bounds the whole scenario; 0 means the configured scenario timeout.
 	Timeout time.Duration
 	Run     func(ctx context.Context, env *Env, c cluster.Cluster) error
+	// Finish, if set, derives more from the finished result once the
+	// runner has attached the resources it sampled.
+	Finish func(res *metrics.Scenario)
 }
 
 // SkipError says a scenario cannot run against this target; the runner
@@ -41,9 +45,10 @@ type family func(cfg *config.Config) []Spec
 
 // families is the one explicit list of every scenario odbench has, by category.
 var families = map[string][]family{
-	"consensus": {consensusScenarios},
-	"api":       {apiEndpoints},
-	"inference": {inferenceScenarios},
+	"consensus":   {consensusScenarios},
+	"api":         {apiEndpoints},
+	"loadbalance": {loadbalanceScenarios},
+	"inference":   {inferenceScenarios},
 }
 
 // All returns every scenario for cfg's enabled categories, in category

@@ -64,10 +64,9 @@ func ensureModel(ctx context.Context, env *Env, api *API, c cluster.Cluster) (fu
 
 // inferStats collects per-request measurements that the load engine does
 // not see: TTFT, TPOT, inter-token gaps, tokens, the serving node, and
-// per-node end-to-end latency. Requests that started before from (warm-up)
-// are not recorded, like the engine's own.
+// per-node end-to-end latency. Requests that started before the engine's
+// measured window (warm-up) are not recorded, like the engine's own.
 type inferStats struct {
-	from     time.Time
 	rec      *metrics.Recorder
 	perNode  *metrics.Recorder
 	seq      atomic.Uint64
@@ -79,8 +78,8 @@ type inferStats struct {
 	servedBy map[string]int64
 }
 
-func newInferStats(from time.Time, sloTTFT, sloTPOT time.Duration, workers int) *inferStats {
-	s := &inferStats{from: from, rec: metrics.NewRecorder(workers, false), perNode: metrics.NewRecorder(workers, false),
+func newInferStats(sloTTFT, sloTPOT time.Duration, workers int) *inferStats {
+	s := &inferStats{rec: metrics.NewRecorder(workers, false), perNode: metrics.NewRecorder(workers, false),
 		sloTTFT: sloTTFT, sloTPOT: sloTPOT, servedBy: map[string]int64{}}
 	for _, name := range []string{"ttft", "tpot", "itl"} {
 		s.rec.Op(name)
@@ -135,6 +134,10 @@ func generateOp(name string, client *http.Client, entries []string, chat bool, m
 		}
 		req.Header.Set("Content-Type", "application/json")
 		return load.Do(client, req, func(resp *http.Response) error {
+			if from, ok := load.MeasureStart(ctx); ok && start.Before(from) {
+				_, err := io.Copy(io.Discard, resp.Body) // warm-up: read it, record nothing
+				return err
+			}
 			return st.read(resp, start)
 		})
 	}}
@@ -174,9 +177,6 @@ func (s *inferStats) read(resp *http.Response, start time.Time) error {
 		if err != nil {
 			return err
 		}
-	}
-	if start.Before(s.from) {
-		return nil // warm-up
 	}
 	if first.IsZero() {
 		first = last // stream:false or no token: the whole answer is the first token
