@@ -17,37 +17,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odbench/odbench/internal/cluster/clustertest"
 	"go.uber.org/goleak"
 )
-
-// odbenchBin is a real odbench binary: the local driver starts it as
-// `odbench node`. Built once by TestMain unless ODBENCH_BIN names one.
-var odbenchBin string
 
 func TestMain(m *testing.M) {
 	if os.Getenv("ODBENCH_TEST_HELPER") == "start-and-wait" {
 		helperStartAndWait()
 		return
 	}
-	code := func() int {
-		odbenchBin = os.Getenv("ODBENCH_BIN")
-		if odbenchBin == "" {
-			dir, err := os.MkdirTemp("", "odbench-test-bin-")
-			if err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
-			defer os.RemoveAll(dir)
-			odbenchBin = filepath.Join(dir, "odbench")
-			build := exec.Command("go", "build", "-o", odbenchBin, "../../cmd/odbench")
-			build.Stderr = os.Stderr
-			if err := build.Run(); err != nil {
-				fmt.Fprintln(os.Stderr, "building odbench:", err)
-				return 1
-			}
-		}
-		return m.Run()
-	}()
+	code := clustertest.Main(m)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
@@ -69,7 +48,7 @@ func startClusterArgs(t testing.TB, n int, nodeArgs []string) *localCluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d := NewLocal(LocalOptions{Binary: odbenchBin, TempRoot: t.TempDir(), NodeArgs: nodeArgs})
+	d := NewLocal(LocalOptions{Binary: clustertest.Binary, TempRoot: t.TempDir(), NodeArgs: nodeArgs})
 	c, err := d.Start(ctx, n)
 	if err != nil {
 		t.Fatalf("starting %d nodes: %v", n, err)
@@ -415,7 +394,7 @@ func TestNodesDieWithOdbench(t *testing.T) {
 		t.Fatal(err)
 	}
 	helper := exec.Command(self, "-test.run=XXX")
-	helper.Env = append(os.Environ(), "ODBENCH_TEST_HELPER=start-and-wait", "ODBENCH_BIN="+odbenchBin, "ODBENCH_TEST_ROOT="+root)
+	helper.Env = append(os.Environ(), "ODBENCH_TEST_HELPER=start-and-wait", "ODBENCH_BIN="+clustertest.Binary, "ODBENCH_TEST_ROOT="+root)
 	out, err := helper.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -471,7 +450,7 @@ func startClusterIn(t *testing.T, root string, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := NewLocal(LocalOptions{Binary: odbenchBin, TempRoot: root, NodeArgs: []string{"--fsync=false"}}).Start(ctx, n)
+	c, err := NewLocal(LocalOptions{Binary: clustertest.Binary, TempRoot: root, NodeArgs: []string{"--fsync=false"}}).Start(ctx, n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,6 +88,17 @@ func (e *Env) AddOperations(ops ...metrics.Operation) {
 	e.res.Operations = append(e.res.Operations, ops...)
 }
 
+// SetSteps records the steps of a step ramp in the scenario's load.
+func (e *Env) SetSteps(steps []metrics.Step) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.res.Load == nil {
+		e.res.Load = &metrics.Load{}
+	}
+	e.res.Load.Mode = "step"
+	e.res.Load.Steps = steps
+}
+
 // FastClient returns a fasthttp-based client for conns concurrent plain
 // request/response operations with the configured request timeout.
 func (e *Env) FastClient(conns int) *load.FastClient {

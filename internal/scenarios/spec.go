@@ -47,6 +47,7 @@ type family func(cfg *config.Config) []Spec
 var families = map[string][]family{
 	"consensus":   {consensusScenarios},
 	"api":         {apiEndpoints},
+	"concurrency": {concurrencyScenarios},
 	"loadbalance": {loadbalanceScenarios},
 	"inference":   {inferenceScenarios},
 }

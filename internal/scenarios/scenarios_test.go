@@ -1,0 +1,289 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/odbench/odbench/internal/cluster"
+	"github.com/odbench/odbench/internal/cluster/clustertest"
+	"github.com/odbench/odbench/internal/config"
+	"github.com/odbench/odbench/internal/load"
+	"github.com/odbench/odbench/internal/metrics"
+)
+
+func TestMain(m *testing.M) { os.Exit(clustertest.Main(m)) }
+
+// startLocal starts n reference nodes (fsync off: these tests check
+// behaviour) and stops them when the test ends.
+func startLocal(t testing.TB, n int, nodeArgs ...string) cluster.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := cluster.NewLocal(cluster.LocalOptions{Binary: clustertest.Binary, TempRoot: t.TempDir(),
+		NodeArgs: append([]string{"--fsync=false"}, nodeArgs...)}).Start(ctx, n)
+	if err != nil {
+		t.Fatalf("starting %d nodes: %v", n, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := c.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return c
+}
+
+// shortConfig keeps scenarios short for tests.
+func shortConfig() *config.Config {
+	cfg := config.Default()
+	cfg.Execution.Duration = time.Second
+	cfg.Execution.WarmupDuration = 200 * time.Millisecond
+	cfg.Execution.ConcurrentWorkers = 4
+	cfg.System.ConcurrencyLevels = []int{1, 4}
+	cfg.Consensus.HighConcurrency = 16
+	cfg.Consensus.ValueSizes = []int{64}
+	cfg.Consensus.KeySpace = 50
+	cfg.Concurrency.StepStartRate, cfg.Concurrency.StepIncrement = 50, 50
+	cfg.Concurrency.StepDuration, cfg.Concurrency.MaxSteps = 500*time.Millisecond, 2
+	cfg.Inference.NumPredict = 4
+	cfg.API.OpenLoopRate = 50
+	return &cfg
+}
+
+func specNamed(t *testing.T, cfg *config.Config, name string) Spec {
+	t.Helper()
+	for _, s := range All(cfg) {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no scenario %q", name)
+	return Spec{}
+}
+
+func run(t *testing.T, cfg *config.Config, spec Spec, c cluster.Cluster) (metrics.Scenario, *Env, error) {
+	t.Helper()
+	env := NewEnv(cfg, slog.New(slog.DiscardHandler), spec, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := spec.Run(ctx, env, c)
+	res, _, _ := env.Result()
+	return res, env, err
+}
+
+func TestRegistry(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	specs := All(&cfg)
+	seen := map[string]bool{}
+	cats := map[string]int{}
+	for _, s := range specs {
+		if seen[s.Name] {
+			t.Errorf("duplicate name %q", s.Name)
+		}
+		seen[s.Name] = true
+		if !strings.HasPrefix(s.Name, s.Category+"/") {
+			t.Errorf("%q does not start with its category %q", s.Name, s.Category)
+		}
+		cats[s.Category]++
+	}
+	for _, c := range Implemented() {
+		if cats[c] == 0 {
+			t.Errorf("category %s is implemented but has no scenario", c)
+		}
+	}
+	for _, want := range []string{"consensus", "api", "concurrency", "loadbalance", "inference"} {
+		if cats[want] == 0 {
+			t.Errorf("no %s scenarios", want)
+		}
+	}
+	cfg.OnlyCategories([]string{"api"})
+	for _, s := range All(&cfg) {
+		if s.Category != "api" {
+			t.Errorf("--categories api still plans %s", s.Name)
+		}
+	}
+}
+
+func TestMatches(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, pattern string
+		want          bool
+	}{
+		{"api/health_check/clients=1", "api/health_check/clients=1", true},
+		{"api/health_check/clients=10", "api/health_check/clients=1", false},
+		{"api/health_check/clients=10", "api/health_check", true},
+		{"api/health_check/clients=10", "api/health_check/", true},
+		{"api/health_check/rate=200", "api/*/rate=*", true},
+		{"api/health_checker", "api/health_check", false},
+		{"consensus/apply/clients=1/value=128B", "consensus", true},
+	}
+	for _, tt := range tests {
+		if got := Matches(tt.name, tt.pattern); got != tt.want {
+			t.Errorf("Matches(%q, %q) = %v, want %v", tt.name, tt.pattern, got, tt.want)
+		}
+	}
+}
+
+func TestKnee(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		tput, p99 []float64
+		want      int
+		ok        bool
+	}{
+		{"keeps scaling", []float64{100, 500, 2000}, []float64{1, 2, 3}, 0, false},
+		{"knee at 10", []float64{100, 500, 520}, []float64{1, 2, 9}, 10, true},
+		{"flat but p99 stable", []float64{100, 105, 106}, []float64{1, 1.2, 1.3}, 0, false},
+		{"first knee wins", []float64{100, 101, 102}, []float64{1, 2, 10}, 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := knee([]int{1, 10, 50}, tt.tput, tt.p99)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("knee = %d, %v; want %d, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+// TestSkipsWhatTheTargetLacks: a target that serves health and status
+// but no KV, models or policy API gets skips with reasons, not failures.
+func TestSkipsWhatTheTargetLacks(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v1/health":
+			w.Write([]byte(`{"status":"ok"}`))
+		case "/api/v1/cluster/status":
+			w.Write([]byte(`{"id":"x","leader_id":"x","leader_api":"` + "http://" + r.Host + `","term":1}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	c, err := cluster.NewExternal([]string{srv.URL, srv.URL}, 5*time.Second).Start(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := shortConfig()
+	for _, name := range []string{"consensus/apply/clients=1/value=128B", "inference/generate/clients=1",
+		"loadbalance/policy=round_robin", "api/model_operations/clients=1", "concurrency/contention/op=kv_write"} {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := run(t, cfg, specNamed(t, cfg, name), c)
+			var skip *SkipError
+			if !errors.As(err, &skip) || skip.Reason == "" {
+				t.Fatalf("err = %v, want a skip with a reason", err)
+			}
+		})
+	}
+}
+
+func TestDeadlockDetection(t *testing.T) {
+	cfg := shortConfig()
+	cfg.Execution.Duration = 2 * time.Second
+	cfg.Execution.WarmupDuration = 0
+	cfg.Concurrency.HangThreshold = 500 * time.Millisecond
+	spec := specNamed(t, cfg, "concurrency/deadlock/clients=4")
+
+	t.Run("fires on a hanging endpoint", func(t *testing.T) {
+		c := startLocal(t, 1, "--debug-hang-path", "/api/v1/nodes")
+		res, env, err := run(t, cfg, spec, c)
+		if err == nil || !strings.Contains(err.Error(), "possible deadlock") || !strings.Contains(err.Error(), "api_read") {
+			t.Fatalf("err = %v, want a possible deadlock naming api_read", err)
+		}
+		dumps, _ := filepath.Glob(filepath.Join(env.Dir, "goroutines-*", "n1.txt"))
+		if len(dumps) != 1 {
+			t.Fatalf("goroutine dumps: %v, want n1's", dumps)
+		}
+		if b, _ := os.ReadFile(dumps[0]); !strings.Contains(string(b), "goroutine ") {
+			t.Errorf("dump does not look like a goroutine dump: %.100s", b)
+		}
+		if len(res.Checks) != 1 || res.Checks[0].Passed {
+			t.Errorf("checks = %+v, want one failed", res.Checks)
+		}
+	})
+	t.Run("silent on a healthy cluster", func(t *testing.T) {
+		c := startLocal(t, 1)
+		res, env, err := run(t, cfg, spec, c)
+		if err != nil {
+			t.Fatalf("healthy cluster: %v", err)
+		}
+		if dumps, _ := filepath.Glob(filepath.Join(env.Dir, "goroutines-*")); len(dumps) != 0 {
+			t.Errorf("dumps taken on a healthy cluster: %v", dumps)
+		}
+		if len(res.Checks) != 1 || !res.Checks[0].Passed {
+			t.Errorf("checks = %+v, want one passed", res.Checks)
+		}
+	})
+}
+
+// TestEveryCategoryOnLocalCluster runs one scenario of each category
+// against 3 reference nodes: each succeeds, stores a histogram for every
+// operation, and leaves no key or model behind.
+func TestEveryCategoryOnLocalCluster(t *testing.T) {
+	c := startLocal(t, 3, "--token-delay", "1ms")
+	cfg := shortConfig()
+	for _, name := range []string{
+		"consensus/apply/clients=4/value=128B",
+		"consensus/read/stale/clients=4",
+		"api/node_operations/clients=4",
+		"api/model_operations/rate=50",
+		"api/generate_requests/clients=4",
+		"concurrency/mixed/clients=4",
+		"concurrency/contention/op=kv_write",
+		"concurrency/stress/op=kv_write",
+		"loadbalance/policy=round_robin",
+		"inference/generate/poisson_rate=20",
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, _, err := run(t, cfg, specNamed(t, cfg, name), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Operations) == 0 {
+				t.Fatal("no operations recorded")
+			}
+			for _, op := range res.Operations {
+				if op.Count > 0 && op.Histogram == "" {
+					t.Errorf("operation %s has no histogram", op.Name)
+				}
+				if op.Errors > 0 {
+					t.Errorf("operation %s: %d errors %v", op.Name, op.Errors, op.ErrorsByKind)
+				}
+			}
+		})
+	}
+	client := NewAPI(newFast())
+	var models struct {
+		Models []struct{ Name string } `json:"models"`
+	}
+	if err := client.get(context.Background(), c.Nodes()[0].API+"/api/v1/models", "models", &models); err != nil {
+		t.Fatal(err)
+	}
+	if len(models.Models) != 0 {
+		t.Errorf("models left behind: %+v", models.Models)
+	}
+	var km struct {
+		Keys int `json:"kv_keys"`
+	}
+	if err := client.get(context.Background(), c.Nodes()[0].API+"/api/v1/metrics", "metrics", &km); err != nil {
+		t.Fatal(err)
+	}
+	if km.Keys != 0 {
+		t.Errorf("%d keys left behind", km.Keys)
+	}
+}
+
+func newFast() *load.FastClient { return load.NewFastClient(4, 10*time.Second) }
