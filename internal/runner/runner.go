@@ -245,7 +245,7 @@ func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Clus
 			procs = append(procs, metrics.Proc{ID: n.ID, PID: n.PID})
 		}
 	}
-	sampler := metrics.StartSampler(sctx, cfg.Execution.SampleInterval, procs)
+	sampler := metrics.StartSampler(sctx, sampleInterval(cfg), procs)
 	env := scenarios.NewEnv(cfg, r.opt.Log.With("scenario", spec.Name, "size", size), spec,
 		filepath.Join(runDir, fmt.Sprintf("size-%d", size)))
 	err := safeRun(sctx, spec, env, c)
@@ -274,6 +274,14 @@ func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Clus
 	}
 	judge(&res, cfg)
 	return res
+}
+
+// sampleInterval is the configured interval, shortened so that even a
+// short measurement holds at least four samples (down to 100 ms): with
+// none, a saturated host could not be noticed.
+func sampleInterval(cfg *config.Config) time.Duration {
+	iv := min(cfg.Execution.SampleInterval, cfg.Execution.Duration/4)
+	return max(iv, 100*time.Millisecond)
 }
 
 // safeRun runs the scenario, turning a panic into an error with its stack

@@ -1,0 +1,206 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/odbench/odbench/internal/cluster"
+	"github.com/odbench/odbench/internal/config"
+	"github.com/odbench/odbench/internal/load"
+	"github.com/odbench/odbench/internal/metrics"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		// fasthttp's per-client cleaners end about two seconds after Close;
+		// goleak's own retries wait well under a second.
+		time.Sleep(2500 * time.Millisecond)
+		if err := goleak.Find(goleak.IgnoreTopFunction(load.GoleakIgnore)); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// target serves ollama-distributed's health and status; status answers
+// with statusCode.
+func target(t *testing.T, statusCode int) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v1/health":
+			w.Write([]byte(`{"status":"ok"}`))
+		case "/api/v1/cluster/status":
+			w.WriteHeader(statusCode)
+			w.Write([]byte(`{}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func options(t *testing.T, urls []string, scenarios ...string) Options {
+	t.Helper()
+	cfg := config.Default()
+	cfg.OnlyCategories([]string{"api"})
+	cfg.Execution.Duration = time.Second
+	cfg.Execution.WarmupDuration = 0
+	cfg.Execution.Scenarios = scenarios
+	cfg.System.ConcurrencyLevels = []int{2}
+	cfg.Cluster.Driver, cfg.Cluster.Targets = "external", urls
+	cfg.Cluster.StartTimeout = 2 * time.Second
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return Options{Config: &cfg, Driver: cluster.NewExternal(urls, cfg.Cluster.StartTimeout), ResultsDir: t.TempDir(),
+		Tool: metrics.Tool{Name: "odbench", Version: "test"}}
+}
+
+func runIt(t *testing.T, ctx context.Context, opt Options) (*metrics.Run, error) {
+	t.Helper()
+	r, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, path, err := r.Run(ctx)
+	if path == "" {
+		t.Fatalf("no results file written (err %v)", err)
+	}
+	back, rerr := metrics.ReadRunFile(path)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if back.Status != run.Status || back.Summary != run.Summary {
+		t.Errorf("file says %s %+v, run says %s %+v", back.Status, back.Summary, run.Status, run.Summary)
+	}
+	if filepath.Dir(path) != opt.ResultsDir {
+		t.Errorf("results at %s, want in %s", path, opt.ResultsDir)
+	}
+	return run, err
+}
+
+func TestRunOK(t *testing.T) {
+	srv := target(t, 200)
+	run, err := runIt(t, context.Background(), options(t, []string{srv.URL}, "api/health_check/clients=2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != metrics.RunComplete || run.Summary.OK != 1 || run.Summary.Scenarios != 1 {
+		t.Fatalf("status %s, summary %+v", run.Status, run.Summary)
+	}
+	sc := run.Clusters[0].Scenarios[0]
+	if sc.Operations[0].Count == 0 || sc.Operations[0].Histogram == "" || sc.Resources == nil || sc.Resources.Host == nil {
+		t.Errorf("scenario lacks counts, histogram or resources: %+v", sc)
+	}
+	if run.Host.Cores == 0 || run.Host.GoVersion == "" {
+		t.Errorf("host not described: %+v", run.Host)
+	}
+}
+
+func TestFailedScenarioDoesNotStopTheRun(t *testing.T) {
+	srv := target(t, 500)
+	run, err := runIt(t, context.Background(), options(t, []string{srv.URL}, "api/cluster_status/clients=2", "api/health_check/clients=2"))
+	if !errors.Is(err, ErrScenariosFailed) {
+		t.Fatalf("err = %v, want ErrScenariosFailed", err)
+	}
+	if run.Summary.Failed != 1 || run.Summary.OK != 1 {
+		t.Fatalf("summary %+v, want one failed and one ok", run.Summary)
+	}
+	for _, sc := range run.Clusters[0].Scenarios {
+		if sc.Status == metrics.StatusFailed && !strings.Contains(sc.Error, "every operation failed") {
+			t.Errorf("failed scenario says %q", sc.Error)
+		}
+	}
+}
+
+func TestFailFast(t *testing.T) {
+	srv := target(t, 500)
+	opt := options(t, []string{srv.URL}, "api/cluster_status")
+	opt.Config.Execution.FailFast = true
+	run, err := runIt(t, context.Background(), opt)
+	if !errors.Is(err, ErrScenariosFailed) || run.Summary.Scenarios != 1 {
+		t.Fatalf("err %v, summary %+v: want one failed scenario and a stop", err, run.Summary)
+	}
+}
+
+func TestRateLimitedIsNotThroughput(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/health" && n.Add(1) > 5 {
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	defer srv.Close()
+	run, _ := runIt(t, context.Background(), options(t, []string{srv.URL}, "api/health_check/clients=2"))
+	sc := run.Clusters[0].Scenarios[0]
+	op := sc.Operations[0]
+	if op.RateLimited == 0 || op.Count > 5 {
+		t.Fatalf("rate-limited %d, count %d", op.RateLimited, op.Count)
+	}
+	found := false
+	for _, w := range sc.Warnings {
+		found = found || strings.Contains(w, "rate-limited (HTTP 429)")
+	}
+	if !found {
+		t.Errorf("warnings %q lack the rate-limit explanation", sc.Warnings)
+	}
+}
+
+func TestInterruptedWritesPartialResults(t *testing.T) {
+	srv := target(t, 200)
+	opt := options(t, []string{srv.URL}, "api/health_check", "api/cluster_status")
+	opt.Config.Execution.Duration = 5 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	run, err := runIt(t, ctx, opt)
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("err = %v, want ErrInterrupted", err)
+	}
+	if run.Status != metrics.RunInterrupted {
+		t.Errorf("status %q", run.Status)
+	}
+	skipped := 0
+	for _, sc := range run.Clusters[0].Scenarios {
+		if sc.Status == metrics.StatusSkipped && strings.Contains(sc.Reason, "interrupted") {
+			skipped++
+		}
+	}
+	if skipped == 0 {
+		t.Error("no scenario marked as not run because of the interruption")
+	}
+}
+
+func TestUnreachableTarget(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	run, err := runIt(t, context.Background(), options(t, []string{url}, "api/health_check"))
+	if !errors.Is(err, cluster.ErrStart) {
+		t.Fatalf("err = %v, want cluster.ErrStart", err)
+	}
+	if run.Clusters[0].Error == "" {
+		t.Error("the cluster's start error is not in the results")
+	}
+}
+
+func TestResultsDirNotWritable(t *testing.T) {
+	opt := options(t, []string{"http://127.0.0.1:1"})
+	opt.ResultsDir = "/proc/odbench-cannot-exist"
+	if _, err := New(opt); !errors.Is(err, ErrResultsDir) {
+		t.Fatalf("err = %v, want ErrResultsDir", err)
+	}
+}
