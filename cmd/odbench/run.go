@@ -170,6 +170,15 @@ func newDriver(cfg *config.Config, runDir string) (cluster.Driver, string, error
 	case "external":
 		return cluster.NewExternal(cfg.Cluster.Targets, cfg.Cluster.StartTimeout),
 			"external cluster at " + strings.Join(cfg.Cluster.Targets, ", "), nil
+	case "exec":
+		x := cfg.Cluster.Exec
+		d, err := cluster.NewExec(cluster.ExecOptions{Command: x.Command, Env: x.Env, APIURL: x.APIURL, HealthURL: x.HealthURL,
+			ReadyPattern: x.ReadyPattern, ClusterReadyURL: x.ClusterReadyURL, Capture: x.Capture, ConfigFile: x.ConfigFile,
+			ConfigTemplate: x.ConfigTemplate, LogDir: filepath.Join(runDir, "logs")})
+		if err != nil {
+			return nil, "", err
+		}
+		return d, "exec clusters of " + strings.Join(x.Command, " "), nil
 	case "local":
 		l := cfg.Cluster.Local
 		bin := l.Binary

@@ -57,28 +57,11 @@ func (l *Local) Start(ctx context.Context, n int) (Cluster, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("%w: cluster size must be at least 1", ErrStart)
 	}
-	removeStale(l.opt.TempRoot)
-	dir, err := os.MkdirTemp(l.opt.TempRoot, tempPrefix)
+	g, err := newProcGroup(l.opt.TempRoot, l.opt.LogDir, n)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("%w: %v", ErrStart, err)
-	}
-	logDir := filepath.Join(dir, "logs")
-	if l.opt.LogDir != "" {
-		logDir = filepath.Join(l.opt.LogDir, fmt.Sprintf("size-%d", n))
-	}
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("%w: %v", ErrStart, err)
-	}
-	c := &localCluster{opt: l.opt, dir: dir, logDir: logDir, client: &http.Client{Timeout: 2 * time.Second}}
-	for i := 1; i <= n; i++ {
-		id := fmt.Sprintf("n%d", i)
-		c.nodes = append(c.nodes, &localNode{id: id, dataDir: filepath.Join(dir, id)})
-	}
+	c := &localCluster{procGroup: g, opt: l.opt, client: &http.Client{Timeout: 2 * time.Second}}
 	fail := func(err error) (Cluster, error) {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -145,11 +128,48 @@ func (nd *localNode) running() bool {
 }
 
 type localCluster struct {
+	*procGroup
 	opt    LocalOptions
+	client *http.Client
+}
+
+// newProcGroup makes the temp dir of a cluster of n nodes (removing those
+// of killed runs first), marks it with odbench's PID, and names the nodes
+// n1..nN with a data dir each. Logs go to logDir/size-N, or into the temp
+// dir when logDir is empty.
+func newProcGroup(tempRoot, logDir string, n int) (*procGroup, error) {
+	removeStale(tempRoot)
+	dir, err := os.MkdirTemp(tempRoot, tempPrefix)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	logs := filepath.Join(dir, "logs")
+	if logDir != "" {
+		logs = filepath.Join(logDir, fmt.Sprintf("size-%d", n))
+	}
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	g := &procGroup{dir: dir, logDir: logs}
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("n%d", i)
+		g.nodes = append(g.nodes, &localNode{id: id, dataDir: filepath.Join(dir, id)})
+	}
+	return g, nil
+}
+
+// procGroup is a set of node processes odbench started, each in its own
+// process group, with logs in logDir and state under dir. The local and
+// exec drivers share it.
+type procGroup struct {
 	dir    string
 	logDir string
 	nodes  []*localNode
-	client *http.Client
 
 	stopOnce sync.Once
 	stopErr  error
@@ -164,7 +184,7 @@ var (
 	_ Describer   = (*localCluster)(nil)
 )
 
-func (c *localCluster) ids() []string {
+func (c *procGroup) ids() []string {
 	out := make([]string, len(c.nodes))
 	for i, nd := range c.nodes {
 		out[i] = nd.id
@@ -172,7 +192,7 @@ func (c *localCluster) ids() []string {
 	return out
 }
 
-func (c *localCluster) node(id string) (*localNode, error) {
+func (c *procGroup) node(id string) (*localNode, error) {
 	for _, nd := range c.nodes {
 		if nd.id == id {
 			return nd, nil
@@ -181,55 +201,29 @@ func (c *localCluster) node(id string) (*localNode, error) {
 	return nil, fmt.Errorf("%w %q", ErrNoNode, id)
 }
 
-// spawn starts nd's process and waits for its ready line.
+// spawn starts nd as `odbench node` and waits for its ready line.
 func (c *localCluster) spawn(ctx context.Context, nd *localNode, role []string) error {
 	args := []string{"node", "--id", nd.id, "--data-dir", nd.dataDir, "--bind", "127.0.0.1",
 		"--parent-pid", strconv.Itoa(os.Getpid())}
 	args = append(args, role...)
 	args = append(args, c.opt.NodeArgs...)
-	logFile, err := os.OpenFile(filepath.Join(c.logDir, nd.id+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	tail := newTailBuffer(20)
-	cmd := exec.Command(c.opt.Binary, args...)
-	cmd.SysProcAttr = procAttr()
-	cmd.Stderr = io.MultiWriter(logFile, tail)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		logFile.Close()
-		return err
-	}
-	fmt.Fprintf(logFile, "--- %s: %s %s\n", time.Now().UTC().Format(time.RFC3339), c.opt.Binary, strings.Join(args, " "))
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("starting %s: %w", nd.id, err)
-	}
-	exited := make(chan struct{})
 	readyCh := make(chan readyLine, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		first := true
-		for sc.Scan() {
-			if first {
-				first = false
-				var r readyLine
-				if json.Unmarshal(sc.Bytes(), &r) == nil && r.Event == "ready" {
-					readyCh <- r
-					continue
-				}
-			}
-			fmt.Fprintln(logFile, sc.Text())
+	first := true
+	exited, err := c.startProc(nd, c.opt.Binary, args, "", nil, func(line string, stdout bool) bool {
+		if !stdout || !first {
+			return false
 		}
-	}()
-	go func() {
-		_ = cmd.Wait()
-		logFile.Close()
-		close(exited)
-	}()
-	nd.mu.Lock()
-	nd.cmd, nd.exited, nd.tail, nd.paused = cmd, exited, tail, false
-	nd.mu.Unlock()
+		first = false
+		var r readyLine
+		if json.Unmarshal([]byte(line), &r) == nil && r.Event == "ready" {
+			readyCh <- r
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return err
+	}
 	select {
 	case r := <-readyCh:
 		nd.mu.Lock()
@@ -237,10 +231,77 @@ func (c *localCluster) spawn(ctx context.Context, nd *localNode, role []string) 
 		nd.mu.Unlock()
 		return nil
 	case <-exited:
-		return fmt.Errorf("node %s exited before it was ready (%s); last log lines:\n%s", nd.id, cmd.ProcessState, tail.String())
+		return fmt.Errorf("node %s exited before it was ready (%s); last log lines:\n%s", nd.id, nd.cmd.ProcessState, nd.tail.String())
 	case <-ctx.Done():
-		return fmt.Errorf("node %s printed no ready line: %v; last log lines:\n%s", nd.id, ctx.Err(), tail.String())
+		return fmt.Errorf("node %s printed no ready line: %v; last log lines:\n%s", nd.id, ctx.Err(), nd.tail.String())
 	}
+}
+
+// startProc starts bin with args for nd in its own process group, dir as
+// working directory (empty: inherited) and extra environment. Every output
+// line goes to the node's log file unless onLine (called with stdout true
+// for stdout lines) consumes it. It returns a channel closed at exit.
+func (g *procGroup) startProc(nd *localNode, bin string, args []string, dir string, env []string,
+	onLine func(line string, stdout bool) bool) (<-chan struct{}, error) {
+	logFile, err := os.OpenFile(filepath.Join(g.logDir, nd.id+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	tail := newTailBuffer(20)
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = procAttr()
+	cmd.Dir = dir
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	var logMu sync.Mutex
+	fmt.Fprintf(logFile, "--- %s: %s %s\n", time.Now().UTC().Format(time.RFC3339), bin, strings.Join(args, " "))
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("starting %s: %w", nd.id, err)
+	}
+	exited := make(chan struct{})
+	var readers sync.WaitGroup
+	pump := func(r io.Reader, isStdout bool) {
+		defer readers.Done()
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64*1024), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if onLine != nil && onLine(line, isStdout) {
+				continue
+			}
+			logMu.Lock()
+			fmt.Fprintln(logFile, line)
+			logMu.Unlock()
+			if !isStdout {
+				fmt.Fprintln(tail, line)
+			}
+		}
+	}
+	readers.Add(2)
+	go pump(stdout, true)
+	go pump(stderr, false)
+	go func() {
+		readers.Wait() // Wait must follow the reads of the pipes
+		_ = cmd.Wait()
+		logFile.Close()
+		close(exited)
+	}()
+	nd.mu.Lock()
+	nd.cmd, nd.exited, nd.tail, nd.paused = cmd, exited, tail, false
+	nd.mu.Unlock()
+	return exited, nil
 }
 
 // status is the part of /api/v1/cluster/status the driver checks.
@@ -341,7 +402,7 @@ func (c *localCluster) getJSON(ctx context.Context, url string, v any) error {
 
 // Nodes returns every node, with the PID of its current process (0 while
 // it is down).
-func (c *localCluster) Nodes() []Node {
+func (c *procGroup) Nodes() []Node {
 	out := make([]Node, 0, len(c.nodes))
 	for _, nd := range c.nodes {
 		nd.mu.Lock()
@@ -375,7 +436,7 @@ func (nd *localNode) signal(sig syscall.Signal) error {
 }
 
 // Kill SIGKILLs a node's process group and waits for it to exit.
-func (c *localCluster) Kill(ctx context.Context, id string) error {
+func (c *procGroup) Kill(ctx context.Context, id string) error {
 	nd, err := c.node(id)
 	if err != nil {
 		return err
@@ -443,7 +504,7 @@ func port(addr string) string {
 }
 
 // Pause freezes a node (SIGSTOP); Resume thaws it (SIGCONT).
-func (c *localCluster) Pause(ctx context.Context, id string) error {
+func (c *procGroup) Pause(ctx context.Context, id string) error {
 	nd, err := c.node(id)
 	if err != nil {
 		return err
@@ -458,7 +519,7 @@ func (c *localCluster) Pause(ctx context.Context, id string) error {
 }
 
 // Resume thaws a paused node.
-func (c *localCluster) Resume(ctx context.Context, id string) error {
+func (c *procGroup) Resume(ctx context.Context, id string) error {
 	nd, err := c.node(id)
 	if err != nil {
 		return err
@@ -532,7 +593,7 @@ func (c *localCluster) send(ctx context.Context, method, url string, body []byte
 
 // Stop terminates every node (SIGTERM, then SIGKILL of the process group
 // after 3 s) and removes the temp dir. Safe to call twice.
-func (c *localCluster) Stop(ctx context.Context) error {
+func (c *procGroup) Stop(ctx context.Context) error {
 	c.stopOnce.Do(func() {
 		var wg sync.WaitGroup
 		for _, nd := range c.nodes {

@@ -191,6 +191,22 @@ type Cluster struct {
 	// StartTimeout bounds cluster start-up (to leader and full membership).
 	StartTimeout time.Duration `mapstructure:"start_timeout" json:"start_timeout"`
 	Local        Local         `mapstructure:"local" json:"local"`
+	Exec         Exec          `mapstructure:"exec" json:"exec"`
+}
+
+// Exec configures the exec driver: any node binary from templates (Go
+// text/template over ID, Index, DataDir, APIPort, P2PPort, RaftPort,
+// WebPort, JoinAddr, Peers, First, Captured).
+type Exec struct {
+	Command         []string          `mapstructure:"command" json:"command"`
+	Env             map[string]string `mapstructure:"env" json:"env"`
+	APIURL          string            `mapstructure:"api_url" json:"api_url"`
+	HealthURL       string            `mapstructure:"health_url" json:"health_url"`
+	ReadyPattern    string            `mapstructure:"ready_pattern" json:"ready_pattern"`
+	ClusterReadyURL string            `mapstructure:"cluster_ready_url" json:"cluster_ready_url"`
+	Capture         map[string]string `mapstructure:"capture" json:"capture"`
+	ConfigFile      string            `mapstructure:"config_file" json:"config_file"`
+	ConfigTemplate  string            `mapstructure:"config_template" json:"config_template"`
 }
 
 // Local configures the embedded reference node started by the local driver.
@@ -524,6 +540,9 @@ func (c *Config) Validate() error {
 	cl := c.Cluster
 	if !slices.Contains(Drivers, cl.Driver) {
 		errs = append(errs, fmt.Errorf("cluster.driver: unknown driver %q; valid drivers are %s", cl.Driver, strings.Join(Drivers, ", ")))
+	}
+	if cl.Driver == "exec" && len(cl.Exec.Command) == 0 {
+		bad("cluster.exec.command", "[]", `must name the node binary and its arguments when cluster.driver is "exec"`)
 	}
 	if cl.Driver == "external" && len(cl.Targets) == 0 {
 		bad("cluster.targets", "[]", `must list node URLs when cluster.driver is "external" (or pass --targets)`)

@@ -1,0 +1,430 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+)
+
+// ExecOptions configure the exec driver: any node binary, started from
+// templates. Templates use Go's text/template with ExecVars; an unknown
+// field is an error.
+type ExecOptions struct {
+	// Command is the argv, one template per argument; no shell is involved.
+	Command []string
+	// Env adds environment variables (values are templates).
+	Env map[string]string
+	// APIURL is the node's API base URL (default http://127.0.0.1:{{.APIPort}}).
+	APIURL string
+	// HealthURL, if set, is polled until it answers 2xx: the node is ready.
+	HealthURL string
+	// ReadyPattern, if set, is a regexp; the node is ready once a line of its
+	// output matches. One of HealthURL and ReadyPattern is required.
+	ReadyPattern string
+	// ClusterReadyURL, if set, is rendered for every node and polled once
+	// all are ready, until each answers 2xx: the cluster has formed (for
+	// ollama-distributed: http://127.0.0.1:{{.APIPort}}/api/v1/cluster/leader).
+	ClusterReadyURL string
+	// Capture maps a name to a regexp with a group of that name, matched
+	// against node 1's output; the values are {{.Captured.name}} in the
+	// other nodes' templates (node 1 must print them before they start).
+	Capture map[string]string
+	// ConfigFile, with ConfigTemplate, renders a config file into the node's
+	// directory (a path relative to it).
+	ConfigFile     string
+	ConfigTemplate string
+	TempRoot       string
+	LogDir         string
+}
+
+// ExecVars are what the exec templates can use.
+type ExecVars struct {
+	ID    string
+	Index int // 1-based
+	// DataDir is the node's own directory, also its working directory.
+	DataDir                             string
+	APIPort, P2PPort, RaftPort, WebPort int
+	// JoinAddr is node 1's API address (host:port); empty on node 1.
+	JoinAddr string
+	// Peers lists "127.0.0.1:P2PPort" of the nodes started before this one, comma-separated.
+	Peers string
+	// First is node 1's variables (nil on node 1).
+	First *ExecVars
+	// Captured holds the values captured from node 1's output.
+	Captured map[string]string
+}
+
+// Exec starts clusters of any node binary.
+type Exec struct {
+	opt       ExecOptions
+	argv      []*template.Template
+	env       map[string]*template.Template
+	apiURL    *template.Template
+	healthURL *template.Template
+	formed    *template.Template
+	config    *template.Template
+	ready     *regexp.Regexp
+	capture   map[string]*regexp.Regexp
+}
+
+var _ Driver = (*Exec)(nil)
+
+// NewExec checks and compiles the options, reporting every problem.
+func NewExec(opt ExecOptions) (*Exec, error) {
+	if opt.TempRoot == "" {
+		opt.TempRoot = os.TempDir()
+	}
+	if opt.APIURL == "" {
+		opt.APIURL = "http://127.0.0.1:{{.APIPort}}"
+	}
+	e := &Exec{opt: opt, env: map[string]*template.Template{}, capture: map[string]*regexp.Regexp{}}
+	var errs []error
+	parse := func(field, text string) *template.Template {
+		t, err := template.New(field).Option("missingkey=error").Parse(text)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster.exec.%s: %v", field, err))
+		}
+		return t
+	}
+	if len(opt.Command) == 0 {
+		errs = append(errs, errors.New("cluster.exec.command: must name the node binary and its arguments"))
+	}
+	for i, a := range opt.Command {
+		e.argv = append(e.argv, parse(fmt.Sprintf("command[%d]", i), a))
+	}
+	for k, v := range opt.Env {
+		e.env[k] = parse("env."+k, v)
+	}
+	e.apiURL = parse("api_url", opt.APIURL)
+	if opt.HealthURL != "" {
+		e.healthURL = parse("health_url", opt.HealthURL)
+	}
+	if opt.ClusterReadyURL != "" {
+		e.formed = parse("cluster_ready_url", opt.ClusterReadyURL)
+	}
+	if opt.ReadyPattern != "" {
+		re, err := regexp.Compile(opt.ReadyPattern)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster.exec.ready_pattern: %v", err))
+		}
+		e.ready = re
+	}
+	if opt.HealthURL == "" && opt.ReadyPattern == "" {
+		errs = append(errs, errors.New("cluster.exec: set health_url or ready_pattern, so odbench knows when a node is ready"))
+	}
+	for name, pat := range opt.Capture {
+		re, err := regexp.Compile(pat)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("cluster.exec.capture.%s: %v", name, err))
+		case re.SubexpIndex(name) < 0:
+			errs = append(errs, fmt.Errorf("cluster.exec.capture.%s: the pattern %q has no group named %s, as in (?P<%s>...)", name, pat, name, name))
+		default:
+			e.capture[name] = re
+		}
+	}
+	if (opt.ConfigFile == "") != (opt.ConfigTemplate == "") {
+		errs = append(errs, errors.New("cluster.exec.config_file and config_template: set both or neither"))
+	} else if opt.ConfigFile != "" {
+		if filepath.IsAbs(opt.ConfigFile) || strings.Contains(opt.ConfigFile, "..") {
+			errs = append(errs, fmt.Errorf("cluster.exec.config_file: must be a path inside the node's directory, not %q", opt.ConfigFile))
+		}
+		e.config = parse("config_template", opt.ConfigTemplate)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Name returns "exec".
+func (e *Exec) Name() string { return "exec" }
+
+// Start starts node 1, waits until it is ready and has printed every
+// captured value, then starts the others in parallel.
+func (e *Exec) Start(ctx context.Context, n int) (Cluster, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("%w: cluster size must be at least 1", ErrStart)
+	}
+	g, err := newProcGroup(e.opt.TempRoot, e.opt.LogDir, n)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStart, err)
+	}
+	c := &execCluster{procGroup: g, drv: e, vars: map[string]*ExecVars{}, captured: map[string]string{},
+		client: &http.Client{Timeout: 2 * time.Second}}
+	fail := func(err error) (Cluster, error) {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = c.Stop(stopCtx)
+		return nil, fmt.Errorf("%w: %v", ErrStart, err)
+	}
+	var peers []string
+	for i, nd := range c.nodes {
+		if err := os.MkdirAll(nd.dataDir, 0o755); err != nil {
+			return fail(err)
+		}
+		ports, err := freePorts(4)
+		if err != nil {
+			return fail(err)
+		}
+		v := &ExecVars{ID: nd.id, Index: i + 1, DataDir: nd.dataDir, APIPort: ports[0], P2PPort: ports[1], RaftPort: ports[2], WebPort: ports[3],
+			Peers: strings.Join(peers, ","), Captured: c.captured}
+		if i > 0 {
+			v.First = c.vars[c.nodes[0].id]
+			v.JoinAddr = fmt.Sprintf("127.0.0.1:%d", v.First.APIPort)
+		}
+		c.vars[nd.id] = v
+		peers = append(peers, fmt.Sprintf("127.0.0.1:%d", v.P2PPort))
+	}
+	if err := c.spawn(ctx, c.nodes[0], true); err != nil {
+		return fail(err)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, nd := range c.nodes[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i+1] = c.spawn(ctx, nd, false)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fail(err)
+	}
+	if e.formed != nil {
+		for _, nd := range c.nodes {
+			url, err := render(e.formed, c.vars[nd.id])
+			if err != nil {
+				return fail(fmt.Errorf("cluster_ready_url: %v", err))
+			}
+			if err := c.waitHealthy(ctx, url, nil); err != nil {
+				return fail(fmt.Errorf("the cluster did not form: node %s: %v", nd.id, err))
+			}
+		}
+	}
+	return c, nil
+}
+
+// freePorts asks the kernel for n free loopback ports.
+func freePorts(n int) ([]int, error) {
+	var out []int
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	return out, nil
+}
+
+type execCluster struct {
+	*procGroup
+	drv    *Exec
+	vars   map[string]*ExecVars
+	client *http.Client
+
+	mu       sync.Mutex
+	captured map[string]string // filled from node 1's output
+}
+
+var (
+	_ Cluster   = (*execCluster)(nil)
+	_ Killer    = (*execCluster)(nil)
+	_ Restarter = (*execCluster)(nil)
+	_ Pauser    = (*execCluster)(nil)
+	_ Describer = (*execCluster)(nil)
+)
+
+func render(t *template.Template, v *ExecVars) (string, error) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, v); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// spawn renders nd's templates, starts it and waits until it is ready
+// (and, for node 1 when capturing, until every value was captured).
+func (c *execCluster) spawn(ctx context.Context, nd *localNode, first bool) error {
+	e := c.drv
+	c.mu.Lock()
+	v := *c.vars[nd.id]
+	v.Captured = map[string]string{}
+	for k, val := range c.captured {
+		v.Captured[k] = val
+	}
+	c.mu.Unlock()
+	var argv []string
+	for _, t := range e.argv {
+		a, err := render(t, &v)
+		if err != nil {
+			return fmt.Errorf("node %s: command: %v", nd.id, err)
+		}
+		argv = append(argv, a)
+	}
+	var env []string
+	for k, t := range e.env {
+		val, err := render(t, &v)
+		if err != nil {
+			return fmt.Errorf("node %s: env %s: %v", nd.id, k, err)
+		}
+		env = append(env, k+"="+val)
+	}
+	sort.Strings(env)
+	api, err := render(e.apiURL, &v)
+	if err != nil {
+		return fmt.Errorf("node %s: api_url: %v", nd.id, err)
+	}
+	if e.config != nil {
+		text, err := render(e.config, &v)
+		if err != nil {
+			return fmt.Errorf("node %s: config_template: %v", nd.id, err)
+		}
+		if err := os.WriteFile(filepath.Join(nd.dataDir, e.opt.ConfigFile), []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	readyLine := make(chan struct{})
+	var readyOnce sync.Once
+	wantCapture := first && len(e.capture) > 0
+	captured := make(chan struct{})
+	var capOnce sync.Once
+	if !wantCapture {
+		capOnce.Do(func() { close(captured) })
+	}
+	exited, err := c.startProc(nd, argv[0], argv[1:], nd.dataDir, env, func(line string, _ bool) bool {
+		if e.ready != nil && e.ready.MatchString(line) {
+			readyOnce.Do(func() { close(readyLine) })
+		}
+		if wantCapture {
+			c.mu.Lock()
+			for name, re := range e.capture {
+				if m := re.FindStringSubmatch(line); m != nil {
+					c.captured[name] = m[re.SubexpIndex(name)]
+				}
+			}
+			done := len(c.captured) == len(e.capture)
+			c.mu.Unlock()
+			if done {
+				capOnce.Do(func() { close(captured) })
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return err
+	}
+	nd.mu.Lock()
+	nd.ready = apiOnly(nd.id, api)
+	nd.mu.Unlock()
+	fail := func(what string) error {
+		select {
+		case <-exited:
+			return fmt.Errorf("node %s exited before %s (%s); last log lines:\n%s", nd.id, what, nd.cmd.ProcessState, nd.tail.String())
+		default:
+			return fmt.Errorf("node %s: %s: %v; last log lines:\n%s", nd.id, what, ctx.Err(), nd.tail.String())
+		}
+	}
+	if e.ready != nil {
+		select {
+		case <-readyLine:
+		case <-exited:
+			return fail("it printed a line matching ready_pattern")
+		case <-ctx.Done():
+			return fail("no line matched ready_pattern")
+		}
+	}
+	if e.healthURL != nil {
+		url, err := render(e.healthURL, &v)
+		if err != nil {
+			return fmt.Errorf("node %s: health_url: %v", nd.id, err)
+		}
+		if err := c.waitHealthy(ctx, url, exited); err != nil {
+			return fail(err.Error())
+		}
+	}
+	select {
+	case <-captured:
+	case <-exited:
+		return fail("it printed every captured value")
+	case <-ctx.Done():
+		return fail(fmt.Sprintf("not every capture matched (have %v)", c.capturedNames()))
+	}
+	return nil
+}
+
+// apiOnly is the readyLine of a node odbench knows only by its API URL.
+func apiOnly(id, api string) readyLine {
+	return readyLine{Event: "ready", ID: id, API: strings.TrimRight(api, "/")}
+}
+
+func (c *execCluster) capturedNames() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for k := range c.captured {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (c *execCluster) waitHealthy(ctx context.Context, url string, exited <-chan struct{}) error {
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := c.client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode/100 == 2 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s never answered 2xx", url)
+		case <-exited:
+			return fmt.Errorf("%s never answered 2xx", url)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Restart starts a stopped node again: same ID, directory, ports and
+// captured values.
+func (c *execCluster) Restart(ctx context.Context, id string) error {
+	nd, err := c.node(id)
+	if err != nil {
+		return err
+	}
+	if nd.running() {
+		return fmt.Errorf("node %s is running; kill it first", id)
+	}
+	return c.spawn(ctx, nd, false)
+}
+
+// Settings describe the cluster for the results file.
+func (c *execCluster) Settings() map[string]string {
+	return map[string]string{"driver": "exec", "command": strings.Join(c.drv.opt.Command, " "), "logs": c.logDir}
+}
