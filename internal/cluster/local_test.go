@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/odbench/odbench/internal/cluster/clustertest"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
@@ -26,14 +25,7 @@ func TestMain(m *testing.M) {
 		helperStartAndWait()
 		return
 	}
-	code := clustertest.Main(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(clustertest.MainWithLeakCheck(m))
 }
 
 // startCluster starts n nodes (fsync off: tests check behaviour, not

@@ -14,19 +14,15 @@ import (
 	"time"
 
 	"github.com/odbench/odbench/internal/cluster"
+	"github.com/odbench/odbench/internal/cluster/clustertest"
 	"github.com/odbench/odbench/internal/config"
-	"github.com/odbench/odbench/internal/load"
 	"github.com/odbench/odbench/internal/metrics"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
-		// fasthttp's per-client cleaners end about two seconds after Close;
-		// goleak's own retries wait well under a second.
-		time.Sleep(2500 * time.Millisecond)
-		if err := goleak.Find(goleak.IgnoreTopFunction(load.GoleakIgnore)); err != nil {
+		if err := clustertest.FindLeaks(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}

@@ -3,7 +3,6 @@ package scenarios
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,22 +17,9 @@ import (
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/load"
 	"github.com/odbench/odbench/internal/metrics"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) {
-	code := clustertest.Main(m)
-	if code == 0 {
-		// fasthttp's per-client cleaners end about two seconds after Close;
-		// goleak's own retries wait well under a second.
-		time.Sleep(2500 * time.Millisecond)
-		if err := goleak.Find(goleak.IgnoreTopFunction(load.GoleakIgnore)); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(clustertest.MainWithLeakCheck(m)) }
 
 // startLocal starts n reference nodes (fsync off: these tests check
 // behaviour) and stops them when the test ends.

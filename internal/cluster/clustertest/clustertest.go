@@ -1,6 +1,7 @@
 // Package clustertest builds the odbench binary once for tests that start
-// real `odbench node` processes. Only tests import it; it imports nothing
-// of odbench, so the cluster package's own tests can use it.
+// real `odbench node` processes, and checks for leaked goroutines after
+// them. Only tests import it; it does not import the cluster package, so
+// that package's own tests can use it.
 package clustertest
 
 import (
@@ -10,6 +11,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
+
+	"github.com/odbench/odbench/internal/load"
+	"go.uber.org/goleak"
 )
 
 // Binary is the odbench executable Main built (or ODBENCH_BIN named).
@@ -38,4 +43,25 @@ func Main(m *testing.M) int {
 		}
 	}
 	return m.Run()
+}
+
+// FindLeaks reports goroutines left running after the tests, except the
+// one fasthttp keeps for the whole process. It first waits out fasthttp's
+// per-client cleaners, which end about two seconds after Close (goleak's
+// own retries wait well under a second).
+func FindLeaks() error {
+	time.Sleep(2500 * time.Millisecond)
+	return goleak.Find(goleak.IgnoreTopFunction(load.GoleakIgnore))
+}
+
+// MainWithLeakCheck is Main followed by FindLeaks when the tests passed.
+func MainWithLeakCheck(m *testing.M) int {
+	code := Main(m)
+	if code == 0 {
+		if err := FindLeaks(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	return code
 }
