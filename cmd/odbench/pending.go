@@ -14,18 +14,6 @@ func notYet(what string) func(*cobra.Command, []string) error {
 	}
 }
 
-func newCompareCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "compare BASELINE.json CURRENT.json",
-		Short: "Decide whether CURRENT regressed against BASELINE (not available yet)",
-		Long: `compare matches scenarios of two results files, tests each metric for a
-significant change beyond the configured tolerance, and exits 1 on a
-regression. It is not available yet in this build.`,
-		Example: "  odbench compare results/base.json results/odbench-20261129T101500Z.json",
-		RunE:    notYet("regression comparison is planned: compare, report, archive, merge"),
-	}
-}
-
 func newReportCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "report [RESULTS.json ...]",

@@ -29,6 +29,7 @@ type runFlags struct {
 	targets    string
 	failFast   bool
 	list       bool
+	baseline   string
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -85,6 +86,12 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 				printPlan(out, r, cfg)
 				return nil
 			}
+			var base *metrics.Run
+			if f.baseline != "" { // read before spending minutes on the run
+				if base, err = readResults(f.baseline); err != nil {
+					return err
+				}
+			}
 			run, path, err := r.Run(cmd.Context())
 			prog.Close()
 			if run != nil {
@@ -92,6 +99,15 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 			}
 			if path != "" {
 				fmt.Fprintf(out, "\nresults: %s\n", path)
+			}
+			if base != nil && run != nil && !errors.Is(err, runner.ErrInterrupted) {
+				fmt.Fprintln(out)
+				cerr := compareRuns(out, base, run, f.baseline, path, cfg.Regression, compareFlags{format: "text"})
+				if err == nil {
+					err = cerr
+				} else if cerr != nil {
+					err = errors.Join(err, cerr)
+				}
 			}
 			return err
 		},
@@ -107,6 +123,7 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 	fl.StringVar(&f.targets, "targets", "", "comma-separated node API URLs of an external cluster (sets the external driver)")
 	fl.BoolVar(&f.failFast, "fail-fast", false, "stop at the first failed scenario")
 	fl.BoolVar(&f.list, "list", false, "print the plan and exit")
+	fl.StringVar(&f.baseline, "baseline", "", "compare with this results file at the end, like odbench compare (exit 1 on a regression)")
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 )
 
@@ -65,6 +66,20 @@ func ReadRunFile(path string) (*Run, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return run, nil
+}
+
+// NewestResults returns the newest odbench results file in dir (by the
+// UTC timestamp in its name).
+func NewestResults(dir string) (string, error) {
+	matches, err := filepath.Glob(filepath.Join(dir, "odbench-*.json"))
+	if err != nil {
+		return "", err
+	}
+	if len(matches) == 0 {
+		return "", fmt.Errorf("%s holds no odbench results file (odbench-<time>.json)", dir)
+	}
+	sort.Strings(matches) // the names sort by time
+	return matches[len(matches)-1], nil
 }
 
 // ResultsFileName returns the name of a results file started at t.

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/odbench/odbench/internal/config"
+	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/report"
+	"github.com/spf13/cobra"
+)
+
+type compareFlags struct {
+	format string
+	junit  string
+	all    bool
+}
+
+func newCompareCmd(a *app) *cobra.Command {
+	var f compareFlags
+	var profile string
+	cmd := &cobra.Command{
+		Use:   "compare BASELINE CURRENT",
+		Short: "Decide whether CURRENT regressed against BASELINE; exit 1 if it did",
+		Long: `compare matches the scenarios of two results files by cluster size, scenario
+and operation, and judges throughput, p50, p95, p99, error rate and peak RSS.
+
+With at least regression.min_samples repetitions on both sides (run --count N),
+a change is a regression only when the Mann-Whitney U test finds it significant
+at regression.alpha AND it is larger than the tolerance (regression.
+tolerance_percent, overridable per metric and per scenario prefix): a
+significant 0.5% change is not a regression. With fewer repetitions the
+tolerance alone judges, and the output says so. Error rate is judged in
+percentage points (1 unless regression.metrics.error_rate says otherwise).
+
+Exit codes: 0 no regression, 1 regression, 2 bad input (a missing or
+unreadable file, a newer schema, nothing in common). BASELINE and CURRENT are
+results files, or directories meaning their newest one. Scenarios present on one
+side only are listed, not fatal. With $GITHUB_STEP_SUMMARY set, a markdown
+summary is appended to it.`,
+		Example: `  odbench compare results/base.json results/odbench-20261129T101500Z.json
+  odbench compare --format md base.json current.json >> comment.md
+  odbench compare --junit compare.xml --config ci.yaml base.json current.json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return usageError(fmt.Errorf("compare needs two results files, BASELINE and CURRENT; got %d", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, keyErr, err := loadConfig(profile, a.configFile)
+			if err != nil {
+				return err
+			}
+			if err := errors.Join(keyErr, cfg.Validate()); err != nil {
+				return usageError(fmt.Errorf("invalid configuration:\n%w", indent(err)))
+			}
+			switch f.format {
+			case "text", "md", "json":
+			default:
+				return usageError(fmt.Errorf("--format must be text, md or json, not %q", f.format))
+			}
+			base, err := readResults(args[0])
+			if err != nil {
+				return err
+			}
+			cur, err := readResults(args[1])
+			if err != nil {
+				return err
+			}
+			return compareRuns(cmd.OutOrStdout(), base, cur, args[0], args[1], cfg.Regression, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.format, "format", "text", "output: text, md or json")
+	fl.StringVar(&f.junit, "junit", "", "also write JUnit XML (one test case per comparison) to this file")
+	fl.BoolVar(&f.all, "all", false, "list every compared metric, not only those that moved beyond the tolerance")
+	fl.StringVar(&profile, "profile", "", "take the regression settings of a built-in profile")
+	return cmd
+}
+
+// readResults reads a results file, or the newest one in a directory;
+// every failure is a usage error naming the file.
+func readResults(path string) (*metrics.Run, error) {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		newest, err := metrics.NewestResults(path)
+		if err != nil {
+			return nil, usageError(err)
+		}
+		path = newest
+	}
+	run, err := metrics.ReadRunFile(path)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	return run, nil
+}
+
+// compareRuns compares, writes the outputs, and returns an error carrying
+// exit code 1 on a regression (2 when there is nothing to compare).
+func compareRuns(out io.Writer, base, cur *metrics.Run, baseName, curName string, r config.Regression, f compareFlags) error {
+	cmp, err := report.Compare(base, cur, r)
+	if errors.Is(err, report.ErrNothingInCommon) {
+		return usageError(fmt.Errorf("%s and %s: %w (scenarios of the baseline: %d, of the current run: %d)",
+			baseName, curName, err, len(cmp.OnlyBaseline), len(cmp.OnlyCurrent)))
+	}
+	if err != nil {
+		return err
+	}
+	cmp.Baseline, cmp.Current = baseName, curName
+	switch f.format {
+	case "md":
+		err = cmp.WriteMarkdown(out, f.all)
+	case "json":
+		err = cmp.WriteJSON(out)
+	default:
+		err = cmp.WriteText(out, f.all)
+	}
+	if err != nil {
+		return err
+	}
+	if f.junit != "" {
+		if err := writeFileWith(f.junit, cmp.WriteJUnit); err != nil {
+			return fmt.Errorf("--junit: %w", err)
+		}
+	}
+	if path := os.Getenv("GITHUB_STEP_SUMMARY"); path != "" {
+		file, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return fmt.Errorf("GITHUB_STEP_SUMMARY: %w", err)
+		}
+		werr := cmp.WriteMarkdown(file, false)
+		if cerr := file.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return fmt.Errorf("GITHUB_STEP_SUMMARY: %w", werr)
+		}
+	}
+	if n := len(cmp.Regressions()); n > 0 {
+		return &exitError{code: exitFailed, err: fmt.Errorf("%d regression(s) against %s", n, baseName)}
+	}
+	return nil
+}
+
+// writeFileWith creates path and lets write fill it.
+func writeFileWith(path string, write func(io.Writer) error) error {
+	file, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(file); err != nil {
+		file.Close()
+		return err
+	}
+	return file.Close()
+}

@@ -1,0 +1,163 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/odbench/odbench/internal/config"
+	"github.com/odbench/odbench/internal/metrics"
+)
+
+// mkRun builds a run whose scenario "api/x" at size 1 has one repetition
+// per p50 value (ms), with throughput 1000/p50.
+func mkRun(scenario string, p50ms []float64, errRate float64) *metrics.Run {
+	run := &metrics.Run{SchemaVersion: 1}
+	cl := metrics.Cluster{Size: 1}
+	for i, p := range p50ms {
+		ns := int64(p * 1e6)
+		count := int64(1000)
+		errs := int64(float64(count) * errRate / (1 - errRate))
+		cl.Scenarios = append(cl.Scenarios, metrics.Scenario{Name: scenario, Category: "api", Repetition: i + 1, Status: metrics.StatusOK,
+			Operations: []metrics.Operation{{Name: "get", Count: count, Errors: errs, ThroughputOpsPerSec: 1000 / p,
+				Latency: metrics.LatencySummary{P50Ns: ns, P95Ns: ns * 2, P99Ns: ns * 3}}}})
+	}
+	run.Clusters = []metrics.Cluster{cl}
+	return run
+}
+
+func regression() config.Regression {
+	return config.Default().Regression
+}
+
+func verdict(t *testing.T, cmp *Comparison, metric string) Row {
+	t.Helper()
+	for _, r := range cmp.Rows {
+		if r.Metric == metric {
+			return r
+		}
+	}
+	t.Fatalf("no %s row in %+v", metric, cmp.Rows)
+	return Row{}
+}
+
+func TestCompareVerdicts(t *testing.T) {
+	t.Parallel()
+	steady := []float64{10, 10.1, 9.9, 10.05, 9.95}
+	tests := []struct {
+		name     string
+		base     []float64
+		cur      []float64
+		metric   string
+		want     string
+		method   string
+		tweakReg func(*config.Regression)
+	}{
+		{"clear slowdown", steady, []float64{13, 13.1, 12.9, 13.05, 12.95}, "p50", Regression, MethodUTest, nil},
+		{"clear speed-up", steady, []float64{7, 7.1, 6.9, 7.05, 6.95}, "p50", Improvement, MethodUTest, nil},
+		{"throughput drop is a regression", steady, []float64{13, 13.1, 12.9, 13.05, 12.95}, "throughput", Regression, MethodUTest, nil},
+		{"significant but below tolerance", steady, []float64{10.3, 10.4, 10.2, 10.35, 10.25}, "p50", NoChange, MethodUTest, nil},
+		{"large but noisy", []float64{10, 20, 5, 15, 8}, []float64{14, 7, 25, 9, 16}, "p50", Insignificant, MethodUTest, nil},
+		{"one repetition: tolerance only", []float64{10}, []float64{12}, "p50", Regression, MethodTolerance, nil},
+		{"one repetition within tolerance", []float64{10}, []float64{10.5}, "p50", NoChange, MethodTolerance, nil},
+		{"per-scenario tolerance", steady, []float64{13, 13.1, 12.9, 13.05, 12.95}, "p50", NoChange, MethodUTest,
+			func(r *config.Regression) { r.Scenarios = map[string]float64{"api/": 50} }},
+		{"per-metric tolerance", steady, []float64{13, 13.1, 12.9, 13.05, 12.95}, "p50", NoChange, MethodUTest,
+			func(r *config.Regression) { r.Metrics = map[string]float64{"p50": 40} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := regression()
+			if tt.tweakReg != nil {
+				tt.tweakReg(&r)
+			}
+			cmp, err := Compare(mkRun("api/x", tt.base, 0), mkRun("api/x", tt.cur, 0), r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			row := verdict(t, cmp, tt.metric)
+			if row.Verdict != tt.want || row.Method != tt.method {
+				t.Errorf("%s: verdict %q by %q (delta %.1f%%, p %v), want %q by %q", tt.metric, row.Verdict, row.Method, row.DeltaPct, row.P, tt.want, tt.method)
+			}
+			if tt.method == MethodTolerance && len(cmp.Notes) == 0 {
+				t.Error("judging by tolerance alone must be said")
+			}
+		})
+	}
+}
+
+func TestCompareErrorRateInPoints(t *testing.T) {
+	t.Parallel()
+	base := mkRun("api/x", []float64{10}, 0)
+	cur := mkRun("api/x", []float64{10}, 0.05) // 5% errors
+	cmp, err := Compare(base, cur, regression())
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := verdict(t, cmp, "error_rate")
+	if row.Verdict != Regression || row.DeltaPct < 4.9 || row.DeltaPct > 5.1 {
+		t.Errorf("error rate 0 -> 5%%: %+v, want a regression of 5 points", row)
+	}
+}
+
+func TestCompareMatching(t *testing.T) {
+	t.Parallel()
+	_, err := Compare(mkRun("api/x", []float64{10}, 0), mkRun("api/y", []float64{10}, 0), regression())
+	if !errors.Is(err, ErrNothingInCommon) {
+		t.Fatalf("err = %v, want ErrNothingInCommon", err)
+	}
+	base := mkRun("api/x", []float64{10}, 0)
+	cur := mkRun("api/x", []float64{10}, 0)
+	cur.Clusters[0].Scenarios = append(cur.Clusters[0].Scenarios, mkRun("api/new", []float64{1}, 0).Clusters[0].Scenarios...)
+	cmp, err := Compare(base, cur, regression())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cmp.OnlyCurrent) != 1 || !strings.Contains(cmp.OnlyCurrent[0], "api/new") {
+		t.Errorf("only in current = %v", cmp.OnlyCurrent)
+	}
+}
+
+func TestCompareOutputs(t *testing.T) {
+	t.Parallel()
+	cmp, err := Compare(mkRun("api/x", []float64{10, 10, 10, 10}, 0), mkRun("api/x", []float64{20, 20.1, 20.2, 20.3}, 0), regression())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmp.Baseline, cmp.Current = "a.json", "b.json"
+	var text, md, js, junit bytes.Buffer
+	if err := cmp.WriteText(&text, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "REGRESSION") || !strings.Contains(text.String(), "+101.5%") {
+		t.Errorf("text:\n%s", text.String())
+	}
+	if err := cmp.WriteMarkdown(&md, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "**") || !strings.Contains(md.String(), "| scenario |") {
+		t.Errorf("markdown:\n%s", md.String())
+	}
+	if err := cmp.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"verdict": "regression"`) {
+		t.Errorf("json:\n%s", js.String())
+	}
+	if err := cmp.WriteJUnit(&junit); err != nil {
+		t.Fatal(err)
+	}
+	var suite struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+	}
+	if err := xml.Unmarshal(junit.Bytes(), &suite); err != nil {
+		t.Fatalf("junit does not parse: %v\n%s", err, junit.String())
+	}
+	if suite.Tests != len(cmp.Rows) || suite.Failures != len(cmp.Regressions()) || suite.Failures == 0 {
+		t.Errorf("junit tests %d failures %d; rows %d regressions %d", suite.Tests, suite.Failures, len(cmp.Rows), len(cmp.Regressions()))
+	}
+}

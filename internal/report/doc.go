@@ -1,0 +1,17 @@
+// Package report turns results files into decisions and documents. It
+// reads metrics types and runs nothing.
+//
+// What flows through it, in order:
+//
+//  1. Compare matches two runs by (cluster size, scenario, operation) and,
+//     for each metric (throughput, p50, p95, p99, error rate, peak RSS),
+//     gathers one value per repetition on each side. With at least
+//     regression.min_samples repetitions on both sides it runs the
+//     Mann-Whitney U test (golang.org/x/perf/benchmath, as benchstat does)
+//     at regression.alpha and calls a change a regression only when it is
+//     both significant and larger than the tolerance; with fewer it judges
+//     by the tolerance alone and says so.
+//  2. The Comparison renders as a terminal table, markdown (for
+//     $GITHUB_STEP_SUMMARY), JSON, or JUnit XML (one test case per
+//     comparison) for CI systems.
+package report

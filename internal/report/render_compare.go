@@ -1,0 +1,192 @@
+package report
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+)
+
+// shown returns the rows a reader needs: all of them, or only those that
+// moved beyond the tolerance.
+func (c *Comparison) shown(all bool) []Row {
+	if all {
+		return c.Rows
+	}
+	var out []Row
+	for _, r := range c.Rows {
+		if r.Verdict != NoChange {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (r Row) cells() []string {
+	p := "-"
+	if r.P != nil {
+		p = fmt.Sprintf("%.3f", *r.P)
+	}
+	delta := fmt.Sprintf("%+.1f%%", r.DeltaPct)
+	tol := fmt.Sprintf("±%g%%", r.Tolerance)
+	if r.Unit == "%" {
+		delta = fmt.Sprintf("%+.2f pt", r.DeltaPct)
+		tol = fmt.Sprintf("+%g pt", r.Tolerance)
+	}
+	verdict := r.Verdict
+	if r.Verdict == Regression {
+		verdict = "REGRESSION"
+	}
+	return []string{r.Key.String(), r.Metric, fmtVal(r.Baseline, r.Unit), fmtVal(r.Current, r.Unit), delta, tol, p,
+		fmt.Sprintf("%d+%d", r.N1, r.N2), verdict}
+}
+
+func fmtVal(v float64, unit string) string {
+	switch {
+	case v >= 1000:
+		return fmt.Sprintf("%.0f %s", v, unit)
+	case v >= 10:
+		return fmt.Sprintf("%.1f %s", v, unit)
+	}
+	return fmt.Sprintf("%.3g %s", v, unit)
+}
+
+var compareHeader = []string{"scenario", "metric", "baseline", "current", "delta", "tolerance", "p", "n", "verdict"}
+
+func (c *Comparison) summary() string {
+	var reg, imp, insig int
+	for _, r := range c.Rows {
+		switch r.Verdict {
+		case Regression:
+			reg++
+		case Improvement:
+			imp++
+		case Insignificant:
+			insig++
+		}
+	}
+	return fmt.Sprintf("%d metrics compared: %d regressions, %d improvements, %d changes beyond the tolerance but not significant, %d within the tolerance",
+		len(c.Rows), reg, imp, insig, len(c.Rows)-reg-imp-insig)
+}
+
+// WriteText renders a terminal table.
+func (c *Comparison) WriteText(w io.Writer, all bool) error {
+	fmt.Fprintf(w, "baseline: %s\ncurrent:  %s\n", c.Baseline, c.Current)
+	rows := c.shown(all)
+	if len(rows) > 0 {
+		t := tablewriter.NewTable(w)
+		t.Header(anySlice(compareHeader)...)
+		for _, r := range rows {
+			if err := t.Append(anySlice(r.cells())...); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w, c.summary())
+	c.writeExtras(w, "")
+	return nil
+}
+
+func (c *Comparison) writeExtras(w io.Writer, bullet string) {
+	for _, n := range c.Notes {
+		fmt.Fprintf(w, "%snote: %s\n", bullet, n)
+	}
+	if len(c.OnlyBaseline) > 0 {
+		fmt.Fprintf(w, "%sonly in the baseline (not compared): %s\n", bullet, strings.Join(c.OnlyBaseline, "; "))
+	}
+	if len(c.OnlyCurrent) > 0 {
+		fmt.Fprintf(w, "%sonly in the current run (not compared): %s\n", bullet, strings.Join(c.OnlyCurrent, "; "))
+	}
+}
+
+func anySlice(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+// WriteMarkdown renders a markdown section (for $GITHUB_STEP_SUMMARY).
+func (c *Comparison) WriteMarkdown(w io.Writer, all bool) error {
+	verdict := "no regression"
+	if n := len(c.Regressions()); n > 0 {
+		verdict = fmt.Sprintf("**%d regression(s)**", n)
+	}
+	fmt.Fprintf(w, "## odbench compare: %s\n\n`%s` → `%s`\n\n", verdict, c.Baseline, c.Current)
+	rows := c.shown(all)
+	if len(rows) > 0 {
+		fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(compareHeader, " | "), strings.Repeat("---|", len(compareHeader)))
+		for _, r := range rows {
+			cells := r.cells()
+			for i := range cells {
+				cells[i] = strings.ReplaceAll(cells[i], "|", `\|`)
+			}
+			fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "%s\n\n", c.summary())
+	c.writeExtras(w, "- ")
+	return nil
+}
+
+// WriteJSON renders every row as JSON.
+func (c *Comparison) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Baseline    string `json:"baseline"`
+		Current     string `json:"current"`
+		Regressions int    `json:"regressions"`
+		*Comparison
+	}{c.Baseline, c.Current, len(c.Regressions()), c})
+}
+
+// WriteJUnit renders JUnit XML: one test case per compared metric, a
+// failure for each regression.
+func (c *Comparison) WriteJUnit(w io.Writer) error {
+	type failure struct {
+		Message string `xml:"message,attr"`
+		Text    string `xml:",chardata"`
+	}
+	type testcase struct {
+		Name      string   `xml:"name,attr"`
+		Classname string   `xml:"classname,attr"`
+		Failure   *failure `xml:"failure,omitempty"`
+	}
+	type suite struct {
+		XMLName  xml.Name   `xml:"testsuite"`
+		Name     string     `xml:"name,attr"`
+		Tests    int        `xml:"tests,attr"`
+		Failures int        `xml:"failures,attr"`
+		Cases    []testcase `xml:"testcase"`
+	}
+	s := suite{Name: "odbench compare", Tests: len(c.Rows)}
+	for _, r := range c.Rows {
+		tc := testcase{Name: r.Key.String() + " " + r.Metric, Classname: "odbench." + strings.SplitN(r.Scenario, "/", 2)[0]}
+		if r.Verdict == Regression {
+			cells := r.cells()
+			tc.Failure = &failure{Message: fmt.Sprintf("%s regressed %s (tolerance %s)", r.Metric, cells[4], cells[5]),
+				Text: fmt.Sprintf("baseline %s, current %s, p %s, n %s, %s", cells[2], cells[3], cells[6], cells[7], r.Method)}
+			s.Failures++
+		}
+		s.Cases = append(s.Cases, tc)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
