@@ -81,15 +81,24 @@ summary is appended to it.`,
 	return cmd
 }
 
-// readResults reads a results file, or the newest one in a directory;
-// every failure is a usage error naming the file.
-func readResults(path string) (*metrics.Run, error) {
+// resultsPath is path, or the newest results file when path is a directory.
+func resultsPath(path string) (string, error) {
 	if info, err := os.Stat(path); err == nil && info.IsDir() {
 		newest, err := metrics.NewestResults(path)
 		if err != nil {
-			return nil, usageError(err)
+			return "", usageError(err)
 		}
-		path = newest
+		return newest, nil
+	}
+	return path, nil
+}
+
+// readResults reads a results file, or the newest one in a directory;
+// every failure is a usage error naming the file.
+func readResults(path string) (*metrics.Run, error) {
+	path, err := resultsPath(path)
+	if err != nil {
+		return nil, err
 	}
 	run, err := metrics.ReadRunFile(path)
 	if err != nil {

@@ -14,18 +14,6 @@ func notYet(what string) func(*cobra.Command, []string) error {
 	}
 }
 
-func newReportCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "report [RESULTS.json ...]",
-		Short: "Render results as text, markdown, HTML or JSON reports (not available yet)",
-		Long: `report turns results files into reports with charts, targets, scalability
-analysis and recommendations. It is not available yet in this build; the
-results JSON itself is complete and documented in README.md.`,
-		Example: "  odbench report --format html results/odbench-20261129T101500Z.json",
-		RunE:    notYet("reports are planned: compare, report, archive, merge"),
-	}
-}
-
 func newMonitorCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:     "monitor",

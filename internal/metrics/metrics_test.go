@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odbench/odbench/internal/config"
 	"go.uber.org/goleak"
 )
 
@@ -36,7 +37,7 @@ func fixtureRun(t testing.TB) *Run {
 		SchemaVersion: SchemaVersion,
 		Tool:          Tool{Name: "odbench", Version: "v0.0.0-fixture"},
 		Host:          Host{Hostname: "fixture", OS: "linux", Arch: "amd64", Cores: 2, GoVersion: "go1.26"},
-		Config:        map[string]any{"execution": map[string]any{"duration": "1s"}},
+		Config:        config.Default(),
 		Target:        Target{Driver: "local", Description: "fixture"},
 		Status:        RunComplete,
 		StartedAt:     start,

@@ -14,4 +14,15 @@
 //  2. The Comparison renders as a terminal table, markdown (for
 //     $GITHUB_STEP_SUMMARY), JSON, or JUnit XML (one test case per
 //     comparison) for CI systems.
+//  3. Build turns one run into a Report: system information, key
+//     findings, a table per category, scalability across cluster sizes,
+//     resource utilization, the configured targets (pass, fail, or not
+//     measured with the reason), an optional regression analysis, and
+//     recommendations. Every recommendation comes from an explicit rule
+//     over the data and cites the number that triggered it; a rule that
+//     does not fire writes nothing.
+//  4. Charts draws the report's figures as SVG with gonum.org/v1/plot; the
+//     renderers write text, markdown (with the SVGs beside it), one
+//     self-contained HTML file (SVG inline), JSON, or Go benchmark format
+//     lines that benchstat reads.
 package report
