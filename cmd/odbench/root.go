@@ -93,6 +93,8 @@ reached · 130 interrupted.`,
 		newCompareCmd(a),
 		newReportCmd(a),
 		newMonitorCmd(a),
+		newArchiveCmd(a),
+		newMergeCmd(a),
 		newNodeCmd(a),
 		newVersionCmd(a),
 	)

@@ -30,6 +30,7 @@ type runFlags struct {
 	failFast   bool
 	list       bool
 	baseline   string
+	archive    bool
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -100,6 +101,14 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 			if path != "" {
 				fmt.Fprintf(out, "\nresults: %s\n", path)
 			}
+			if f.archive && path != "" {
+				name, aerr := archiveRun(path, run, cfg, a.resultsDir)
+				if aerr != nil {
+					err = errors.Join(err, fmt.Errorf("--archive: %w", aerr))
+				} else {
+					fmt.Fprintf(out, "archive: %s\n", name)
+				}
+			}
 			if base != nil && run != nil && !errors.Is(err, runner.ErrInterrupted) {
 				fmt.Fprintln(out)
 				cerr := compareRuns(out, base, run, f.baseline, path, cfg.Regression, compareFlags{format: "text"})
@@ -123,6 +132,7 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 	fl.StringVar(&f.targets, "targets", "", "comma-separated node API URLs of an external cluster (sets the external driver)")
 	fl.BoolVar(&f.failFast, "fail-fast", false, "stop at the first failed scenario")
 	fl.BoolVar(&f.list, "list", false, "print the plan and exit")
+	fl.BoolVar(&f.archive, "archive", false, "also write benchmark_results_<time>.tar.gz with the results, reports and node logs")
 	fl.StringVar(&f.baseline, "baseline", "", "compare with this results file at the end, like odbench compare (exit 1 on a regression)")
 	return cmd
 }

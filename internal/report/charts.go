@@ -61,7 +61,7 @@ func (r *Report) Charts() ([]Chart, error) {
 
 func render(p *plot.Plot, title, file string) (*Chart, error) {
 	p.Title.Text = title
-	p.Legend.Top = true
+	p.Legend.Top, p.Legend.Left = true, true
 	var buf bytes.Buffer
 	w, err := p.WriterTo(7*vg.Inch, 4*vg.Inch, "svg")
 	if err != nil {

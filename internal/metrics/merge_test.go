@@ -1,0 +1,60 @@
+package metrics
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func runWith(values []int64, rep int) *Run {
+	rec := NewRecorder(1, false)
+	op := rec.Op("get")
+	for _, v := range values {
+		op.Shard(0).Record(v)
+	}
+	rec.Tick(time.Now())
+	snap := op.Snapshot(time.Second)
+	return &Run{SchemaVersion: 1, Status: RunComplete, Clusters: []Cluster{{Size: 3, Scenarios: []Scenario{
+		{Name: "api/x", Repetition: rep, Status: StatusOK, Operations: []Operation{snap}}}}}}
+}
+
+func TestMergeAddsHistogramsExactly(t *testing.T) {
+	// Machine A saw 900 fast requests, machine B 100 slow ones: the merged
+	// p95 must be slow, which averaging percentiles would never give.
+	var fast, slow []int64
+	for i := 0; i < 900; i++ {
+		fast = append(fast, 1_000_000)
+	}
+	for i := 0; i < 100; i++ {
+		slow = append(slow, 50_000_000)
+	}
+	m, err := Merge([]*Run{runWith(fast, 1), runWith(slow, 1)}, []string{"a.json", "b.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := m.Clusters[0].Scenarios[0].Operations[0]
+	if op.Count != 1000 || op.ThroughputOpsPerSec != 1000 {
+		t.Errorf("count %d, throughput %v; want 1000 and 1000 (sums)", op.Count, op.ThroughputOpsPerSec)
+	}
+	if p50 := time.Duration(op.Latency.P50Ns); p50 > 2*time.Millisecond {
+		t.Errorf("merged p50 = %v, want about 1ms", p50)
+	}
+	if p95 := time.Duration(op.Latency.P95Ns); p95 < 45*time.Millisecond {
+		t.Errorf("merged p95 = %v, want about 50ms (the slow machine's tenth of the requests)", p95)
+	}
+	h, err := DecodeHistogram(op.Histogram)
+	if err != nil || h.TotalCount() != 1000 {
+		t.Errorf("merged histogram: %v, %d values", err, h.TotalCount())
+	}
+	if len(m.Warnings) == 0 || !strings.Contains(m.Warnings[len(m.Warnings)-1], "merged from a.json") {
+		t.Errorf("warnings %q do not say what was merged", m.Warnings)
+	}
+}
+
+func TestMergeRefusesDifferentPlans(t *testing.T) {
+	_, err := Merge([]*Run{runWith([]int64{1000}, 1), runWith([]int64{1000}, 2)}, []string{"a.json", "b.json"})
+	if !errors.Is(err, ErrPlanMismatch) || !strings.Contains(err.Error(), "api/x #1 is only in a.json") {
+		t.Fatalf("err = %v, want a plan mismatch naming the difference", err)
+	}
+}
