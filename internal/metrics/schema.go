@@ -100,6 +100,9 @@ type Scenario struct {
 	Checks     []Check     `json:"checks,omitempty"`
 	Scalars    []Scalar    `json:"scalars,omitempty"`
 	Warnings   []string    `json:"warnings,omitempty"`
+	// HostBound: the load machine's CPU was above the warning threshold
+	// during the measurement, so the numbers may describe the machine.
+	HostBound bool `json:"host_bound,omitempty"`
 }
 
 // Load describes the load that was applied.

@@ -107,6 +107,19 @@ func (c *Comparison) Regressions() []Row {
 // samples gathers, per key and metric, one value per repetition.
 type samples map[Key]map[string][]float64
 
+// hostBoundKeys lists the (size, scenario) keys with a host-bound repetition.
+func hostBoundKeys(run *metrics.Run) map[Key]bool {
+	out := map[Key]bool{}
+	for _, c := range run.Clusters {
+		for _, s := range c.Scenarios {
+			if s.HostBound {
+				out[Key{Size: c.Size, Scenario: s.Name}] = true
+			}
+		}
+	}
+	return out
+}
+
 func collect(run *metrics.Run) samples {
 	out := samples{}
 	add := func(k Key, m string, v float64) {
@@ -203,6 +216,8 @@ func Compare(baseline, current *metrics.Run, r config.Regression) (*Comparison, 
 	thresholds := benchmath.DefaultThresholds
 	thresholds.CompareAlpha = r.Alpha
 	tolOnly := false
+	baseBound, curBound := hostBoundKeys(baseline), hostBoundKeys(current)
+	boundChanges := 0
 	for _, k := range keys {
 		for _, m := range Metrics {
 			b, c := base[k][m.Name], cur[k][m.Name]
@@ -251,8 +266,17 @@ func Compare(baseline, current *metrics.Run, r config.Regression) (*Comparison, 
 			default:
 				row.Verdict = Improvement
 			}
+			if sk := (Key{Size: k.Size, Scenario: k.Scenario}); (baseBound[sk] || curBound[sk]) && row.Verdict != NoChange {
+				row.Note = strings.TrimSpace(row.Note + " host-bound on " + sides(baseBound[sk], curBound[sk]) + ": may measure the machine, not the build")
+				boundChanges++
+			}
 			cmp.Rows = append(cmp.Rows, row)
 		}
+	}
+	if boundChanges > 0 {
+		cmp.Notes = append(cmp.Notes, fmt.Sprintf(
+			"%d changed metric(s) come from scenarios whose load machine was CPU-bound (host CPU above the warning threshold) on at least one side: on a shared machine such changes can come from other work running at the same time",
+			boundChanges))
 	}
 	if tolOnly {
 		cmp.Notes = append(cmp.Notes, fmt.Sprintf(
@@ -260,6 +284,16 @@ func Compare(baseline, current *metrics.Run, r config.Regression) (*Comparison, 
 			r.MinSamples, r.MinSamples))
 	}
 	return cmp, nil
+}
+
+func sides(base, cur bool) string {
+	switch {
+	case base && cur:
+		return "both sides"
+	case base:
+		return "the baseline"
+	}
+	return "the current run"
 }
 
 func median(v []float64) float64 {

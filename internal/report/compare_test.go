@@ -89,6 +89,22 @@ func TestCompareVerdicts(t *testing.T) {
 	}
 }
 
+func TestCompareFlagsHostBound(t *testing.T) {
+	t.Parallel()
+	cur := mkRun("api/x", []float64{13, 13.1, 12.9, 13.05, 12.95}, 0)
+	for i := range cur.Clusters[0].Scenarios {
+		cur.Clusters[0].Scenarios[i].HostBound = true
+	}
+	cmp, err := Compare(mkRun("api/x", []float64{10, 10.1, 9.9, 10.05, 9.95}, 0), cur, regression())
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := verdict(t, cmp, "p50")
+	if row.Verdict != Regression || !strings.Contains(row.Note, "host-bound on the current run") || len(cmp.Notes) == 0 {
+		t.Errorf("row %+v, notes %q: want the regression kept and flagged host-bound", row, cmp.Notes)
+	}
+}
+
 func TestCompareErrorRateInPoints(t *testing.T) {
 	t.Parallel()
 	base := mkRun("api/x", []float64{10}, 0)

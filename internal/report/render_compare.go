@@ -40,6 +40,9 @@ func (r Row) cells() []string {
 	if r.Verdict == Regression {
 		verdict = "REGRESSION"
 	}
+	if strings.Contains(r.Note, "host-bound") {
+		verdict += " (host-bound)"
+	}
 	return []string{r.Key.String(), r.Metric, fmtVal(r.Baseline, r.Unit), fmtVal(r.Current, r.Unit), delta, tol, p,
 		fmt.Sprintf("%d+%d", r.N1, r.N2), verdict}
 }

@@ -298,6 +298,7 @@ func safeRun(ctx context.Context, spec scenarios.Spec, env *scenarios.Env, c clu
 // judge adds the runner's own findings to a finished scenario.
 func judge(res *metrics.Scenario, cfg *config.Config) {
 	if r := res.Resources; r != nil && r.Host != nil && r.Host.Samples > 0 && r.Host.CPUPercentMean > cfg.Execution.HostCPUWarnPercent {
+		res.HostBound = true
 		res.Warnings = append(res.Warnings, fmt.Sprintf(
 			"host CPU averaged %.0f%% (max %.0f%%) during the measurement, above %.0f%%: the load machine, not the target, may have been the bottleneck",
 			r.Host.CPUPercentMean, r.Host.CPUPercentMax, cfg.Execution.HostCPUWarnPercent))
