@@ -190,17 +190,7 @@ func (e *Exec) Start(ctx context.Context, n int) (Cluster, error) {
 	if err := c.spawn(ctx, c.nodes[0], true); err != nil {
 		return fail(err)
 	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i, nd := range c.nodes[1:] {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i+1] = c.spawn(ctx, nd, false)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := c.eachOther(func(nd *localNode) error { return c.spawn(ctx, nd, false) }); err != nil {
 		return fail(err)
 	}
 	if e.formed != nil {

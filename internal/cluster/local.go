@@ -72,17 +72,7 @@ func (l *Local) Start(ctx context.Context, n int) (Cluster, error) {
 		return fail(err)
 	}
 	join := []string{"--join", c.nodes[0].ready.API}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i, nd := range c.nodes[1:] {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i+1] = c.spawn(ctx, nd, join)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := c.eachOther(func(nd *localNode) error { return c.spawn(ctx, nd, join) }); err != nil {
 		return fail(err)
 	}
 	if err := c.waitConverged(ctx, c.ids(), nil); err != nil {
@@ -235,6 +225,21 @@ func (c *localCluster) spawn(ctx context.Context, nd *localNode, role []string) 
 	case <-ctx.Done():
 		return fmt.Errorf("node %s printed no ready line: %v; last log lines:\n%s", nd.id, ctx.Err(), nd.tail.String())
 	}
+}
+
+// eachOther runs start for nodes 2..N in parallel and joins their errors.
+func (g *procGroup) eachOther(start func(nd *localNode) error) error {
+	errs := make([]error, len(g.nodes))
+	var wg sync.WaitGroup
+	for i, nd := range g.nodes[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i+1] = start(nd)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // startProc starts bin with args for nd in its own process group, dir as

@@ -65,21 +65,18 @@ func mixOps(ctx context.Context, env *Env, c cluster.Cluster, client *load.FastC
 	var next atomic.Uint64
 	pick := func() string { return nodes[int(next.Add(1)-1)%len(nodes)] }
 	var ops []load.Operation
-	var leader string
-	keys := newKeySpace(min(env.Config.Consensus.KeySpace, 200))
 	if mix["kv_read"] > 0 || mix["kv_write"] > 0 {
-		var err error
-		if leader, err = kvTarget(ctx, api, c, keys.prefix+"probe"); err != nil {
+		kv, err := openKV(ctx, env, c, min(env.Config.Consensus.KeySpace, 200))
+		if err != nil {
 			return nil, nil, err
 		}
-		cleanups = append(cleanups, func() { keys.cleanup(ctx, env, api, leader) })
-		value := bytes.Repeat([]byte("m"), 128)
-		for i := 0; i < keys.size; i++ { // reads need keys that exist
-			if err := api.PutKV(ctx, leader, keys.nextKey(), value); err != nil {
-				cleanup()
-				return nil, nil, fmt.Errorf("writing the keys to read: %w", err)
-			}
+		cleanups = append(cleanups, kv.Close)
+		if err := kv.fill(); err != nil { // reads need keys that exist
+			cleanup()
+			return nil, nil, err
 		}
+		keys, leader := kv.keys, kv.leader
+		value := bytes.Repeat([]byte("m"), 128)
 		if w := mix["kv_read"]; w > 0 {
 			var r atomic.Uint64
 			ops = append(ops, load.Operation{Name: "kv_read", Weight: w, Do: func(ctx context.Context) error {
@@ -271,15 +268,12 @@ func dumpGoroutines(ctx context.Context, env *Env, c cluster.Cluster) string {
 // throughput and p99 against clients, and the knee: the first level after
 // which throughput grows less than 10% while p99 grows more than 50%.
 func runContention(ctx context.Context, env *Env, c cluster.Cluster) error {
-	ctl := env.FastClient(16)
-	defer ctl.Close()
-	api := NewAPI(ctl)
-	keys := newKeySpace(env.Config.Consensus.KeySpace)
-	leader, err := kvTarget(ctx, api, c, keys.prefix+"probe")
+	kv, err := openKV(ctx, env, c, env.Config.Consensus.KeySpace)
 	if err != nil {
 		return err
 	}
-	defer keys.cleanup(ctx, env, api, leader)
+	defer kv.Close()
+	keys, leader := kv.keys, kv.leader
 	levels := append([]int(nil), env.Config.System.ConcurrencyLevels...)
 	sort.Ints(levels)
 	per := max(env.Duration/time.Duration(len(levels)), time.Second)
@@ -338,15 +332,12 @@ func knee(levels []int, tput, p99 []float64) (int, bool) {
 // runStress ramps the open-loop write rate until the error rate exceeds
 // 1% or p99 exceeds targets.latency_p99, and reports the last rate that held.
 func runStress(ctx context.Context, env *Env, c cluster.Cluster) error {
-	ctl := env.FastClient(16)
-	defer ctl.Close()
-	api := NewAPI(ctl)
-	keys := newKeySpace(env.Config.Consensus.KeySpace)
-	leader, err := kvTarget(ctx, api, c, keys.prefix+"probe")
+	kv, err := openKV(ctx, env, c, env.Config.Consensus.KeySpace)
 	if err != nil {
 		return err
 	}
-	defer keys.cleanup(ctx, env, api, leader)
+	defer kv.Close()
+	keys, leader := kv.keys, kv.leader
 	cc := env.Config.Concurrency
 	client := env.FastClient(env.Config.API.MaxInFlight)
 	defer client.Close()

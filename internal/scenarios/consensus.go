@@ -132,6 +132,48 @@ func kvTarget(ctx context.Context, api *API, c cluster.Cluster, probeKey string)
 	return leader, api.DeleteKV(ctx, leader, probeKey)
 }
 
+// kvSession is what a scenario needs to write keys through Raft: a
+// control client, the leader's API URL and a key space that Close deletes.
+type kvSession struct {
+	api    *API
+	ctl    *load.FastClient
+	keys   *keySpace
+	leader string
+	env    *Env
+	ctx    context.Context
+}
+
+// openKV probes the target's KV API (skipping the scenario where it has
+// none) and prepares a key space of size keys.
+func openKV(ctx context.Context, env *Env, c cluster.Cluster, size int) (*kvSession, error) {
+	ctl := env.FastClient(16)
+	s := &kvSession{api: NewAPI(ctl), ctl: ctl, keys: newKeySpace(size), env: env, ctx: ctx}
+	leader, err := kvTarget(ctx, s.api, c, s.keys.prefix+"probe")
+	if err != nil {
+		ctl.Close()
+		return nil, err
+	}
+	s.leader = leader
+	return s, nil
+}
+
+// fill writes every key of the space once, so reads find them.
+func (s *kvSession) fill() error {
+	value := bytes.Repeat([]byte("r"), 128)
+	for i := 0; i < s.keys.size; i++ {
+		if err := s.api.PutKV(s.ctx, s.leader, s.keys.nextKey(), value); err != nil {
+			return fmt.Errorf("writing the keys to read: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close deletes every key written and closes the control client.
+func (s *kvSession) Close() {
+	s.keys.cleanup(s.ctx, s.env, s.api, s.leader)
+	s.ctl.Close()
+}
+
 // raftProgress notes terms and the leader's commit index, to count the
 // elections and the commit rate over a scenario.
 type raftProgress struct {
@@ -173,15 +215,12 @@ func recordProgress(ctx context.Context, env *Env, api *API, c cluster.Cluster, 
 }
 
 func runKVWrites(ctx context.Context, env *Env, c cluster.Cluster, clients, size int) error {
-	ctl := env.FastClient(4)
-	defer ctl.Close()
-	api := NewAPI(ctl)
-	keys := newKeySpace(env.Config.Consensus.KeySpace)
-	leader, err := kvTarget(ctx, api, c, keys.prefix+"probe")
+	kv, err := openKV(ctx, env, c, env.Config.Consensus.KeySpace)
 	if err != nil {
 		return err
 	}
-	defer keys.cleanup(ctx, env, api, leader)
+	defer kv.Close()
+	api, keys, leader := kv.api, kv.keys, kv.leader
 	before, err := readProgress(ctx, api, c, leader)
 	if err != nil {
 		return err
@@ -202,20 +241,14 @@ func runKVWrites(ctx context.Context, env *Env, c cluster.Cluster, clients, size
 }
 
 func runKVReads(ctx context.Context, env *Env, c cluster.Cluster, clients int, stale bool) error {
-	ctl := env.FastClient(16)
-	defer ctl.Close()
-	api := NewAPI(ctl)
-	keys := newKeySpace(min(env.Config.Consensus.KeySpace, 100))
-	leader, err := kvTarget(ctx, api, c, keys.prefix+"probe")
+	kv, err := openKV(ctx, env, c, min(env.Config.Consensus.KeySpace, 100))
 	if err != nil {
 		return err
 	}
-	defer keys.cleanup(ctx, env, api, leader)
-	value := bytes.Repeat([]byte("r"), 128)
-	for i := 0; i < keys.size; i++ {
-		if err := api.PutKV(ctx, leader, keys.nextKey(), value); err != nil {
-			return fmt.Errorf("writing the keys to read: %w", err)
-		}
+	defer kv.Close()
+	api, keys, leader := kv.api, kv.keys, kv.leader
+	if err := kv.fill(); err != nil {
+		return err
 	}
 	before, err := readProgress(ctx, api, c, leader)
 	if err != nil {
