@@ -215,8 +215,12 @@ func TestDeadlockDetection(t *testing.T) {
 		}
 	})
 	t.Run("silent on a healthy cluster", func(t *testing.T) {
+		// 1 s, not 0.5 s: a loaded CI machine must not pass for a deadlock;
+		// the 2 s run still lets a real hang trip it.
+		healthy := *cfg
+		healthy.Concurrency.HangThreshold = time.Second
 		c := startLocal(t, 1)
-		res, env, err := run(t, cfg, spec, c)
+		res, env, err := run(t, &healthy, spec, c)
 		if err != nil {
 			t.Fatalf("healthy cluster: %v", err)
 		}
