@@ -40,18 +40,23 @@ func (s *Sleeper) Close() {
 }
 
 // Sleep waits for d.
-func (s *Sleeper) Sleep(d time.Duration) { s.Until(context.Background(), time.Now().Add(d)) }
+func (s *Sleeper) Sleep(d time.Duration) { s.until(nil, time.Now().Add(d)) }
 
 // Until returns at t (or later) or once ctx is done, reporting whether t
 // was reached.
-func (s *Sleeper) Until(ctx context.Context, t time.Time) bool {
+func (s *Sleeper) Until(ctx context.Context, t time.Time) bool { return s.until(ctx.Done(), t) }
+
+// until is Until with a done channel; nil never closes.
+func (s *Sleeper) until(done <-chan struct{}, t time.Time) bool {
 	for {
 		d := time.Until(t)
 		if d <= 0 {
 			return true
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-done:
 			return false
+		default:
 		}
 		switch {
 		case d > 50*time.Millisecond:
