@@ -28,16 +28,18 @@ func (e *exitError) Unwrap() error { return e.err }
 
 func usageError(err error) error { return &exitError{code: exitUsage, err: err} }
 
-// exitCode picks the exit code an error carries or implies.
+// exitCode picks the exit code an error carries or implies. A joined error
+// (a run that failed and then also regressed) exits with the gravest:
+// interrupted, then unreachable, then what the error carries.
 func exitCode(err error) int {
 	var ee *exitError
 	switch {
-	case errors.As(err, &ee):
-		return ee.code
 	case errors.Is(err, runner.ErrInterrupted):
 		return exitInterrupted
 	case errors.Is(err, cluster.ErrStart):
 		return exitUnreachable
+	case errors.As(err, &ee):
+		return ee.code
 	case errors.Is(err, runner.ErrScenariosFailed):
 		return exitFailed
 	case errors.Is(err, runner.ErrResultsDir), errors.Is(err, runner.ErrNothingToRun):
