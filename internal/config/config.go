@@ -40,6 +40,7 @@ type Config struct {
 	Concurrency Concurrency     `mapstructure:"concurrency" json:"concurrency"`
 	LoadBalance LoadBalance     `mapstructure:"loadbalance" json:"loadbalance"`
 	Inference   Inference       `mapstructure:"inference" json:"inference"`
+	Memory      Memory          `mapstructure:"memory" json:"memory"`
 	Targets     Targets         `mapstructure:"targets" json:"targets"`
 	Regression  Regression      `mapstructure:"regression" json:"regression"`
 	Monitor     Monitor         `mapstructure:"monitor" json:"monitor"`
@@ -133,6 +134,12 @@ type Inference struct {
 	// SLOs for goodput: a request counts when TTFT and TPOT are within them.
 	SLOTTFT time.Duration `mapstructure:"slo_ttft" json:"slo_ttft"`
 	SLOTPOT time.Duration `mapstructure:"slo_tpot" json:"slo_tpot"`
+}
+
+// Memory configures the memory category.
+type Memory struct {
+	// LeakSlopeMBPerMin: a node's live heap growing faster than this is a possible leak.
+	LeakSlopeMBPerMin float64 `mapstructure:"leak_slope_mb_per_min" json:"leak_slope_mb_per_min"`
 }
 
 // Targets are the thresholds a run is judged against.
@@ -261,6 +268,7 @@ func Default() Config {
 		LoadBalance: LoadBalance{Policies: []string{"round_robin", "least_connections", "random"}, ClientsPerSlot: 2},
 		Inference: Inference{Model: "odbench-bench", NumPredict: 16, Prompt: "Why is the sky blue? Answer in one sentence.",
 			Rate: 20, SLOTTFT: 500 * time.Millisecond, SLOTPOT: 50 * time.Millisecond},
+		Memory: Memory{LeakSlopeMBPerMin: 5},
 		Targets: Targets{
 			ThroughputRPS:    map[string]float64{"1": 100, "3": 250, "5": 400},
 			LatencyP50:       50 * time.Millisecond,
@@ -460,6 +468,10 @@ func (c *Config) Validate() error {
 	}
 	if in.SLOTTFT <= 0 || in.SLOTPOT <= 0 {
 		bad("inference.slo_ttft and slo_tpot", fmt.Sprintf("%v and %v", in.SLOTTFT, in.SLOTPOT), "must be positive")
+	}
+
+	if c.Memory.LeakSlopeMBPerMin <= 0 {
+		bad("memory.leak_slope_mb_per_min", c.Memory.LeakSlopeMBPerMin, "must be above 0")
 	}
 
 	t := c.Targets

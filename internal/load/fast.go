@@ -75,7 +75,8 @@ func (f *FastClient) Do(ctx context.Context, method, url string, body []byte, re
 	}
 	code := resp.StatusCode()
 	if code < 200 || code > 299 {
-		return &StatusError{Code: code, RetryAfter: string(resp.Header.Peek("Retry-After"))}
+		body := resp.Body()
+		return &StatusError{Code: code, RetryAfter: string(resp.Header.Peek("Retry-After")), Body: string(body[:min(len(body), maxErrorBody)])}
 	}
 	if read != nil {
 		return read(code, resp.Body())

@@ -45,7 +45,13 @@ type StatusError struct {
 	Code int
 	// RetryAfter is the Retry-After header, if any.
 	RetryAfter string
+	// Body is the start of the answer's body (at most 256 bytes), for
+	// telling a missing route from a missing resource.
+	Body string
 }
+
+// maxErrorBody bounds StatusError.Body.
+const maxErrorBody = 256
 
 func (e *StatusError) Error() string {
 	if e.Code == http.StatusTooManyRequests {
@@ -85,7 +91,8 @@ func Do(c *http.Client, req *http.Request, read func(*http.Response) error) erro
 		resp.Body.Close()
 	}()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &StatusError{Code: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return &StatusError{Code: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After"), Body: string(b)}
 	}
 	if read != nil {
 		return read(resp)

@@ -618,6 +618,12 @@ func (n *Node) modelCreate(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "size_bytes must be from 1 to %d", int64(maxModelBytes))
 		return
 	}
+	// Check against the latest committed registry, not this node's possibly
+	// stale copy: a model deleted a moment ago through another node is gone.
+	if err := n.catchUp(r.Context()); err != nil {
+		writeApplyErr(w, errNoLeaderIf(err))
+		return
+	}
 	if _, exists := n.fsm.Model(req.Name); exists {
 		writeErr(w, http.StatusConflict, "model %q already exists", req.Name)
 		return

@@ -19,6 +19,7 @@ var rules = []rule{
 	{"dropped_starts", droppedStarts},
 	{"rate_limited", rateLimited},
 	{"leader_elections", leaderElections},
+	{"heap_growth", heapGrowth},
 	{"error_rate", errorRate},
 	{"tail_latency", tailLatency},
 	{"unfair_balancing", unfairBalancing},
@@ -137,6 +138,25 @@ func leaderElections(run *metrics.Run, _ *config.Config) *Recommendation {
 		Finding:  "Raft held leader elections on a cluster nobody disturbed",
 		Evidence: fmt.Sprintf("%.0f election(s), first during %s", total, where),
 		Advice:   "heartbeats arrived late: raise the Raft heartbeat and election timeouts, or relieve the host (see host_bound)",
+	}
+}
+
+func heapGrowth(run *metrics.Run, cfg *config.Config) *Recommendation {
+	limit := cfg.Memory.LeakSlopeMBPerMin
+	var worst float64
+	var where string
+	each(run, func(size int, s metrics.Scenario) {
+		if v, ok := scalar(s, "heap_slope_mb_per_min"); ok && v > worst {
+			worst, where = v, fmt.Sprintf("%s on %d nodes", s.Name, size)
+		}
+	})
+	if worst <= limit {
+		return nil
+	}
+	return &Recommendation{
+		Finding:  "a node's live heap kept growing under steady load",
+		Evidence: fmt.Sprintf("%.2f MB/min during %s (leak threshold %g MB/min)", worst, where, limit),
+		Advice:   "a possible leak: compare heap profiles from the node's /debug/pprof/heap taken a few minutes apart",
 	}
 }
 

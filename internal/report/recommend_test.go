@@ -45,6 +45,7 @@ func TestRecommendationRules(t *testing.T) {
 		{"rate_limited", metrics.Scenario{Operations: []metrics.Operation{{Name: "get", RateLimited: 7, Errors: 7}}},
 			metrics.Scenario{Operations: []metrics.Operation{{Name: "get", Count: 10}}}, "7 HTTP 429"},
 		{"leader_elections", withScalar("leader_elections", 2), withScalar("leader_elections", 0), "2 election"},
+		{"heap_growth", withScalar("heap_slope_mb_per_min", 12.5), withScalar("heap_slope_mb_per_min", 0.3), "12.50 MB/min"},
 		{"error_rate", metrics.Scenario{Operations: []metrics.Operation{op(95, 5, 1e6, 2e6)}},
 			metrics.Scenario{Operations: []metrics.Operation{op(1000, 1, 1e6, 2e6)}}, "5.00%"},
 		{"tail_latency", metrics.Scenario{Operations: []metrics.Operation{op(1000, 0, 1e6, 25e6)}},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/load"
@@ -44,6 +45,8 @@ type NodeMetrics struct {
 	ID                string  `json:"id"`
 	Goroutines        int     `json:"goroutines"`
 	HeapAllocBytes    uint64  `json:"heap_alloc_bytes"`
+	GCCycles          uint32  `json:"gc_cycles"`
+	GCPauseTotalNs    uint64  `json:"gc_pause_total_ns"`
 	InferenceInFlight int     `json:"inference_in_flight"`
 	InferenceQueued   int     `json:"inference_queued"`
 	InferenceSlots    int     `json:"inference_slots"`
@@ -70,10 +73,13 @@ func (a *API) send(ctx context.Context, method, url, route string, body []byte) 
 	return unsupported(route, a.c.Do(ctx, method, url, body, nil))
 }
 
-// unsupported turns 404/405 on a route into ErrUnsupported naming it.
+// unsupported turns 404/405 on a route into ErrUnsupported naming it. A
+// 404 with a JSON body ({"error": "model ... not found"}) is the route
+// answering about a missing resource, not a missing route, and stays as it is.
 func unsupported(route string, err error) error {
 	var se *load.StatusError
-	if errors.As(err, &se) && (se.Code == http.StatusNotFound || se.Code == http.StatusMethodNotAllowed) {
+	if errors.As(err, &se) && (se.Code == http.StatusNotFound || se.Code == http.StatusMethodNotAllowed) &&
+		!strings.HasPrefix(strings.TrimSpace(se.Body), "{") {
 		return fmt.Errorf("%w: %s (HTTP %d)", ErrUnsupported, route, se.Code)
 	}
 	return err
@@ -177,3 +183,18 @@ func bases(c cluster.Cluster) []string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// ModelInfo is a model as GET /api/v1/models/{name} describes it.
+type ModelInfo struct {
+	Name      string   `json:"name"`
+	Digest    string   `json:"digest"`
+	SizeBytes int64    `json:"size_bytes"`
+	Replicas  []string `json:"replicas"`
+}
+
+// Model reads one model's registry entry.
+func (a *API) Model(ctx context.Context, base, name string) (ModelInfo, error) {
+	var m ModelInfo
+	err := a.get(ctx, base+"/api/v1/models/"+name, "GET /api/v1/models/{name}", &m)
+	return m, err
+}

@@ -56,6 +56,7 @@ func shortConfig() *config.Config {
 	cfg.Concurrency.StepDuration, cfg.Concurrency.MaxSteps = 500*time.Millisecond, 2
 	cfg.Inference.NumPredict = 4
 	cfg.API.OpenLoopRate = 50
+	cfg.System.ModelSizes = []int{2}
 	return &cfg
 }
 
@@ -101,7 +102,7 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("category %s is implemented but has no scenario", c)
 		}
 	}
-	for _, want := range []string{"consensus", "api", "concurrency", "loadbalance", "inference"} {
+	for _, want := range config.Categories {
 		if cats[want] == 0 {
 			t.Errorf("no %s scenarios", want)
 		}
@@ -190,6 +191,47 @@ func TestSkipsWhatTheTargetLacks(t *testing.T) {
 	}
 }
 
+// TestFaults runs every fault scenario on 3 nodes: each injects its
+// fault (the events say when), the cluster recovers, and no acknowledged
+// write is lost.
+func TestFaults(t *testing.T) {
+	c := startLocal(t, 3)
+	cfg := shortConfig()
+	cfg.Execution.Duration = 2 * time.Second
+	for _, name := range []string{"faults/leader_failure", "faults/partition_minority", "faults/node_pause"} {
+		t.Run(name, func(t *testing.T) {
+			res, _, err := run(t, cfg, specNamed(t, cfg, name), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kinds := map[string]bool{}
+			for _, e := range res.Events {
+				kinds[e.Kind] = true
+			}
+			if len(kinds) < 2 {
+				t.Errorf("events %+v: want a fault start and stop", res.Events)
+			}
+			for _, ch := range res.Checks {
+				if !ch.Passed {
+					t.Errorf("check %s failed: %s", ch.Name, ch.Detail)
+				}
+			}
+			var acked float64 = -1
+			for _, sc := range res.Scalars {
+				if sc.Name == "acknowledged_writes" && sc.Value != nil {
+					acked = *sc.Value
+				}
+			}
+			if acked <= 0 {
+				t.Errorf("no acknowledged writes recorded (%v)", acked)
+			}
+		})
+	}
+	if _, ok := interface{}(c).(cluster.Partitioner); !ok {
+		t.Fatal("the local cluster should partition")
+	}
+}
+
 func TestDeadlockDetection(t *testing.T) {
 	cfg := shortConfig()
 	cfg.Execution.Duration = 2 * time.Second
@@ -250,6 +292,13 @@ func TestEveryCategoryOnLocalCluster(t *testing.T) {
 		"concurrency/stress/op=kv_write",
 		"loadbalance/policy=round_robin",
 		"inference/generate/poisson_rate=20",
+		"p2p/broadcast/payload=256B",
+		"p2p/locate/clients=4",
+		"p2p/rejoin",
+		"models/download/size=2MB",
+		"models/replication/size=2MB",
+		"models/blob_access/clients=4",
+		"memory/soak/clients=4",
 	} {
 		t.Run(name, func(t *testing.T) {
 			res, _, err := run(t, cfg, specNamed(t, cfg, name), c)

@@ -46,8 +46,12 @@ type family func(cfg *config.Config) []Spec
 // families is the one explicit list of every scenario odbench has, by category.
 var families = map[string][]family{
 	"consensus":   {consensusScenarios},
+	"p2p":         {p2pScenarios},
+	"models":      {modelScenarios},
 	"api":         {apiEndpoints},
+	"memory":      {memoryScenarios},
 	"concurrency": {concurrencyScenarios},
+	"faults":      {faultScenarios},
 	"loadbalance": {loadbalanceScenarios},
 	"inference":   {inferenceScenarios},
 }

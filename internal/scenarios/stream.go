@@ -34,7 +34,12 @@ func ensureModel(ctx context.Context, env *Env, api *API, c cluster.Cluster) (fu
 	switch {
 	case errors.Is(err, ErrUnsupported):
 		return nil, Skip("the target cannot create models (POST /api/v1/models); inference scenarios need one it can serve")
-	case errors.As(err, &se) && se.Code == http.StatusConflict: // left by an earlier run: reuse it
+	case errors.As(err, &se) && se.Code == http.StatusConflict:
+		// It exists (left by an earlier run, or by a scenario that failed to
+		// clean up): reuse it, after checking that it really does.
+		if _, err := api.Model(ctx, nodes[0], name); err != nil {
+			return nil, fmt.Errorf("model %s was said to exist but cannot be read: %w", name, err)
+		}
 	case err != nil:
 		return nil, fmt.Errorf("creating model %s: %w", name, err)
 	}
