@@ -3,16 +3,12 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sort"
 )
 
 // Sentinel errors of this package.
 var (
 	// ErrStart: the cluster could not be started or reached. The CLI exits 3.
 	ErrStart = errors.New("cluster could not be started or reached")
-	// ErrUnknownDriver: no driver has that name.
-	ErrUnknownDriver = errors.New("unknown cluster driver")
 	// ErrNoNode: no node has that ID.
 	ErrNoNode = errors.New("no such node")
 )
@@ -107,21 +103,4 @@ func Missing(c Cluster, needs []Ability) []Ability {
 		}
 	}
 	return out
-}
-
-// Registry maps driver names to constructors.
-type Registry map[string]func() (Driver, error)
-
-// Get builds the named driver or returns ErrUnknownDriver naming the valid ones.
-func (r Registry) Get(name string) (Driver, error) {
-	mk, ok := r[name]
-	if !ok {
-		var names []string
-		for n := range r {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("%w %q; valid drivers are %v", ErrUnknownDriver, name, names)
-	}
-	return mk()
 }

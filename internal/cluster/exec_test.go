@@ -2,10 +2,10 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +60,7 @@ func TestExecDriver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "node n2 of index 2; node 1 had pid " + itoaT(nodes[0].PID); !strings.HasPrefix(string(b), want) {
+	if want := "node n2 of index 2; node 1 had pid " + strconv.Itoa(nodes[0].PID); !strings.HasPrefix(string(b), want) {
 		t.Errorf("n2's config file = %q, want %q", b, want)
 	}
 	// The nodes formed one cluster: a write through n3 is read on n2.
@@ -108,5 +108,3 @@ func TestExecOptionsRefused(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
-
-func itoaT(n int) string { return fmt.Sprint(n) }

@@ -319,6 +319,13 @@ schedule:
 		if !pace.Until(ctx, next) {
 			break
 		}
+		// A free worker takes the start at once; only when every worker is
+		// busy does the end of the window compete with the hand-off.
+		select {
+		case starts <- next:
+			continue
+		default:
+		}
 		select {
 		case starts <- next:
 		case <-ctx.Done():

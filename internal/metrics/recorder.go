@@ -57,9 +57,6 @@ func (r *Recorder) Started() time.Time {
 	return r.started
 }
 
-// OpenLoop reports whether the recorder keeps the uncorrected view.
-func (r *Recorder) OpenLoop() bool { return r.open }
-
 // Op returns the operation named name, creating it on first use.
 func (r *Recorder) Op(name string) *Op {
 	r.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,7 +139,7 @@ func TestKVCompareAndSet(t *testing.T) {
 	if code, _, body := do(t, "POST", api+"/api/v1/kv/k/cas?expect_version=0", "again"); code != 409 {
 		t.Errorf("cas on an existing key with expect 0: %d %s, want 409", code, body)
 	}
-	if code, _, body := do(t, "POST", api+"/api/v1/kv/k/cas?expect_version="+itoa(v.Version), "second"); code != 200 {
+	if code, _, body := do(t, "POST", api+"/api/v1/kv/k/cas?expect_version="+strconv.FormatUint(v.Version, 10), "second"); code != 200 {
 		t.Errorf("cas with the right version: %d %s", code, body)
 	}
 	if _, h, body := do(t, "GET", api+"/api/v1/kv/k", ""); body != "second" || h.Get("X-Version") == "" {
@@ -202,7 +203,3 @@ func TestGenerateStreamsOllamaChunks(t *testing.T) {
 		t.Errorf("stream:false chat = %d %s", code, body)
 	}
 }
-
-func itoa(v uint64) string { return strings.TrimSpace(strings.Replace(jsonNum(v), "\n", "", -1)) }
-
-func jsonNum(v uint64) string { b, _ := json.Marshal(v); return string(b) }
