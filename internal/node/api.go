@@ -345,8 +345,16 @@ func errNoLeaderIf(err error) error {
 
 // forwardToLeader re-sends a JSON request to the leader and relays its answer.
 func (n *Node) forwardToLeader(w http.ResponseWriter, r *http.Request, body any) {
+	b, _ := json.Marshal(body)
+	n.relayToLeader(w, r, b)
+}
+
+// relayToLeader sends r (with body, if any) to the leader's API and
+// relays the answer. A request another node already forwarded is not
+// forwarded again: during an election that would bounce between nodes.
+func (n *Node) relayToLeader(w http.ResponseWriter, r *http.Request, body []byte) {
 	if r.Header.Get("X-Forwarded-By") != "" {
-		writeApplyErr(w, errNoLeader) // no forwarding chains during elections
+		writeApplyErr(w, errNoLeader)
 		return
 	}
 	_, api, ok := n.leaderAPI()
@@ -354,13 +362,18 @@ func (n *Node) forwardToLeader(w http.ResponseWriter, r *http.Request, body any)
 		writeApplyErr(w, errNoLeader)
 		return
 	}
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, api+r.URL.RequestURI(), bytes.NewReader(b))
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, api+r.URL.RequestURI(), rd)
 	if err != nil {
 		writeErr(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("X-Forwarded-By", n.cfg.ID)
 	resp, err := n.client.Do(req)
 	if err != nil {
@@ -368,7 +381,11 @@ func (n *Node) forwardToLeader(w http.ResponseWriter, r *http.Request, body any)
 		return
 	}
 	defer resp.Body.Close()
-	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+	for _, h := range []string{"Content-Type", "X-Version", "X-Served-By", "Retry-After"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
 }
@@ -538,7 +555,7 @@ func (n *Node) kvGet(w http.ResponseWriter, r *http.Request) {
 	n.metrics.kvOps.WithLabelValues(map[bool]string{true: "get_stale", false: "get"}[stale]).Inc()
 	if !stale {
 		if !n.isLeader() {
-			n.forwardGet(w, r)
+			n.relayToLeader(w, r, nil)
 			return
 		}
 		if err := n.readIndex(r.Context()); err != nil {
@@ -555,33 +572,6 @@ func (n *Node) kvGet(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Served-By", n.cfg.ID)
 	w.Header().Set("Content-Type", "application/octet-stream")
 	_, _ = w.Write(e.Value)
-}
-
-func (n *Node) forwardGet(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("X-Forwarded-By") != "" {
-		writeApplyErr(w, errNoLeader)
-		return
-	}
-	_, api, ok := n.leaderAPI()
-	if !ok {
-		writeApplyErr(w, errNoLeader)
-		return
-	}
-	req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, api+r.URL.RequestURI(), nil)
-	req.Header.Set("X-Forwarded-By", n.cfg.ID)
-	resp, err := n.client.Do(req)
-	if err != nil {
-		writeApplyErr(w, errNoLeader)
-		return
-	}
-	defer resp.Body.Close()
-	for _, h := range []string{"Content-Type", "X-Version", "X-Served-By", "Retry-After"} {
-		if v := resp.Header.Get(h); v != "" {
-			w.Header().Set(h, v)
-		}
-	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body)
 }
 
 // Models
