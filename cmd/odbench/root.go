@@ -37,7 +37,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		case <-ctx.Done():
 			return
 		}
-		fmt.Fprintln(stderr, "odbench: interrupted; stopping the cluster and writing partial results (Ctrl-C again to exit at once)")
+		fmt.Fprintln(stderr, "odbench: interrupted; stopping (a run stops its cluster and writes partial results; Ctrl-C again to exit at once)")
 		cancel()
 		if _, ok := <-sigs; ok {
 			fmt.Fprintln(stderr, "odbench: interrupted twice; exiting now")
@@ -75,6 +75,9 @@ was found · 2 usage or config error · 3 the target could not be started or
 reached · 130 interrupted.`,
 		Example: `  odbench run --profile quick
   odbench run --categories api --targets http://10.0.0.5:8080,http://10.0.0.6:8080
+  odbench report --format html --out reports
+  odbench compare results/base.json results/
+  odbench monitor --targets http://10.0.0.5:8080
   odbench version`,
 		SilenceUsage:  true,
 		SilenceErrors: true,

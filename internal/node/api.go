@@ -118,8 +118,40 @@ func (n *Node) middleware(next http.Handler) http.Handler {
 		if d := n.cfg.ExtraLatency; d > 0 && strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/api/v1/internal/") {
 			time.Sleep(d)
 		}
-		next.ServeHTTP(w, r)
+		n.requests.Add(1)
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.code >= 500 {
+			n.serverErrors.Add(1)
+		}
 	})
+}
+
+// statusWriter remembers the status code, for the error counter; it
+// passes Flush through for streamed answers.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -492,6 +524,7 @@ func (n *Node) metricsJSON(w http.ResponseWriter, r *http.Request) {
 		"raft_leader_changes": n.leaderChanges.Load(), "gossip_members": n.ml.NumMembers(),
 		"inference_in_flight": n.infer.active.Load(), "inference_queued": n.infer.queued.Load(), "inference_slots": n.cfg.Slots,
 		"kv_keys": n.fsm.KVCount(), "models_registered": len(n.fsm.Models()), "blobs_local_bytes": n.blobs.bytes(),
+		"requests_total": n.requests.Load(), "server_errors_total": n.serverErrors.Load(),
 	})
 }
 

@@ -133,6 +133,7 @@ type Node struct {
 	apiURL, raftAddr, gossipAddr string
 	client                       *http.Client // node-to-node: forwarding, proxying, blob ranges
 	leaderChanges                atomic.Int64
+	requests, serverErrors       atomic.Int64 // API requests served, and those answered 5xx
 	started                      time.Time
 }
 
