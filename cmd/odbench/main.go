@@ -1,4 +1,3 @@
-// Command odbench benchmarks distributed LLM-serving clusters.
 package main
 
 import "os"
