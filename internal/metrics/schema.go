@@ -91,15 +91,19 @@ type Scenario struct {
 	StartedAt  time.Time         `json:"started_at"`
 	EndedAt    time.Time         `json:"ended_at"`
 	// WarmupNs and MeasuredNs are the warm-up (discarded) and measured durations, in nanoseconds.
-	WarmupNs   int64       `json:"warmup_ns"`
-	MeasuredNs int64       `json:"measured_ns"`
-	Load       *Load       `json:"load,omitempty"`
-	Operations []Operation `json:"operations,omitempty"`
-	Resources  *Resources  `json:"resources,omitempty"`
-	Events     []Event     `json:"events,omitempty"`
-	Checks     []Check     `json:"checks,omitempty"`
-	Scalars    []Scalar    `json:"scalars,omitempty"`
-	Warnings   []string    `json:"warnings,omitempty"`
+	WarmupNs   int64 `json:"warmup_ns"`
+	MeasuredNs int64 `json:"measured_ns"`
+	// MeasureOffsetMs is the time from the scenario's start (the time base
+	// of Events) to the start of its first measured window (the time base
+	// of timelines), in milliseconds.
+	MeasureOffsetMs int64       `json:"measure_offset_ms,omitempty"`
+	Load            *Load       `json:"load,omitempty"`
+	Operations      []Operation `json:"operations,omitempty"`
+	Resources       *Resources  `json:"resources,omitempty"`
+	Events          []Event     `json:"events,omitempty"`
+	Checks          []Check     `json:"checks,omitempty"`
+	Scalars         []Scalar    `json:"scalars,omitempty"`
+	Warnings        []string    `json:"warnings,omitempty"`
 	// HostBound: the load machine's CPU was above the warning threshold
 	// during the measurement, so the numbers may describe the machine.
 	HostBound bool `json:"host_bound,omitempty"`

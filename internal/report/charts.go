@@ -279,7 +279,8 @@ func (r *Report) timelines() ([]Chart, error) {
 					}
 					y := float64(iv.Count) / (float64(iv.DurationMs) / 1000)
 					ymax = math.Max(ymax, y)
-					pts = append(pts, plotter.XY{X: float64(iv.EndOffsetMs) / 1000, Y: y})
+					// At the interval's middle: its rate belongs to all of it.
+					pts = append(pts, plotter.XY{X: float64(iv.EndOffsetMs-iv.DurationMs/2) / 1000, Y: y})
 				}
 				if len(pts) == 0 {
 					continue
@@ -288,9 +289,9 @@ func (r *Report) timelines() ([]Chart, error) {
 					return nil, err
 				}
 			}
-			// Events are timed from the scenario's start; the timeline from the
-			// end of warm-up.
-			offset := float64(s.WarmupNs) / 1e9
+			// Events are timed from the scenario's start, the timeline from
+			// its measured window's start.
+			offset := float64(s.MeasureOffsetMs) / 1000
 			open := map[string]float64{}
 			for _, e := range s.Events {
 				x := float64(e.OffsetMs)/1000 - offset

@@ -69,6 +69,9 @@ func (e *Env) AddResult(r *load.Result) {
 	e.res.Operations = append(e.res.Operations, ops...)
 	l := r.Load
 	e.res.Load = &l
+	if len(e.windows) == 0 {
+		e.res.MeasureOffsetMs = r.MeasureStart.Sub(e.start).Milliseconds()
+	}
 	e.windows = append(e.windows, [2]time.Time{r.MeasureStart, r.MeasureEnd})
 	e.res.WarmupNs += e.Warmup.Nanoseconds()
 	e.res.MeasuredNs += r.Measured().Nanoseconds()
