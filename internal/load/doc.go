@@ -26,7 +26,10 @@
 //  5. The Result carries the recorder, the measured window and a
 //     metrics.Load describing the load that was really applied.
 //
-// HTTP helpers (NewHTTPClient, Get, Do) give scenarios a keep-alive
-// transport sized to the load and turn non-2xx answers into StatusErrors,
-// with HTTP 429 classified as rate-limited, never as throughput.
+// HTTP clients give scenarios keep-alive connections sized to the load and
+// turn non-2xx answers into StatusErrors, with HTTP 429 classified as
+// rate-limited, never as throughput: FastClient (fasthttp, for high-rate
+// plain requests; its connections make the syscalls of an event loop and
+// it retries nothing but a connection that gave no byte of an answer) and
+// NewHTTPClient with Get and Do (net/http, for streamed answers).
 package load

@@ -14,7 +14,8 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// fasthttp keeps one goroutine for the whole process once it has dialled.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreTopFunction(GoleakIgnore)) }
 
 // TestClosedLoopConcurrency checks that a closed loop keeps exactly N
 // operations outstanding: never more, and all N at some point.

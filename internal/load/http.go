@@ -16,9 +16,9 @@ import (
 // up to conns concurrent requests per host, no compression, no HTTP/2
 // (one request per connection at a time, like wrk), and a timeout per request.
 //
-// net/http is used rather than a faster third-party client so that what is
-// measured is what real Go clients of the target see; `make bench-engine`
-// prints how close it comes to wrk on this machine.
+// It serves streamed responses (inference), whose token timing fasthttp
+// cannot report; high-rate plain requests go through FastClient, which
+// drives more than twice the requests per core.
 func NewHTTPClient(conns int, timeout time.Duration) *http.Client {
 	if conns < 1 {
 		conns = 1
