@@ -68,6 +68,9 @@ type Execution struct {
 	SampleInterval time.Duration `mapstructure:"sample_interval" json:"sample_interval"`
 	// HostCPUWarnPercent: host CPU above this during a measurement marks the scenario host-bound.
 	HostCPUWarnPercent float64 `mapstructure:"host_cpu_warn_percent" json:"host_cpu_warn_percent"`
+	// HostStealWarnPercent: CPU time taken by the hypervisor (steal) above
+	// this during a measurement marks the scenario host-bound too.
+	HostStealWarnPercent float64 `mapstructure:"host_steal_warn_percent" json:"host_steal_warn_percent"`
 }
 
 // System describes the sizes the plan iterates over.
@@ -239,13 +242,14 @@ func Default() Config {
 	}
 	return Config{
 		Execution: Execution{
-			Duration:           10 * time.Second,
-			WarmupDuration:     2 * time.Second,
-			ConcurrentWorkers:  8,
-			Count:              1,
-			ScenarioTimeout:    2 * time.Minute,
-			SampleInterval:     time.Second,
-			HostCPUWarnPercent: 90,
+			Duration:             10 * time.Second,
+			WarmupDuration:       2 * time.Second,
+			ConcurrentWorkers:    8,
+			Count:                1,
+			ScenarioTimeout:      2 * time.Minute,
+			SampleInterval:       time.Second,
+			HostCPUWarnPercent:   90,
+			HostStealWarnPercent: 10,
 		},
 		System: System{
 			ClusterSizes:      []int{1, 3},
@@ -371,6 +375,9 @@ func (c *Config) Validate() error {
 	}
 	if e.HostCPUWarnPercent <= 0 || e.HostCPUWarnPercent > 100 {
 		bad("execution.host_cpu_warn_percent", e.HostCPUWarnPercent, "must be in (0, 100]")
+	}
+	if e.HostStealWarnPercent <= 0 || e.HostStealWarnPercent > 100 {
+		bad("execution.host_steal_warn_percent", e.HostStealWarnPercent, "must be in (0, 100]")
 	}
 	positiveList := func(field string, list []int, max int) {
 		if len(list) == 0 {

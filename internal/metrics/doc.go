@@ -15,7 +15,8 @@
 //     swaps each shard's histogram for an empty one, merges them into the
 //     operation's total and appends one Interval to the timeline.
 //  3. Sampling. A Sampler polls CPU, RSS, open files of given PIDs and the
-//     whole host with gopsutil, at 1 s by default.
+//     whole host with gopsutil, at 1 s by default; on Linux also the share
+//     of CPU time the hypervisor gave to other guests (steal).
 //  4. Results. Snapshot turns an Op into an Operation: counts, errors by
 //     kind, percentiles in nanoseconds and the HDR histogram itself (base64
 //     of hdrhistogram-go's V2 compressed encoding). A Run (schema_version 1)

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -20,8 +21,12 @@ type Proc struct {
 
 // Sample is one reading of the host and the sampled processes.
 type Sample struct {
-	At         time.Time
-	HostCPU    float64 // percent of all cores, 0..100; -1 when unreadable
+	At      time.Time
+	HostCPU float64 // percent of all cores, 0..100; -1 when unreadable
+	// HostSteal is the percent of all cores' time that the hypervisor gave
+	// to other guests since the previous sample (Linux "steal"); -1 when
+	// unreadable or not reported by the OS.
+	HostSteal  float64
 	MemUsed    uint64
 	MemPercent float64
 	NetSent    uint64 // cumulative bytes, all interfaces
@@ -49,6 +54,9 @@ type Sampler struct {
 	samples []Sample
 	handles map[int]*process.Process
 	gone    map[string]string
+	// lastTimes is the host's previous CPU times reading, for steal; only
+	// the sampling goroutine uses it after StartSampler.
+	lastTimes *cpu.TimesStat
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -61,6 +69,7 @@ func StartSampler(ctx context.Context, interval time.Duration, procs []Proc) *Sa
 		gone: map[string]string{}, cancel: cancel, done: make(chan struct{})}
 	// Prime the CPU counters: the first Percent(0) call only sets a baseline.
 	_, _ = cpu.PercentWithContext(ctx, 0, false)
+	s.lastTimes = hostTimes(ctx)
 	for _, p := range procs {
 		if h, err := process.NewProcessWithContext(ctx, int32(p.PID)); err == nil {
 			_, _ = h.PercentWithContext(ctx, 0)
@@ -91,9 +100,15 @@ func (s *Sampler) loop(ctx context.Context) {
 }
 
 func (s *Sampler) read(ctx context.Context, now time.Time) Sample {
-	smp := Sample{At: now, HostCPU: -1}
+	smp := Sample{At: now, HostCPU: -1, HostSteal: -1}
 	if pct, err := cpu.PercentWithContext(ctx, 0, false); err == nil && len(pct) == 1 {
 		smp.HostCPU = pct[0]
+	}
+	if t := hostTimes(ctx); t != nil {
+		if s.lastTimes != nil {
+			smp.HostSteal = stealPercent(*s.lastTimes, *t)
+		}
+		s.lastTimes = t
 	}
 	if vm, err := mem.VirtualMemoryWithContext(ctx); err == nil {
 		smp.MemUsed, smp.MemPercent = vm.Used, vm.UsedPercent
@@ -128,6 +143,29 @@ func (s *Sampler) read(ctx context.Context, now time.Time) Sample {
 	return smp
 }
 
+// hostTimes reads the host's CPU times, or nil where steal time is not
+// reported (only Linux accounts it).
+func hostTimes(ctx context.Context) *cpu.TimesStat {
+	if runtime.GOOS != "linux" {
+		return nil
+	}
+	t, err := cpu.TimesWithContext(ctx, false)
+	if err != nil || len(t) != 1 {
+		return nil
+	}
+	return &t[0]
+}
+
+// stealPercent is the share of the CPU time between two readings that the
+// hypervisor gave to other guests, in percent; -1 if no time passed.
+func stealPercent(prev, cur cpu.TimesStat) float64 {
+	total := cur.Total() - prev.Total()
+	if total <= 0 {
+		return -1
+	}
+	return min(100, max(0, 100*(cur.Steal-prev.Steal)/total))
+}
+
 // Stop ends sampling and waits for the sampling goroutine. Safe to call twice.
 func (s *Sampler) Stop() {
 	s.cancel()
@@ -160,12 +198,18 @@ func (s *Sampler) Summarize(from, to time.Time) *Resources {
 		return res
 	}
 	h := &HostResources{}
-	var cpuN int
+	var cpuN, stealN int
+	var stealSum, stealMax float64
 	for _, smp := range in {
 		if smp.HostCPU >= 0 {
 			h.CPUPercentMean += smp.HostCPU
 			cpuN++
 			h.CPUPercentMax = max(h.CPUPercentMax, smp.HostCPU)
+		}
+		if smp.HostSteal >= 0 {
+			stealSum += smp.HostSteal
+			stealN++
+			stealMax = max(stealMax, smp.HostSteal)
 		}
 		h.MemUsedBytesMax = max(h.MemUsedBytesMax, smp.MemUsed)
 		h.MemPercentMax = max(h.MemPercentMax, smp.MemPercent)
@@ -173,6 +217,12 @@ func (s *Sampler) Summarize(from, to time.Time) *Resources {
 	h.Samples = cpuN
 	if cpuN > 0 {
 		h.CPUPercentMean /= float64(cpuN)
+	}
+	if stealN > 0 {
+		mean := stealSum / float64(stealN)
+		h.StealPercentMean, h.StealPercentMax = &mean, &stealMax
+	} else {
+		res.Unavailable = append(res.Unavailable, "host steal time: unreadable, or not reported by this OS")
 	}
 	first, last := in[0], in[len(in)-1]
 	if last.NetSent >= first.NetSent && last.NetRecv >= first.NetRecv {

@@ -193,6 +193,11 @@ type HostResources struct {
 	CPUPercentMax   float64 `json:"cpu_percent_max"`
 	MemUsedBytesMax uint64  `json:"mem_used_bytes_max"`
 	MemPercentMax   float64 `json:"mem_percent_max"`
+	// StealPercentMean and StealPercentMax: the share of all cores' time the
+	// hypervisor gave to other guests (a shared VM's noisy neighbours);
+	// absent where the OS does not report it.
+	StealPercentMean *float64 `json:"steal_percent_mean,omitempty"`
+	StealPercentMax  *float64 `json:"steal_percent_max,omitempty"`
 	// NetSentBytes and NetRecvBytes are totals over the window, all interfaces including loopback.
 	NetSentBytes uint64 `json:"net_sent_bytes"`
 	NetRecvBytes uint64 `json:"net_recv_bytes"`

@@ -16,6 +16,7 @@ type rule struct {
 // rules is every recommendation odbench can make, in output order.
 var rules = []rule{
 	{"host_bound", hostBound},
+	{"host_steal", hostSteal},
 	{"dropped_starts", droppedStarts},
 	{"rate_limited", rateLimited},
 	{"leader_elections", leaderElections},
@@ -78,6 +79,28 @@ func hostBound(run *metrics.Run, cfg *config.Config) *Recommendation {
 		Finding:  fmt.Sprintf("the host, not the cluster, bounded %d scenario run(s)", n),
 		Evidence: fmt.Sprintf("host CPU averaged %.0f%% during %s (threshold %.0f%%)", worst, where, cfg.Execution.HostCPUWarnPercent),
 		Advice:   "their numbers describe this machine: run the load from other machines against an external cluster (odbench merge adds their histograms), or lower the concurrency",
+	}
+}
+
+func hostSteal(run *metrics.Run, cfg *config.Config) *Recommendation {
+	var n int
+	var worst float64
+	var where string
+	each(run, func(size int, s metrics.Scenario) {
+		if r := s.Resources; r != nil && r.Host != nil && r.Host.StealPercentMean != nil && *r.Host.StealPercentMean > cfg.Execution.HostStealWarnPercent {
+			n++
+			if *r.Host.StealPercentMean > worst {
+				worst, where = *r.Host.StealPercentMean, fmt.Sprintf("%s on %d nodes", s.Name, size)
+			}
+		}
+	})
+	if n == 0 {
+		return nil
+	}
+	return &Recommendation{
+		Finding:  fmt.Sprintf("the hypervisor took CPU time from this machine during %d scenario run(s)", n),
+		Evidence: fmt.Sprintf("steal averaged %.0f%% during %s (threshold %.0f%%)", worst, where, cfg.Execution.HostStealWarnPercent),
+		Advice:   "this is a shared virtual machine and its neighbours slowed it: repeat with --count 5 so compare can judge medians, or run on a dedicated machine",
 	}
 }
 

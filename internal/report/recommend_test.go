@@ -30,6 +30,9 @@ func TestRecommendationRules(t *testing.T) {
 	host := func(cpu float64) metrics.Scenario {
 		return metrics.Scenario{Resources: &metrics.Resources{Host: &metrics.HostResources{Samples: 4, CPUPercentMean: cpu}}}
 	}
+	steal := func(pct float64) metrics.Scenario {
+		return metrics.Scenario{Resources: &metrics.Resources{Host: &metrics.HostResources{Samples: 4, StealPercentMean: &pct, StealPercentMax: &pct}}}
+	}
 	steps := func(lastHeld bool) metrics.Scenario {
 		return metrics.Scenario{Name: "concurrency/stress/op=kv_write", Load: &metrics.Load{Mode: "step",
 			Steps: []metrics.Step{{RateOpsPerSec: 100, Held: true}, {RateOpsPerSec: 300, Held: lastHeld}}}}
@@ -41,6 +44,7 @@ func TestRecommendationRules(t *testing.T) {
 		evidenceOf string // a number the evidence must cite
 	}{
 		{"host_bound", host(97), host(60), "97%"},
+		{"host_steal", steal(23), steal(2), "23%"},
 		{"dropped_starts", metrics.Scenario{Load: &metrics.Load{Mode: "open", DroppedStarts: 42}}, metrics.Scenario{Load: &metrics.Load{Mode: "open"}}, "42"},
 		{"rate_limited", metrics.Scenario{Operations: []metrics.Operation{{Name: "get", RateLimited: 7, Errors: 7}}},
 			metrics.Scenario{Operations: []metrics.Operation{{Name: "get", Count: 10}}}, "7 HTTP 429"},

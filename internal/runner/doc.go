@@ -13,7 +13,8 @@
 //     fault ability) is recorded as skipped with the reason.
 //  3. Around each scenario: a per-scenario timeout, a resource sampler on
 //     the node processes, odbench itself and the host, and afterwards the
-//     checks the runner makes on every result: host CPU above the warning
+//     checks the runner makes on every result: host CPU, or on a virtual
+//     machine CPU time taken by the hypervisor (steal), above its warning
 //     threshold (the host, not the target, may be the bottleneck), HTTP
 //     429s (rate-limited, not throughput), nothing measured at all.
 //  4. Progress goes to a Progress (the CLI draws bars or log lines).

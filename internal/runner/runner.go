@@ -303,6 +303,12 @@ func judge(res *metrics.Scenario, cfg *config.Config) {
 			"host CPU averaged %.0f%% (max %.0f%%) during the measurement, above %.0f%%: the load machine, not the target, may have been the bottleneck",
 			r.Host.CPUPercentMean, r.Host.CPUPercentMax, cfg.Execution.HostCPUWarnPercent))
 	}
+	if r := res.Resources; r != nil && r.Host != nil && r.Host.StealPercentMean != nil && *r.Host.StealPercentMean > cfg.Execution.HostStealWarnPercent {
+		res.HostBound = true
+		res.Warnings = append(res.Warnings, fmt.Sprintf(
+			"the hypervisor gave %.0f%% of this machine's CPU time (max %.0f%%) to other guests during the measurement (steal, above %.0f%%): timings describe its neighbours as much as the target",
+			*r.Host.StealPercentMean, *r.Host.StealPercentMax, cfg.Execution.HostStealWarnPercent))
+	}
 	var ok, errs, limited int64
 	for _, op := range res.Operations {
 		ok += op.Count

@@ -200,3 +200,29 @@ func TestResultsDirNotWritable(t *testing.T) {
 		t.Fatalf("err = %v, want ErrResultsDir", err)
 	}
 }
+
+// TestJudgeSteal: a measurement during which the hypervisor took more
+// than the threshold of the CPU is host-bound, with a warning that says so.
+func TestJudgeSteal(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	for _, tc := range []struct {
+		steal     float64
+		wantBound bool
+	}{{30, true}, {2, false}} {
+		steal := tc.steal
+		res := &metrics.Scenario{Status: metrics.StatusOK, Resources: &metrics.Resources{
+			Host: &metrics.HostResources{Samples: 4, CPUPercentMean: 40, StealPercentMean: &steal, StealPercentMax: &steal}}}
+		judge(res, &cfg)
+		if res.HostBound != tc.wantBound {
+			t.Errorf("steal %v%%: host-bound = %v, want %v", steal, res.HostBound, tc.wantBound)
+		}
+		warned := false
+		for _, w := range res.Warnings {
+			warned = warned || strings.Contains(w, "steal")
+		}
+		if warned != tc.wantBound {
+			t.Errorf("steal %v%%: warnings %q", steal, res.Warnings)
+		}
+	}
+}

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/odbench/odbench/internal/load"
+	"github.com/odbench/odbench/internal/metrics"
 )
 
 func main() {
@@ -160,6 +161,15 @@ func cpuCount() int {
 	return n
 }
 
+// steal says how much CPU time the hypervisor took during a measurement:
+// on a shared virtual machine it explains a slow round.
+func steal(m map[string]float64) string {
+	if m["steal_pct"] < 0 {
+		return "host steal not reported"
+	}
+	return fmt.Sprintf("host steal %.1f%%", m["steal_pct"])
+}
+
 // median returns the run whose key is the median of runs.
 func median(runs []map[string]float64, key string) map[string]float64 {
 	sorted := slices.Clone(runs)
@@ -210,12 +220,18 @@ func orchestrate(long bool, rounds int) int {
 	measure := func(mode string, d time.Duration) map[string]float64 {
 		cmd := pinned(1, self, "-engine", mode, "-url", url, "-d", d.String())
 		cmd.Stderr = os.Stderr
+		sampler := metrics.StartSampler(context.Background(), time.Second, nil)
+		from := time.Now()
 		b, err := cmd.Output()
+		sampler.Stop()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, mode, err)
 			os.Exit(1)
 		}
-		m := map[string]float64{}
+		m := map[string]float64{"steal_pct": -1}
+		if h := sampler.Summarize(from, time.Now()).Host; h != nil && h.StealPercentMean != nil {
+			m["steal_pct"] = *h.StealPercentMean
+		}
 		for _, kv := range strings.Fields(string(b)) {
 			k, v, _ := strings.Cut(kv, "=")
 			m[k], _ = strconv.ParseFloat(v, 64)
@@ -237,8 +253,8 @@ func orchestrate(long bool, rounds int) int {
 	for r := 1; r <= rounds; r++ {
 		c := measure("closed", 10*time.Second)
 		c10s = append(c10s, c)
-		line := fmt.Sprintf("  round %d: %.0f req/s, p50 %v, p99 %v, errors %.0f, peak RSS %.1f MiB", r, c["ops_per_s"],
-			time.Duration(c["p50_ns"]), time.Duration(c["p99_ns"]), c["errors"], c["peak_rss_kib"]/1024)
+		line := fmt.Sprintf("  round %d: %.0f req/s, p50 %v, p99 %v, errors %.0f, peak RSS %.1f MiB, %s", r, c["ops_per_s"],
+			time.Duration(c["p50_ns"]), time.Duration(c["p99_ns"]), c["errors"], c["peak_rss_kib"]/1024, steal(c))
 		if wrk, err := runWrk(url); err != nil {
 			line += fmt.Sprintf("; wrk: %v", err)
 		} else {
@@ -266,9 +282,9 @@ func orchestrate(long bool, rounds int) int {
 	for r := 1; r <= rounds; r++ {
 		o := measure("open", 10*time.Second)
 		opens = append(opens, o)
-		fmt.Printf("  round %d: %.1f req/s, p50 %v, p99 %v (uncorrected %v), late starts (> 1 ms) %.0f, dropped %.0f, errors %.0f\n",
+		fmt.Printf("  round %d: %.1f req/s, p50 %v, p99 %v (uncorrected %v), late starts (> 1 ms) %.0f, dropped %.0f, errors %.0f, %s\n",
 			r, o["ops_per_s"], time.Duration(o["p50_ns"]), time.Duration(o["p99_ns"]), time.Duration(o["unc_p99_ns"]),
-			o["late"], o["dropped"], o["errors"])
+			o["late"], o["dropped"], o["errors"], steal(o))
 	}
 	o := median(opens, "p99_ns")
 	rateOK := o["ops_per_s"] >= 1980 && o["ops_per_s"] <= 2020
