@@ -19,7 +19,7 @@ func newMonitorCmd(a *app) *cobra.Command {
 		Use:   "monitor",
 		Short: "Serve a live dashboard of a running cluster, with WebSocket updates and alerts",
 		Long: `monitor watches a running cluster (its nodes' API URLs) and the host, every
-monitor.interval: CPU, memory, network, node goroutines and heap, requests/s
+monitor.interval: CPU (and steal), memory, network, node goroutines and heap, requests/s
 and error rate (from the nodes' request counters), Raft ops/s, and probe
 latency (avg, p95). It serves a dashboard at monitor.address, pushes every
 reading to it over a WebSocket, evaluates monitor.alerts (metric, condition,

@@ -191,6 +191,7 @@ type AlertRule struct {
 var AlertMetrics = []string{
 	"cpu_percent", "memory_percent", "memory_mb", "goroutines", "net_mb_per_s",
 	"requests_per_s", "ops_per_s", "latency_avg_ms", "latency_p95_ms", "error_rate_percent",
+	"steal_percent",
 }
 
 // Cluster selects and configures the cluster driver.

@@ -54,9 +54,8 @@ type Sampler struct {
 	samples []Sample
 	handles map[int]*process.Process
 	gone    map[string]string
-	// lastTimes is the host's previous CPU times reading, for steal; only
-	// the sampling goroutine uses it after StartSampler.
-	lastTimes *cpu.TimesStat
+	// steal is only used by the sampling goroutine after StartSampler.
+	steal *StealMeter
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -69,7 +68,7 @@ func StartSampler(ctx context.Context, interval time.Duration, procs []Proc) *Sa
 		gone: map[string]string{}, cancel: cancel, done: make(chan struct{})}
 	// Prime the CPU counters: the first Percent(0) call only sets a baseline.
 	_, _ = cpu.PercentWithContext(ctx, 0, false)
-	s.lastTimes = hostTimes(ctx)
+	s.steal = NewStealMeter(ctx)
 	for _, p := range procs {
 		if h, err := process.NewProcessWithContext(ctx, int32(p.PID)); err == nil {
 			_, _ = h.PercentWithContext(ctx, 0)
@@ -104,11 +103,8 @@ func (s *Sampler) read(ctx context.Context, now time.Time) Sample {
 	if pct, err := cpu.PercentWithContext(ctx, 0, false); err == nil && len(pct) == 1 {
 		smp.HostCPU = pct[0]
 	}
-	if t := hostTimes(ctx); t != nil {
-		if s.lastTimes != nil {
-			smp.HostSteal = stealPercent(*s.lastTimes, *t)
-		}
-		s.lastTimes = t
+	if pct, ok := s.steal.Read(ctx); ok {
+		smp.HostSteal = pct
 	}
 	if vm, err := mem.VirtualMemoryWithContext(ctx); err == nil {
 		smp.MemUsed, smp.MemPercent = vm.Used, vm.UsedPercent
@@ -141,6 +137,30 @@ func (s *Sampler) read(ctx context.Context, now time.Time) Sample {
 		smp.Procs = append(smp.Procs, ps)
 	}
 	return smp
+}
+
+// StealMeter measures the share of all cores' time that the hypervisor gave
+// to other guests (Linux "steal") between readings: on a shared virtual
+// machine, the CPU taken away without the host looking busy.
+type StealMeter struct{ last *cpu.TimesStat }
+
+// NewStealMeter takes the first reading.
+func NewStealMeter(ctx context.Context) *StealMeter { return &StealMeter{last: hostTimes(ctx)} }
+
+// Read returns the steal percent since the previous reading; ok is false
+// where it cannot be measured (not Linux, unreadable, no time passed).
+func (m *StealMeter) Read(ctx context.Context) (pct float64, ok bool) {
+	t := hostTimes(ctx)
+	if t == nil {
+		return 0, false
+	}
+	prev := m.last
+	m.last = t
+	if prev == nil {
+		return 0, false
+	}
+	pct = stealPercent(*prev, *t)
+	return pct, pct >= 0
 }
 
 // hostTimes reads the host's CPU times, or nil where steal time is not

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/odbench/odbench/internal/metrics"
 	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/mem"
 	"github.com/shirou/gopsutil/v4/net"
@@ -61,13 +62,14 @@ type Collector struct {
 	prevNet   uint64
 	maxCommit uint64
 	probes    []float64 // ms, newest last
+	steal     *metrics.StealMeter
 }
 
 // NewCollector watches the nodes at urls; latency statistics cover the
 // last window probes.
 func NewCollector(urls []string, window int) *Collector {
 	return &Collector{urls: urls, client: &http.Client{Timeout: 2 * time.Second}, window: window,
-		prevReq: map[string]int64{}, prevErr: map[string]int64{}}
+		prevReq: map[string]int64{}, prevErr: map[string]int64{}, steal: metrics.NewStealMeter(context.Background())}
 }
 
 // Collect takes one snapshot.
@@ -119,6 +121,11 @@ func (c *Collector) Collect(ctx context.Context) Snapshot {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if pct, ok := c.steal.Read(ctx); ok {
+		s.Metrics["steal_percent"] = pct
+	} else {
+		s.Missing = append(s.Missing, "steal_percent: not measurable here (only Linux reports steal)")
+	}
 	dt := now.Sub(c.prevAt).Seconds()
 	first := c.prevAt.IsZero()
 	var goroutines, reqDelta, errDelta float64

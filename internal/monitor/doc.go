@@ -2,8 +2,8 @@
 //
 // What flows through it, in order:
 //
-//  1. A Collector polls, every interval, the host (CPU, memory, network
-//     with gopsutil) and every node's GET /api/v1/metrics (goroutines,
+//  1. A Collector polls, every interval, the host (CPU, steal, memory,
+//     network with gopsutil) and every node's GET /api/v1/metrics (goroutines,
 //     heap, requests and 5xx counters, Raft commit index), and probes each
 //     node's GET /api/v1/health once to time it. From the deltas it derives
 //     one Snapshot: requests/s, ops/s (Raft commits), error rate, latency

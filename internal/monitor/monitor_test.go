@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,6 +133,9 @@ func TestServerStreamsSnapshots(t *testing.T) {
 	}
 	if _, ok := live.Metrics["latency_p95_ms"]; !ok {
 		t.Error("no probe latency")
+	}
+	if v, ok := live.Metrics["steal_percent"]; runtime.GOOS == "linux" && (!ok || v < 0 || v > 100) {
+		t.Errorf("steal %v (reported %v), want a percentage on Linux (missing: %v)", v, ok, live.Missing)
 	}
 	if len(live.Alerts) != 1 || live.Alerts[0].State != "firing" {
 		t.Errorf("alerts %+v, want the error-rate rule firing", live.Alerts)
