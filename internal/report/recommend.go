@@ -60,17 +60,27 @@ func scalar(s metrics.Scenario, name string) (float64, bool) {
 	return 0, false
 }
 
-func hostBound(run *metrics.Run, cfg *config.Config) *Recommendation {
-	var n int
-	var worst float64
-	var where string
+// overThreshold counts the scenario runs whose value (where they have one)
+// is above limit and returns the largest such value and where it was.
+func overThreshold(run *metrics.Run, limit float64, value func(metrics.Scenario) (float64, bool)) (n int, worst float64, where string) {
 	each(run, func(size int, s metrics.Scenario) {
-		if r := s.Resources; r != nil && r.Host != nil && r.Host.Samples > 0 && r.Host.CPUPercentMean > cfg.Execution.HostCPUWarnPercent {
+		if v, ok := value(s); ok && v > limit {
 			n++
-			if r.Host.CPUPercentMean > worst {
-				worst, where = r.Host.CPUPercentMean, fmt.Sprintf("%s on %d nodes", s.Name, size)
+			if v > worst {
+				worst, where = v, fmt.Sprintf("%s on %d nodes", s.Name, size)
 			}
 		}
+	})
+	return n, worst, where
+}
+
+func hostBound(run *metrics.Run, cfg *config.Config) *Recommendation {
+	n, worst, where := overThreshold(run, cfg.Execution.HostCPUWarnPercent, func(s metrics.Scenario) (float64, bool) {
+		r := s.Resources
+		if r == nil || r.Host == nil || r.Host.Samples == 0 {
+			return 0, false
+		}
+		return r.Host.CPUPercentMean, true
 	})
 	if n == 0 {
 		return nil
@@ -83,16 +93,12 @@ func hostBound(run *metrics.Run, cfg *config.Config) *Recommendation {
 }
 
 func hostSteal(run *metrics.Run, cfg *config.Config) *Recommendation {
-	var n int
-	var worst float64
-	var where string
-	each(run, func(size int, s metrics.Scenario) {
-		if r := s.Resources; r != nil && r.Host != nil && r.Host.StealPercentMean != nil && *r.Host.StealPercentMean > cfg.Execution.HostStealWarnPercent {
-			n++
-			if *r.Host.StealPercentMean > worst {
-				worst, where = *r.Host.StealPercentMean, fmt.Sprintf("%s on %d nodes", s.Name, size)
-			}
+	n, worst, where := overThreshold(run, cfg.Execution.HostStealWarnPercent, func(s metrics.Scenario) (float64, bool) {
+		r := s.Resources
+		if r == nil || r.Host == nil || r.Host.StealPercentMean == nil {
+			return 0, false
 		}
+		return *r.Host.StealPercentMean, true
 	})
 	if n == 0 {
 		return nil
