@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/metrics"
@@ -49,6 +50,19 @@ func each(run *metrics.Run, f func(size int, s metrics.Scenario)) {
 			}
 		}
 	}
+}
+
+// disrupted says whether the scenario broke the cluster on purpose (it
+// recorded a "<x>_start" event opening a fault window: a kill, a pause, a
+// partition). Its errors and its tail are the point of it, measured by its
+// own scalars, so the generic error and tail rules leave it out.
+func disrupted(s metrics.Scenario) bool {
+	for _, e := range s.Events {
+		if strings.HasSuffix(e.Kind, "_start") {
+			return true
+		}
+	}
+	return false
 }
 
 func scalar(s metrics.Scenario, name string) (float64, bool) {
@@ -198,6 +212,9 @@ func errorRate(run *metrics.Run, cfg *config.Config) *Recommendation {
 	var where string
 	var kinds map[string]int64
 	each(run, func(size int, s metrics.Scenario) {
+		if disrupted(s) {
+			return
+		}
 		for _, op := range s.Operations {
 			if r := 100 * op.ErrorRate(); r > worst {
 				worst, where, kinds = r, fmt.Sprintf("%s · %s on %d nodes", s.Name, op.Name, size), op.ErrorsByKind
@@ -220,6 +237,9 @@ func tailLatency(run *metrics.Run, _ *config.Config) *Recommendation {
 	var where string
 	var p50, p99 int64
 	each(run, func(size int, s metrics.Scenario) {
+		if disrupted(s) {
+			return
+		}
 		for _, op := range s.Operations {
 			if op.Count < minCount || op.Latency.P50Ns <= 0 {
 				continue

@@ -93,3 +93,50 @@ func TestRecommendationRules(t *testing.T) {
 		}
 	}
 }
+
+// TestRecommendationsSkipInjectedFaults: errors and a long tail in a
+// scenario that killed or paused a node on purpose are its point, not a
+// finding for the generic rules.
+func TestRecommendationsSkipInjectedFaults(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	s := metrics.Scenario{Name: "faults/leader_failure", Operations: []metrics.Operation{op(100, 50, 1e6, 250e6)},
+		Events: []metrics.Event{{Kind: "leader_kill_start"}, {Kind: "leader_kill_stop"}}}
+	for _, r := range Recommend(runOf(s), &cfg) {
+		if r.Rule == "error_rate" || r.Rule == "tail_latency" {
+			t.Errorf("rule %s fired on a deliberate fault: %+v", r.Rule, r)
+		}
+	}
+	s.Events = nil // the same numbers without a fault window do fire
+	fired := map[string]bool{}
+	for _, r := range Recommend(runOf(s), &cfg) {
+		fired[r.Rule] = true
+	}
+	if !fired["error_rate"] || !fired["tail_latency"] {
+		t.Errorf("without a fault window, fired %v; want error_rate and tail_latency", fired)
+	}
+}
+
+// TestErrorTargetSkipsInjectedFaults: the error-rate target judges the
+// cluster's errors, not the ones a fault scenario caused on purpose.
+func TestErrorTargetSkipsInjectedFaults(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	fault := metrics.Scenario{Name: "faults/leader_failure", Status: metrics.StatusOK, Operations: []metrics.Operation{op(100, 50, 1e6, 2e6)},
+		Events: []metrics.Event{{Kind: "leader_kill_start"}, {Kind: "leader_kill_stop"}}}
+	clean := metrics.Scenario{Name: "api/x", Category: "api", Status: metrics.StatusOK, Operations: []metrics.Operation{op(1000, 1, 1e6, 2e6)}}
+	run := &metrics.Run{SchemaVersion: 1, Clusters: []metrics.Cluster{{Size: 3, Scenarios: []metrics.Scenario{fault, clean}}}}
+	rep, err := Build("x.json", run, &cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range rep.Targets {
+		if strings.HasPrefix(tr.Name, "error rate") {
+			if tr.Status != TargetPass || !strings.Contains(tr.Where, "1 errors in 1001") {
+				t.Errorf("error-rate target %+v, want a pass over the 1001 operations outside the fault", tr)
+			}
+			return
+		}
+	}
+	t.Fatalf("no error-rate target in %+v", rep.Targets)
+}
