@@ -179,7 +179,9 @@ func hostTimes(ctx context.Context) *cpu.TimesStat {
 // stealPercent is the share of the CPU time between two readings that the
 // hypervisor gave to other guests, in percent; -1 if no time passed.
 func stealPercent(prev, cur cpu.TimesStat) float64 {
-	total := cur.Total() - prev.Total()
+	// Linux counts guest time inside user time too, so Total has it twice.
+	sum := func(t cpu.TimesStat) float64 { return t.Total() - t.Guest - t.GuestNice }
+	total := sum(cur) - sum(prev)
 	if total <= 0 {
 		return -1
 	}

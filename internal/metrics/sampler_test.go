@@ -22,6 +22,8 @@ func TestStealPercent(t *testing.T) {
 		{"quarter", cpu.TimesStat{User: 140, System: 60, Idle: 825, Steal: 75}, 25},
 		{"none", cpu.TimesStat{User: 150, System: 50, Idle: 850, Steal: 50}, 0},
 		{"no time passed", prev, -1},
+		// Guest time is part of user time, not more time.
+		{"guest", cpu.TimesStat{User: 140, System: 60, Idle: 825, Steal: 75, Guest: 30}, 25},
 	} {
 		if got := stealPercent(prev, tc.cur); got != tc.want {
 			t.Errorf("%s: steal = %v%%, want %v%%", tc.name, got, tc.want)
