@@ -120,7 +120,7 @@ func hostSteal(run *metrics.Run, cfg *config.Config) *Recommendation {
 	return &Recommendation{
 		Finding:  fmt.Sprintf("the hypervisor took CPU time from this machine during %d scenario run(s)", n),
 		Evidence: fmt.Sprintf("steal averaged %.0f%% during %s (threshold %.0f%%)", worst, where, cfg.Execution.HostStealWarnPercent),
-		Advice:   "this is a shared virtual machine and its neighbours slowed it: repeat with --count 5 so compare can judge medians, or run on a dedicated machine",
+		Advice:   "this is a shared virtual machine and its neighbours slowed it: repeat with --count 5 so that compare weighs several samples instead of one, or run on a dedicated machine",
 	}
 }
 
