@@ -29,19 +29,25 @@ const LateThreshold = time.Millisecond
 // take to finish before they are cancelled and counted as unfinished.
 const DefaultDrain = 10 * time.Second
 
-// KindUnfinished is the error kind of operations cancelled at the end of a run.
-const KindUnfinished = "unfinished"
-
 type intendedKey struct{}
-type measureKey struct{}
+type windowKey struct{}
 
 // MeasureStart returns when the measured window of the run that called
 // the operation starts: operations that keep their own measurements
 // (phases of a request) discard those that started before it, exactly as
 // the engine discards warm-up.
 func MeasureStart(ctx context.Context) (time.Time, bool) {
-	t, ok := ctx.Value(measureKey{}).(time.Time)
-	return t, ok
+	w, ok := ctx.Value(windowKey{}).(window)
+	return w.measure, ok
+}
+
+// Window returns the measured window of the run that called the
+// operation: an operation that counts its own quantities (bytes received)
+// counts those it completes inside [from, to), as the engine counts
+// throughput.
+func Window(ctx context.Context) (from, to time.Time, ok bool) {
+	w, ok := ctx.Value(windowKey{}).(window)
+	return w.measure, w.end, ok
 }
 
 // IntendedStart returns the time an open-loop operation was scheduled to
@@ -138,10 +144,14 @@ func (m *mix) pick(rnd *rand.Rand) int {
 	return len(m.ops) - 1
 }
 
-// window holds the timing of one run.
+// window holds the timing of one run: warm-up from start, measurement
+// from measure until end.
 type window struct {
 	start, measure, end time.Time
 }
+
+// in reports whether t falls inside the measured window.
+func (w window) in(t time.Time) bool { return !t.Before(w.measure) && t.Before(w.end) }
 
 func newWindow(warmup, duration time.Duration) window {
 	now := time.Now()
@@ -165,8 +175,8 @@ func startTicker(rec *metrics.Recorder, w window) (stop func()) {
 		for {
 			select {
 			case now := <-t.C:
-				if now.After(w.end) {
-					return
+				if now.After(w.end.Add(-50 * time.Millisecond)) {
+					return // finish closes the last interval at the end itself
 				}
 				rec.Tick(now)
 			case <-quit:
@@ -188,12 +198,13 @@ func RunClosed(ctx context.Context, c Closed, ops ...Operation) (*Result, error)
 	}
 	w := newWindow(c.Warmup, c.Duration)
 	rec := metrics.NewRecorder(c.Workers, false)
+	rec.CountWindow()
 	rec.Start(w.measure)
 	recOps := make([]*metrics.Op, len(ops))
 	for i, op := range ops {
 		recOps[i] = rec.Op(op.Name)
 	}
-	opCtx, cancelOps := context.WithCancel(context.WithValue(ctx, measureKey{}, w.measure))
+	opCtx, cancelOps := context.WithCancel(context.WithValue(ctx, windowKey{}, w))
 	defer cancelOps()
 	stopTicks := startTicker(rec, w)
 
@@ -216,13 +227,16 @@ func RunClosed(ctx context.Context, c Closed, ops ...Operation) (*Result, error)
 				err := m.ops[k].Do(opCtx)
 				done := time.Now()
 				if start.Before(w.measure) {
+					if err == nil && w.in(done) {
+						shards[k].Completed() // warm-up's, finished inside the window
+					}
 					continue
 				}
 				if err != nil {
-					shards[k].Error(classifyAtEnd(opCtx, err))
+					recordError(opCtx, shards[k], err)
 					continue
 				}
-				shards[k].Record(done.Sub(start).Nanoseconds())
+				shards[k].RecordDone(done.Sub(start).Nanoseconds(), w.in(done))
 			}
 		}()
 	}
@@ -247,12 +261,13 @@ func RunOpen(ctx context.Context, o Open, ops ...Operation) (*Result, error) {
 	}
 	w := newWindow(o.Warmup, o.Duration)
 	rec := metrics.NewRecorder(o.MaxInFlight, true)
+	rec.CountWindow()
 	rec.Start(w.measure)
 	recOps := make([]*metrics.Op, len(ops))
 	for i, op := range ops {
 		recOps[i] = rec.Op(op.Name)
 	}
-	opCtx, cancelOps := context.WithCancel(context.WithValue(ctx, measureKey{}, w.measure))
+	opCtx, cancelOps := context.WithCancel(context.WithValue(ctx, windowKey{}, w))
 	defer cancelOps()
 	stopTicks := startTicker(rec, w)
 
@@ -274,125 +289,136 @@ func RunOpen(ctx context.Context, o Open, ops ...Operation) (*Result, error) {
 				err := m.ops[k].Do(context.WithValue(opCtx, intendedKey{}, intended))
 				done := time.Now()
 				if intended.Before(w.measure) {
+					if err == nil && w.in(done) {
+						shards[k].Completed() // warm-up's, finished inside the window
+					}
 					continue
 				}
 				if actual.Sub(intended) > LateThreshold {
 					late.Add(1)
 				}
 				if err != nil {
-					shards[k].Error(classifyAtEnd(opCtx, err))
+					recordError(opCtx, shards[k], err)
 					continue
 				}
-				shards[k].RecordOpen(done.Sub(intended).Nanoseconds(), done.Sub(actual).Nanoseconds())
+				shards[k].RecordOpen(done.Sub(intended).Nanoseconds(), done.Sub(actual).Nanoseconds(), w.in(done))
 			}
 		}()
 	}
 
 	// The scheduler owns the starts channel and closes it.
 	rnd := rand.New(rand.NewPCG(o.Seed, 1<<32))
-	interval := func() time.Duration {
+	var n int64
+	prev := w.start
+	// arrival returns the next intended start. Constant arrivals are
+	// computed from the start, not accumulated, so rounding does not drift
+	// the rate.
+	arrival := func() time.Time {
 		if o.Poisson {
-			return time.Duration(rnd.ExpFloat64() / o.Rate * float64(time.Second))
+			prev = prev.Add(time.Duration(rnd.ExpFloat64() / o.Rate * float64(time.Second)))
+			return prev
 		}
-		return time.Duration(float64(time.Second) / o.Rate)
+		t := w.start.Add(time.Duration(float64(n) * float64(time.Second) / o.Rate))
+		n++
+		return t
 	}
-	var dropped int64
+	var sent, dropped int64 // starts inside the window handed to a worker, and never begun
 	endTimer := time.NewTimer(time.Until(w.end))
 	defer endTimer.Stop()
 	pace := NewSleeper()
 	defer pace.Close()
-	next := w.start
-	var n int64
 schedule:
 	for {
-		// Constant arrivals are computed from the start, not accumulated, so
-		// rounding does not drift the rate.
-		if o.Poisson {
-			next = next.Add(interval())
-		} else {
-			next = w.start.Add(time.Duration(float64(n) * float64(time.Second) / o.Rate))
-		}
-		n++
-		if !next.Before(w.end) {
-			break
-		}
-		if !pace.Until(ctx, next) {
+		next := arrival()
+		if !next.Before(w.end) || !pace.Until(ctx, next) {
 			break
 		}
 		// A free worker takes the start at once; only when every worker is
 		// busy does the end of the window compete with the hand-off.
 		select {
 		case starts <- next:
-			continue
 		default:
-		}
-		select {
-		case starts <- next:
-		case <-ctx.Done():
-			break schedule
-		case <-endTimer.C:
-			// Every worker is busy until the end: the starts due from here on never begin.
-			for t := next; t.Before(w.end); {
-				if !t.Before(w.measure) {
-					dropped++
+			select {
+			case starts <- next:
+			case <-ctx.Done():
+				break schedule
+			case <-endTimer.C:
+				// Every worker is busy until the end: this start and every
+				// later one due before the end never begin.
+				for t := next; t.Before(w.end); t = arrival() {
+					if w.in(t) {
+						dropped++
+					}
 				}
-				if o.Poisson {
-					t = t.Add(interval())
-				} else {
-					n++
-					t = w.start.Add(time.Duration(float64(n) * float64(time.Second) / o.Rate))
-				}
+				break schedule
 			}
-			break schedule
+		}
+		if w.in(next) {
+			sent++
 		}
 	}
 	close(starts)
 	end := finish(ctx, rec, w, &workers, cancelOps, stopTicks, o.Drain)
-	arrival := "constant"
+	kind := "constant"
 	if o.Poisson {
-		arrival = "poisson"
+		kind = "poisson"
 	}
 	return &Result{
 		Recorder: rec, MeasureStart: w.measure, MeasureEnd: end,
-		Load: metrics.Load{Mode: "open", RateOpsPerSec: o.Rate, Arrival: arrival, MaxInFlight: o.MaxInFlight,
-			LateStarts: late.Load(), DroppedStarts: dropped},
+		Load: metrics.Load{Mode: "open", RateOpsPerSec: o.Rate, Arrival: kind, MaxInFlight: o.MaxInFlight,
+			IntendedStarts: sent + dropped, LateStarts: late.Load(), DroppedStarts: dropped},
 	}, ctx.Err()
 }
 
-// finish waits for the workers (cancelling their operations after drain),
-// closes the last interval and returns the end of the measured window.
+// finish waits for the end of the measured window (or an interruption),
+// closes the window's last interval, then waits for the operations still
+// running, cancelling them after drain, and adds those that finished to the
+// totals. It returns the end of the measured window: the planned end, or
+// the moment of an interruption. Throughput counts what completed inside
+// it, so neither a straggler nor a slow drain changes it (wrk's rule).
 func finish(ctx context.Context, rec *metrics.Recorder, w window, workers *sync.WaitGroup, cancelOps context.CancelFunc, stopTicks func(), drain time.Duration) time.Time {
 	if drain <= 0 {
 		drain = DefaultDrain
 	}
+	end := w.end
+	if wait := time.Until(w.end); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			end = time.Now()
+		}
+		t.Stop()
+	}
+	stopTicks()
+	if end.Before(w.measure) {
+		end = w.measure
+	}
+	rec.Tick(end)
 	done := make(chan struct{})
 	go func() { workers.Wait(); close(done) }()
+	t := time.NewTimer(drain)
+	defer t.Stop()
 	select {
 	case <-done:
 	case <-ctx.Done():
 		cancelOps()
 		<-done
-	case <-time.After(time.Until(w.end) + drain):
+	case <-t.C:
 		cancelOps()
 		<-done
 	}
-	stopTicks()
-	// The window ends when the last operation finished (after a drain, or
-	// early on interruption): throughput counts completions over the time
-	// they really took, so an overloaded target cannot look faster than it is.
-	end := time.Now()
-	if end.Before(w.measure) {
-		end = w.measure
-	}
-	rec.Tick(end)
+	rec.Flush()
 	return end
 }
 
-// classifyAtEnd classifies err, naming operations cut off by the engine's
-// own cancellation "unfinished" rather than blaming the target.
-func classifyAtEnd(opCtx context.Context, err error) string {
+// recordError counts a failed operation: as unfinished when the engine
+// itself cut it off (the drain ended, or the run was interrupted), else as
+// an error of its kind.
+func recordError(opCtx context.Context, s *metrics.Shard, err error) {
 	if opCtx.Err() != nil && errors.Is(err, context.Canceled) {
-		return KindUnfinished
+		s.Unfinished()
+		return
 	}
-	return Classify(err)
+	s.Error(Classify(err))
 }

@@ -95,7 +95,8 @@ func TestOpenLoopStall(t *testing.T) {
 
 // TestOpenLoopDropped: with every worker blocked until the end, the starts
 // that could not begin are counted as dropped, and the blocked operation as
-// unfinished.
+// unfinished, not as an error. Every one of the 50 starts due in the
+// window is accounted for (constant arrivals once lost one).
 func TestOpenLoopDropped(t *testing.T) {
 	t.Parallel()
 	block := make(chan struct{})
@@ -114,12 +115,96 @@ func TestOpenLoopDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := res.Load.DroppedStarts; d < 30 {
-		t.Errorf("dropped starts = %d, want about 49", d)
+	got := res.Operations()[0]
+	if got.Unfinished != 1 || got.Errors != 0 {
+		t.Errorf("unfinished %d, errors %v; want the blocked operation unfinished and no error", got.Unfinished, got.ErrorsByKind)
+	}
+	if d := res.Load.DroppedStarts; d != 49 {
+		t.Errorf("dropped starts = %d, want 49 (50 due, one began)", d)
+	}
+	if sum := got.Count + got.Errors + got.Unfinished + res.Load.DroppedStarts; sum != 50 || res.Load.IntendedStarts != 50 {
+		t.Errorf("intended starts %d; count+errors+unfinished+dropped = %d; want both 50", res.Load.IntendedStarts, sum)
+	}
+}
+
+// TestOpenLoopAccounting: with successes, failures and drops mixed, every
+// start due in the window is exactly one of them.
+func TestOpenLoopAccounting(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	op := Operation{Name: "mixed", Do: func(ctx context.Context) error {
+		switch n.Add(1) % 3 {
+		case 0:
+			return &StatusError{Code: 503}
+		case 1:
+			time.Sleep(30 * time.Millisecond) // keeps both workers busy now and then
+		}
+		return nil
+	}}
+	for _, poisson := range []bool{false, true} {
+		res, err := RunOpen(context.Background(), Open{Rate: 200, Poisson: poisson, Warmup: 100 * time.Millisecond,
+			Duration: 500 * time.Millisecond, MaxInFlight: 2, Seed: 7}, op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := res.Operations()[0]
+		if sum := o.Count + o.Errors + o.Unfinished + res.Load.DroppedStarts; sum != res.Load.IntendedStarts {
+			t.Errorf("poisson=%v: count %d + errors %d + unfinished %d + dropped %d = %d, want the %d intended starts",
+				poisson, o.Count, o.Errors, o.Unfinished, res.Load.DroppedStarts, sum, res.Load.IntendedStarts)
+		}
+		if !poisson && res.Load.IntendedStarts != 100 {
+			t.Errorf("constant arrivals: %d intended starts in 500ms at 200/s, want 100", res.Load.IntendedStarts)
+		}
+	}
+}
+
+// TestOpenLoopSustainedThroughput: 200/s of 200 ms operations is fully
+// sustained, and throughput is what completed inside the window over the
+// window: 200/s, not 200 over the window stretched to the last answer.
+func TestOpenLoopSustainedThroughput(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(200 * time.Millisecond)
+	}))
+	defer srv.Close()
+	client := NewHTTPClient(64, 5*time.Second)
+	defer client.CloseIdleConnections()
+	op := Operation{Name: "get", Do: func(ctx context.Context) error { return Get(ctx, client, srv.URL) }}
+	res, err := RunOpen(context.Background(), Open{Rate: 200, Warmup: 500 * time.Millisecond, Duration: time.Second, MaxInFlight: 64}, op)
+	if err != nil {
+		t.Fatal(err)
 	}
 	got := res.Operations()[0]
-	if got.ErrorsByKind[KindUnfinished] != 1 {
-		t.Errorf("errors = %v, want one %q", got.ErrorsByKind, KindUnfinished)
+	if tp := got.ThroughputOpsPerSec; tp < 198 || tp > 202 {
+		t.Errorf("throughput = %.1f/s, want 200 ±1%% (count %d, window %v)", tp, got.Count, res.Measured())
+	}
+	if res.Measured() != time.Second {
+		t.Errorf("measured window = %v, want exactly the 1s asked for", res.Measured())
+	}
+}
+
+// TestClosedLoopStraggler: one operation of 1 s among 10 ms ones, in a
+// 1 s window, must not stretch the window: throughput stays within 5% of
+// the completions over the window.
+func TestClosedLoopStraggler(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	op := Operation{Name: "op", Do: func(ctx context.Context) error {
+		d := 10 * time.Millisecond
+		if n.Add(1) == 100 { // inside the window, with 1 s to go
+			d = time.Second
+		}
+		time.Sleep(d)
+		return nil
+	}}
+	res, err := RunClosed(context.Background(), Closed{Workers: 4, Warmup: 100 * time.Millisecond, Duration: time.Second}, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := res.Operations()[0]
+	want := float64(got.Count) / time.Second.Seconds()
+	if got.ThroughputOpsPerSec < 0.95*want {
+		t.Errorf("throughput %.1f/s, want >= 95%% of count / 1s window = %.1f/s (window measured as %v)", got.ThroughputOpsPerSec, want, res.Measured())
 	}
 }
 
@@ -250,5 +335,26 @@ func TestStepRampFindsLimit(t *testing.T) {
 	}
 	if len(res.Steps) != 2 || res.Steps[1].Held {
 		t.Errorf("steps = %+v, want the second to break", res.Steps)
+	}
+}
+
+// TestStepRampSlowOperationsHold: a target that sustains every rate with
+// 300 ms operations holds every step; the requests still running at a
+// step's end are neither errors nor missing throughput.
+func TestStepRampSlowOperationsHold(t *testing.T) {
+	t.Parallel()
+	op := Operation{Name: "slow", Do: func(ctx context.Context) error {
+		time.Sleep(300 * time.Millisecond)
+		return nil
+	}}
+	res, err := RunStep(context.Background(), Step{StartRate: 50, Increment: 50, StepDuration: 2 * time.Second,
+		Warmup: 400 * time.Millisecond, MaxSteps: 2, MaxErrorRate: 0.01, MaxP99: time.Second, MaxInFlight: 64}, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range res.Steps {
+		if !st.Held {
+			t.Errorf("step %+v broke (%s); want every step held", st, res.Broke)
+		}
 	}
 }

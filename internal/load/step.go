@@ -15,7 +15,10 @@ type Step struct {
 	StartRate    float64
 	Increment    float64
 	StepDuration time.Duration
-	// Warmup runs before the first step only.
+	// Warmup runs before the first step; every later step warms up for
+	// min(Warmup, StepDuration/4) at its own rate, so the operations in
+	// flight at its start are those of its rate (a step's throughput counts
+	// completions inside its window).
 	Warmup   time.Duration
 	MaxSteps int
 	// MaxErrorRate is the highest error fraction (0..1) a step may show and still hold.
@@ -57,27 +60,32 @@ func RunStep(ctx context.Context, s Step, ops ...Operation) (*StepResult, error)
 	out := &StepResult{}
 	for i := 0; i < s.MaxSteps; i++ {
 		rate := s.StartRate + float64(i)*s.Increment
-		warm := time.Duration(0)
-		if i == 0 {
-			warm = s.Warmup
+		warm := s.Warmup
+		if i > 0 {
+			warm = min(s.Warmup, s.StepDuration/4)
 		}
 		res, err := RunOpen(ctx, Open{Rate: rate, Poisson: s.Poisson, Warmup: warm, Duration: s.StepDuration,
 			MaxInFlight: s.MaxInFlight, Seed: s.Seed + uint64(i)}, ops...)
 		if err != nil {
 			return out, err
 		}
+		// The error rate counts what the target failed and the starts it left
+		// no worker for; operations still running when the step's drain
+		// ended are neither. Achieved is what completed inside the step's
+		// window, over the window.
 		var count, errs int64
 		var p99 int64
+		st := metrics.Step{RateOpsPerSec: rate}
 		for _, op := range res.Operations() {
 			count += op.Count
 			errs += op.Errors
 			p99 = max(p99, op.Latency.P99Ns)
+			st.AchievedOpsPerSec += op.ThroughputOpsPerSec
 		}
-		st := metrics.Step{RateOpsPerSec: rate, P99Ns: p99}
+		st.P99Ns = p99
 		if total := count + errs + res.Load.DroppedStarts; total > 0 {
 			st.ErrorRate = float64(errs+res.Load.DroppedStarts) / float64(total)
 		}
-		st.AchievedOpsPerSec = float64(count) / res.Measured().Seconds()
 		switch {
 		case st.ErrorRate > s.MaxErrorRate:
 			out.Broke = fmt.Sprintf("at %.0f ops/s the error rate was %.2f%%, above %.2f%%", rate, 100*st.ErrorRate, 100*s.MaxErrorRate)

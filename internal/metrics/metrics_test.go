@@ -27,7 +27,7 @@ func fixtureRun(t testing.TB) *Run {
 	rec.Start(start)
 	op := rec.Op("health_check")
 	for i := int64(1); i <= 1000; i++ {
-		op.Shard(int(i)).RecordOpen(i*10_000+50_000, i*10_000)
+		op.Shard(int(i)).RecordOpen(i*10_000+50_000, i*10_000, true)
 	}
 	op.Shard(0).Error("http_503")
 	op.Shard(1).Error(KindRateLimited)

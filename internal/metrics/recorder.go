@@ -28,6 +28,9 @@ type Recorder struct {
 	shards  int
 	open    bool
 	started time.Time
+	// windowed: throughput counts the successes completed inside the
+	// measured window (see CountWindow), not every success recorded.
+	windowed bool
 }
 
 // NewRecorder returns a recorder for `workers` concurrent recorders. openLoop
@@ -41,6 +44,17 @@ func NewRecorder(workers int, openLoop bool) *Recorder {
 		shards = 1
 	}
 	return &Recorder{ops: map[string]*Op{}, shards: shards, open: openLoop, started: time.Now()}
+}
+
+// CountWindow makes throughput count only the successes that completed
+// inside the measured window (reported with RecordDone, RecordOpen and
+// Completed), as wrk does. The load engine sets it; recorders of phases
+// measured outside the engine leave it unset, and their throughput is
+// every recorded value over the window. Call it before creating ops.
+func (r *Recorder) CountWindow() {
+	r.mu.Lock()
+	r.windowed = true
+	r.mu.Unlock()
 }
 
 // Start marks the beginning of the measured window; the timeline counts from here.
@@ -64,7 +78,7 @@ func (r *Recorder) Op(name string) *Op {
 	if op, ok := r.ops[name]; ok {
 		return op
 	}
-	op := &Op{name: name, total: newHist(), shards: make([]*Shard, r.shards)}
+	op := &Op{name: name, total: newHist(), shards: make([]*Shard, r.shards), windowed: r.windowed}
 	if r.open {
 		op.totalUncorr = newHist()
 	}
@@ -91,7 +105,17 @@ func (r *Recorder) Ops() []*Op {
 func (r *Recorder) Tick(now time.Time) {
 	start := r.Started()
 	for _, op := range r.Ops() {
-		op.tick(now.Sub(start))
+		op.merge(now.Sub(start), true)
+	}
+}
+
+// Flush adds what was recorded since the last Tick to the totals without
+// closing an interval: operations that started inside the window and
+// finished after it (the drain) belong to the histogram, not to the
+// per-second timeline of the window.
+func (r *Recorder) Flush() {
+	for _, op := range r.Ops() {
+		op.merge(0, false)
 	}
 }
 
@@ -100,11 +124,14 @@ type Op struct {
 	name   string
 	shards []*Shard
 
+	windowed    bool
 	mu          sync.Mutex // guards everything below; taken once per interval
 	total       *hdr.Histogram
 	totalUncorr *hdr.Histogram
 	errors      map[string]int64
 	outOfRange  int64
+	done        int64 // successes completed inside the window
+	unfinished  int64
 	timeline    []Interval
 	lastTick    time.Duration
 	scratch     *hdr.Histogram
@@ -125,6 +152,8 @@ type Shard struct {
 	spareUnc   *hdr.Histogram
 	errors     map[string]int64
 	outOfRange int64
+	done       int64
+	unfinished int64
 }
 
 func newShard(open bool) *Shard {
@@ -144,10 +173,43 @@ func (s *Shard) Record(latencyNs int64) {
 	s.mu.Unlock()
 }
 
-// RecordOpen records one successful open-loop operation: corrected latency
-// from the intended start and uncorrected latency from the actual start.
-func (s *Shard) RecordOpen(correctedNs, uncorrectedNs int64) {
+// RecordDone records one successful operation's latency in nanoseconds;
+// inWindow says it completed inside the measured window (throughput).
+func (s *Shard) RecordDone(latencyNs int64, inWindow bool) {
 	s.mu.Lock()
+	if s.cur.RecordValue(latencyNs) != nil {
+		s.outOfRange++
+	}
+	if inWindow {
+		s.done++
+	}
+	s.mu.Unlock()
+}
+
+// Completed counts a success that completed inside the window but started
+// before it (in the warm-up): throughput, but no latency.
+func (s *Shard) Completed() {
+	s.mu.Lock()
+	s.done++
+	s.mu.Unlock()
+}
+
+// Unfinished counts an operation that was still running when the engine
+// stopped waiting for it: neither a success nor an error of the target.
+func (s *Shard) Unfinished() {
+	s.mu.Lock()
+	s.unfinished++
+	s.mu.Unlock()
+}
+
+// RecordOpen records one successful open-loop operation: corrected latency
+// from the intended start and uncorrected latency from the actual start;
+// inWindow says it completed inside the measured window (throughput).
+func (s *Shard) RecordOpen(correctedNs, uncorrectedNs int64, inWindow bool) {
+	s.mu.Lock()
+	if inWindow {
+		s.done++
+	}
 	if s.cur.RecordValue(correctedNs) != nil {
 		s.outOfRange++
 	}
@@ -168,15 +230,19 @@ func (s *Shard) Error(kind string) {
 
 // swap hands the shard's current interval to the collector and gives it the
 // (empty) spare histograms in exchange.
-func (s *Shard) swap() (h, hu *hdr.Histogram, errs map[string]int64, oor int64) {
+func (s *Shard) swap() (h, hu *hdr.Histogram, errs map[string]int64, c shardCounts) {
 	s.mu.Lock()
 	h, s.cur, s.spare = s.cur, s.spare, nil
 	hu, s.curUncorr, s.spareUnc = s.curUncorr, s.spareUnc, nil
 	errs, s.errors = s.errors, map[string]int64{}
-	oor, s.outOfRange = s.outOfRange, 0
+	c = shardCounts{outOfRange: s.outOfRange, done: s.done, unfinished: s.unfinished}
+	s.outOfRange, s.done, s.unfinished = 0, 0, 0
 	s.mu.Unlock()
 	return
 }
+
+// shardCounts are a shard's counters handed over at a swap.
+type shardCounts struct{ outOfRange, done, unfinished int64 }
 
 // giveBack returns emptied histograms as the next spares. Only the collector
 // (which holds Op.mu) swaps, so spare is nil exactly between swap and giveBack.
@@ -198,12 +264,17 @@ type Interval struct {
 	DurationMs int64 `json:"duration_ms"`
 	Count      int64 `json:"count"`
 	Errors     int64 `json:"errors"`
-	P50Ns      int64 `json:"p50_ns"`
-	P99Ns      int64 `json:"p99_ns"`
-	MaxNs      int64 `json:"max_ns"`
+	// ErrorsByKind splits Errors, so errors can be judged by when they
+	// happened (outside a fault window, say).
+	ErrorsByKind map[string]int64 `json:"errors_by_kind,omitempty"`
+	P50Ns        int64            `json:"p50_ns"`
+	P99Ns        int64            `json:"p99_ns"`
+	MaxNs        int64            `json:"max_ns"`
 }
 
-func (o *Op) tick(offset time.Duration) {
+// merge takes every shard's recordings since the last merge into the
+// totals and, with interval, closes a timeline interval ending at offset.
+func (o *Op) merge(offset time.Duration, interval bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.scratch == nil {
@@ -212,8 +283,9 @@ func (o *Op) tick(offset time.Duration) {
 	iv := o.scratch
 	iv.Reset()
 	var nerr int64
+	var kinds map[string]int64
 	for _, s := range o.shards {
-		h, hu, errs, oor := s.swap()
+		h, hu, errs, c := s.swap()
 		iv.Merge(h)
 		if hu != nil {
 			o.totalUncorr.Merge(hu)
@@ -224,25 +296,35 @@ func (o *Op) tick(offset time.Duration) {
 		for k, v := range errs {
 			o.errors[k] += v
 			nerr += v
+			if kinds == nil {
+				kinds = map[string]int64{}
+			}
+			kinds[k] += v
 		}
-		o.outOfRange += oor
+		o.outOfRange += c.outOfRange
+		o.done += c.done
+		o.unfinished += c.unfinished
 		s.giveBack(h, hu)
 	}
 	o.total.Merge(iv)
+	if !interval {
+		return
+	}
 	o.timeline = append(o.timeline, Interval{
-		EndOffsetMs: offset.Milliseconds(),
-		DurationMs:  (offset - o.lastTick).Milliseconds(),
-		Count:       iv.TotalCount(),
-		Errors:      nerr,
-		P50Ns:       iv.ValueAtQuantile(50),
-		P99Ns:       iv.ValueAtQuantile(99),
-		MaxNs:       iv.Max(),
+		EndOffsetMs:  offset.Milliseconds(),
+		DurationMs:   (offset - o.lastTick).Milliseconds(),
+		Count:        iv.TotalCount(),
+		Errors:       nerr,
+		ErrorsByKind: kinds,
+		P50Ns:        iv.ValueAtQuantile(50),
+		P99Ns:        iv.ValueAtQuantile(99),
+		MaxNs:        iv.Max(),
 	})
 	o.lastTick = offset
 }
 
 // Snapshot summarizes the operation over measured, the length of the
-// measured window. Call it after the final Tick.
+// measured window. Call it after the final Tick (and Flush).
 func (o *Op) Snapshot(measured time.Duration) Operation {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -250,6 +332,7 @@ func (o *Op) Snapshot(measured time.Duration) Operation {
 		Name:       o.name,
 		Count:      o.total.TotalCount(),
 		OutOfRange: o.outOfRange,
+		Unfinished: o.unfinished,
 		Latency:    Summarize(o.total),
 		Histogram:  EncodeHistogram(o.total),
 		Timeline:   append([]Interval(nil), o.timeline...),
@@ -273,7 +356,11 @@ func (o *Op) Snapshot(measured time.Duration) Operation {
 		out.UncorrectedHistogram = EncodeHistogram(o.totalUncorr)
 	}
 	if measured > 0 {
-		out.ThroughputOpsPerSec = float64(out.Count) / measured.Seconds()
+		done := out.Count
+		if o.windowed {
+			done = o.done
+		}
+		out.ThroughputOpsPerSec = float64(done) / measured.Seconds()
 	}
 	return out
 }
