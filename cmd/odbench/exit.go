@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/odbench/odbench/internal/cluster"
+	"github.com/odbench/odbench/internal/metrics"
 	"github.com/odbench/odbench/internal/runner"
 )
 
@@ -50,6 +52,46 @@ func exitCode(err error) int {
 		return exitUsage
 	}
 	return exitFailed
+}
+
+// runVerdict is the exit a results file implies, as the run that wrote it
+// exited: 130 interrupted, 3 a cluster that could not be started, 1 a
+// failed scenario; nil when every scenario that ran passed. report uses it,
+// so a verdict read back from the file matches the run's.
+func runVerdict(run *metrics.Run, name string) error {
+	s := metrics.SummaryOf(run)
+	var unstarted []string
+	for _, c := range run.Clusters {
+		if c.Error != "" {
+			unstarted = append(unstarted, fmt.Sprintf("cluster of %d: %s", c.Size, c.Error))
+		}
+	}
+	switch {
+	case run.Status == metrics.RunInterrupted:
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("%s: the run was interrupted", name)}
+	case len(unstarted) > 0:
+		return &exitError{code: exitUnreachable, err: fmt.Errorf("%s: %s", name, strings.Join(unstarted, "; "))}
+	case s.Failed > 0:
+		return &exitError{code: exitFailed, err: fmt.Errorf("%s: %d of %d scenario runs failed (%d failed checks)", name, s.Failed, s.Scenarios, s.ChecksFailed)}
+	}
+	return nil
+}
+
+// gravest returns the error whose exit code weighs most (interrupted,
+// unreachable, failed, usage), joined with any others of the same code.
+func gravest(errs ...error) error {
+	rank := map[int]int{exitInterrupted: 4, exitUnreachable: 3, exitFailed: 2, exitUsage: 1}
+	var out error
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case out == nil || rank[exitCode(err)] > rank[exitCode(out)]:
+			out = err
+		case rank[exitCode(err)] == rank[exitCode(out)]:
+			out = errors.Join(out, err) // same code: say both
+		}
+	}
+	return out
 }
 
 // isBareInterrupt reports whether err says only "interrupted" (already told).

@@ -58,6 +58,8 @@ Logs go to stderr. SIGTERM shuts the node down within 2 seconds.`,
 	f.IntVar(&cfg.DefaultNumPredict, "num-predict", cfg.DefaultNumPredict, "tokens generated when a request sets no num_predict")
 	f.DurationVar(&cfg.ExtraLatency, "debug-extra-latency", 0, "add this delay to every API request (for testing regression detection)")
 	f.StringVar(&cfg.HangPath, "debug-hang-path", "", "requests to this path never answer (for testing deadlock detection)")
+	f.IntVar(&cfg.LeakBytesPerSec, "debug-leak-bytes-per-s", 0, "retain this many bytes of heap every second (for testing leak detection)")
+	f.BoolVar(&cfg.StuckRoundRobin, "debug-stuck-round-robin", false, "round robin always picks the same node (for testing the fairness check)")
 	f.IntVar(&cfg.ParentPID, "parent-pid", 0, "exit when this process is no longer the parent")
 	return cmd
 }

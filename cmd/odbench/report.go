@@ -46,7 +46,12 @@ lines for benchstat.
 
 Targets and tolerances come from --config or --profile when given, else from
 the configuration recorded in the results file. --check-targets exits 1 when
-a target was missed.`,
+a target was missed.
+
+The exit code is the run's own verdict, read from the file: 1 when a
+scenario failed (a failed check of severity fail, requests failing above
+targets.error_rate_percent), 3 when a cluster could not be started, 130 when
+the run was interrupted; the report is written either way.`,
 		Example: `  odbench report                                  # newest results, as text
   odbench report --format html --out reports     # reports/odbench-<time>.html, charts inline
   odbench report --format md --out reports results/odbench-20261129T101500Z.json
@@ -71,6 +76,7 @@ a target was missed.`,
 				}
 			}
 			missed := 0
+			var verdict error
 			for _, arg := range args {
 				path, err := resultsPath(arg)
 				if err != nil {
@@ -92,11 +98,12 @@ a target was missed.`,
 					return err
 				}
 				missed += rep.TargetsMissed()
+				verdict = gravest(verdict, runVerdict(run, path))
 			}
 			if f.checkTargets && missed > 0 {
-				return &exitError{code: exitFailed, err: fmt.Errorf("%d target(s) missed", missed)}
+				verdict = gravest(verdict, &exitError{code: exitFailed, err: fmt.Errorf("%d target(s) missed", missed)})
 			}
-			return nil
+			return verdict
 		},
 	}
 	fl := cmd.Flags()

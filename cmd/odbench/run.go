@@ -267,8 +267,37 @@ func printSummary(w io.Writer, run *metrics.Run) {
 	_ = t.Render()
 	s := run.Summary
 	fmt.Fprintf(w, "%d scenario runs: %d ok, %d failed, %d skipped (%s)\n", s.Scenarios, s.OK, s.Failed, s.Skipped, run.Status)
+	printChecks(w, run)
 	for _, warn := range run.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+}
+
+// printChecks says how many checks passed and lists every failed one:
+// those of severity fail failed their scenario, those of warn are advice.
+func printChecks(w io.Writer, run *metrics.Run) {
+	s := run.Summary
+	if s.Checks == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%d checks: %d passed, %d failed, %d warnings\n", s.Checks, s.Checks-s.ChecksFailed-s.ChecksWarned, s.ChecksFailed, s.ChecksWarned)
+	for _, c := range run.Clusters {
+		for _, sc := range c.Scenarios {
+			for _, ch := range sc.Checks {
+				if ch.Passed {
+					continue
+				}
+				label := "FAILED"
+				if ch.Severity != metrics.SeverityFail {
+					label = "warning"
+				}
+				name := sc.Name
+				if sc.Repetition > 1 {
+					name = fmt.Sprintf("%s #%d", sc.Name, sc.Repetition)
+				}
+				fmt.Fprintf(w, "  %s check %s (%d nodes, %s): %s\n", label, ch.Name, c.Size, name, ch.Detail)
+			}
+		}
 	}
 }
 
@@ -276,11 +305,7 @@ func errorCell(op metrics.Operation) string {
 	if op.Errors == 0 {
 		return "0"
 	}
-	var kinds []string
-	for k, v := range op.ErrorsByKind {
-		kinds = append(kinds, fmt.Sprintf("%s:%d", k, v))
-	}
-	return fmt.Sprintf("%.2f%% %s", 100*op.ErrorRate(), strings.Join(kinds, ","))
+	return fmt.Sprintf("%.2f%% %s", 100*op.ErrorRate(), strings.ReplaceAll(metrics.FormatKinds(op.ErrorsByKind), " ", ","))
 }
 
 func fmtNs(ns int64) string {

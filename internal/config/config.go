@@ -66,6 +66,10 @@ type Execution struct {
 	Scenarios []string `mapstructure:"scenarios" json:"scenarios"`
 	// SampleInterval is the resource sampler's period.
 	SampleInterval time.Duration `mapstructure:"sample_interval" json:"sample_interval"`
+	// Seed seeds every scenario's arrivals and operation picks (each
+	// repetition's seed derives from it); 0 picks one at random, and the
+	// results file records the one used.
+	Seed uint64 `mapstructure:"seed" json:"seed"`
 	// HostCPUWarnPercent: host CPU above this during a measurement marks the scenario host-bound.
 	HostCPUWarnPercent float64 `mapstructure:"host_cpu_warn_percent" json:"host_cpu_warn_percent"`
 	// HostStealWarnPercent: CPU time taken by the hypervisor (steal) above

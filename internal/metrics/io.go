@@ -51,6 +51,7 @@ func ReadRun(r io.Reader) (*Run, error) {
 	if err := json.Unmarshal(data, &run); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotResults, err)
 	}
+	upgrade(&run)
 	return &run, nil
 }
 

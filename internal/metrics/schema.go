@@ -19,8 +19,12 @@ type Run struct {
 	StartedAt     time.Time `json:"started_at"`
 	EndedAt       time.Time `json:"ended_at"`
 	Clusters      []Cluster `json:"clusters"`
-	Summary       Summary   `json:"summary"`
-	Warnings      []string  `json:"warnings,omitempty"`
+	// Seed is the run's random seed: every scenario's seed derives from it
+	// (see ScenarioSeed), so `run --seed` replays the same arrivals and
+	// operation picks.
+	Seed     uint64   `json:"seed,omitempty"`
+	Summary  Summary  `json:"summary"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Run statuses.
@@ -88,8 +92,10 @@ type Scenario struct {
 	Error      string            `json:"error,omitempty"`
 	Reason     string            `json:"reason,omitempty"` // why it was skipped
 	Params     map[string]string `json:"params,omitempty"`
-	StartedAt  time.Time         `json:"started_at"`
-	EndedAt    time.Time         `json:"ended_at"`
+	// Seed drove this repetition's arrivals and operation picks.
+	Seed      uint64    `json:"seed,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
 	// WarmupNs and MeasuredNs are the warm-up (discarded) and measured durations, in nanoseconds.
 	WarmupNs   int64 `json:"warmup_ns"`
 	MeasuredNs int64 `json:"measured_ns"`
@@ -117,6 +123,11 @@ type Load struct {
 	RateOpsPerSec float64 `json:"rate_ops_per_sec,omitempty"`
 	Arrival       string  `json:"arrival,omitempty"` // constant | poisson
 	MaxInFlight   int     `json:"max_in_flight,omitempty"`
+	// IntendedStarts counts the open-loop starts due inside the measured
+	// window: each one either ran (and succeeded, failed or was left
+	// unfinished) or was dropped, so IntendedStarts = counts + errors +
+	// unfinished of the operations + DroppedStarts.
+	IntendedStarts int64 `json:"intended_starts,omitempty"`
 	// LateStarts counts open-loop operations that started more than 1 ms after their intended time.
 	LateStarts int64 `json:"late_starts,omitempty"`
 	// DroppedStarts counts intended starts inside the window that never started (in-flight bound reached).
@@ -136,7 +147,13 @@ type Step struct {
 // Operation is one operation type's measurements within a scenario.
 type Operation struct {
 	Name string `json:"name"`
-	// Count is the number of successful operations measured.
+	// PhaseOf names the request operation this one is a phase or a
+	// breakdown of ("ttft" and "e2e@n1" of "e2e"); empty for a request.
+	// Error rates count requests only.
+	PhaseOf string `json:"phase_of,omitempty"`
+	// Count is the number of successful operations that started inside the
+	// measured window (the histogram's population, including those that
+	// finished during the drain after it).
 	Count        int64            `json:"count"`
 	Errors       int64            `json:"errors"`
 	ErrorsByKind map[string]int64 `json:"errors_by_kind,omitempty"`
@@ -144,7 +161,13 @@ type Operation struct {
 	RateLimited int64 `json:"rate_limited,omitempty"`
 	// OutOfRange counts latencies outside the histogram's range (HistMinNs..HistMaxNs).
 	OutOfRange int64 `json:"out_of_range,omitempty"`
-	// ThroughputOpsPerSec is successful operations per second over the measured window.
+	// Unfinished counts operations started inside the window that were
+	// still running when the engine stopped waiting for them (the drain
+	// after the window, api.request_timeout): not errors of the target.
+	Unfinished int64 `json:"unfinished,omitempty"`
+	// ThroughputOpsPerSec is the successful operations that completed
+	// inside the measured window divided by the window's length (wrk's
+	// definition), in operations per second.
 	ThroughputOpsPerSec float64 `json:"throughput_ops_per_sec"`
 	// Latency is measured from the intended start in open-loop mode (corrected).
 	Latency LatencySummary `json:"latency"`
@@ -227,10 +250,23 @@ type Event struct {
 
 // Check is one pass/fail assertion a scenario made about the target.
 type Check struct {
-	Name   string `json:"name"`
-	Passed bool   `json:"passed"`
-	Detail string `json:"detail,omitempty"`
+	Name string `json:"name"`
+	// Severity is SeverityFail (a failed check fails its scenario) or
+	// SeverityWarn (advisory). Files written before checks had one read
+	// as warn: their checks never changed a status.
+	Severity string `json:"severity"`
+	Passed   bool   `json:"passed"`
+	Detail   string `json:"detail,omitempty"`
 }
+
+// Check severities.
+const (
+	// SeverityFail: correctness or safety; a failed check fails the
+	// scenario and the run exits 1.
+	SeverityFail = "fail"
+	// SeverityWarn: advisory; printed and reported, status unchanged.
+	SeverityWarn = "warn"
+)
 
 // Scalar is one named number a scenario measured, with its unit. A value
 // that could not be measured has Value nil and a Reason.
@@ -247,4 +283,9 @@ type Summary struct {
 	OK        int `json:"ok"`
 	Failed    int `json:"failed"`
 	Skipped   int `json:"skipped"`
+	// Checks counts every check made; ChecksFailed those of severity fail
+	// that failed, ChecksWarned those of severity warn that failed.
+	Checks       int `json:"checks,omitempty"`
+	ChecksFailed int `json:"checks_failed,omitempty"`
+	ChecksWarned int `json:"checks_warned,omitempty"`
 }

@@ -194,6 +194,9 @@ func (in *inferencer) pick(replicas []string) (NodeRecord, bool) {
 		}
 		return cands[best], true
 	}
+	if in.n.cfg.StuckRoundRobin {
+		return cands[0], true // debug: a round robin whose counter never moves
+	}
 	return cands[int(in.rr.Add(1)-1)%len(cands)], true
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,9 +49,12 @@ type Config struct {
 	ReplicationFactor int
 	DefaultNumPredict int
 
-	// Debug knobs for odbench's own tests.
-	ExtraLatency time.Duration // added to every API request
-	HangPath     string        // requests to this path never answer (until shutdown)
+	// Debug knobs for odbench's own tests: each breaks the node in one
+	// known way, so a check can be shown to fail.
+	ExtraLatency    time.Duration // added to every API request
+	HangPath        string        // requests to this path never answer (until shutdown)
+	LeakBytesPerSec int           // heap retained forever, per second
+	StuckRoundRobin bool          // round robin always picks the first candidate
 
 	// ParentPID: exit when the parent process changes (odbench died).
 	ParentPID int
@@ -96,6 +100,9 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--policy: must be round_robin, least_connections or random, but is %q", c.Policy))
 	}
+	if c.LeakBytesPerSec < 0 {
+		errs = append(errs, fmt.Errorf("--debug-leak-bytes-per-s: must not be negative, but is %d", c.LeakBytesPerSec))
+	}
 	if c.HeartbeatTimeout < 5*time.Millisecond || c.ElectionTimeout < 5*time.Millisecond {
 		errs = append(errs, errors.New("--heartbeat-timeout and --election-timeout: must be at least 5ms"))
 	}
@@ -135,6 +142,9 @@ type Node struct {
 	leaderChanges                atomic.Int64
 	requests, serverErrors       atomic.Int64 // API requests served, and those answered 5xx
 	started                      time.Time
+
+	leakMu sync.Mutex
+	leaked [][]byte // --debug-leak-bytes-per-s
 }
 
 // Run starts a node, prints its ready line to stdout and serves until ctx
@@ -198,6 +208,9 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) er
 	}
 	go n.watchLeader(ctx)
 	go n.reconcile(ctx)
+	if cfg.LeakBytesPerSec > 0 {
+		go n.leak(ctx, cfg.LeakBytesPerSec)
+	}
 
 	if cfg.Join != "" {
 		if err := n.joinCluster(ctx); err != nil {
@@ -219,6 +232,27 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) er
 	}
 	n.shutdown(ctx, srv)
 	return nil
+}
+
+// leak retains perSec bytes of heap every second until ctx ends
+// (--debug-leak-bytes-per-s): the memory scenario's negative control.
+func (n *Node) leak(ctx context.Context, perSec int) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			b := make([]byte, perSec/10)
+			for i := range b {
+				b[i] = byte(i) // touch it: a page never written may stay unbacked
+			}
+			n.leakMu.Lock()
+			n.leaked = append(n.leaked, b)
+			n.leakMu.Unlock()
+		}
+	}
 }
 
 func watchParent(ctx context.Context, cancel context.CancelFunc, ppid int) {

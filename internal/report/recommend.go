@@ -41,11 +41,12 @@ func Recommend(run *metrics.Run, cfg *config.Config) []Recommendation {
 	return out
 }
 
-// each calls f for every scenario that ran to completion.
+// each calls f for every scenario that ran, to completion or to a failure:
+// a failed scenario's measurements are real, and often the reason it failed.
 func each(run *metrics.Run, f func(size int, s metrics.Scenario)) {
 	for _, c := range run.Clusters {
 		for _, s := range c.Scenarios {
-			if s.Status == metrics.StatusOK {
+			if s.Status != metrics.StatusSkipped {
 				f(c.Size, s)
 			}
 		}
@@ -212,22 +213,18 @@ func errorRate(run *metrics.Run, cfg *config.Config) *Recommendation {
 	var where string
 	var kinds map[string]int64
 	each(run, func(size int, s metrics.Scenario) {
-		if disrupted(s) {
-			return
-		}
-		for _, op := range s.Operations {
-			if r := 100 * op.ErrorRate(); r > worst {
-				worst, where, kinds = r, fmt.Sprintf("%s · %s on %d nodes", s.Name, op.Name, size), op.ErrorsByKind
-			}
+		t := metrics.RequestErrors(s)
+		if r := 100 * t.Rate(); r > worst {
+			worst, where, kinds = r, fmt.Sprintf("%s on %d nodes", s.Name, size), t.ByKind
 		}
 	})
 	if worst <= limit {
 		return nil
 	}
 	return &Recommendation{
-		Finding:  "an operation failed more often than the error-rate target allows",
-		Evidence: fmt.Sprintf("%.2f%% errors in %s (target %g%%), by kind %v", worst, where, limit, kinds),
-		Advice:   "the kinds tell where to look: timeouts and unfinished point at overload, http_5xx at the target, refused and reset at crashed or restarted nodes (see the node logs beside the results)",
+		Finding:  "requests failed more often than the error-rate target allows",
+		Evidence: fmt.Sprintf("%.2f%% of requests failed in %s (target %g%%), by kind %s", worst, where, limit, metrics.FormatKinds(kinds)),
+		Advice:   "the kinds tell where to look: timeouts point at overload, http_5xx at the target, refused and reset at crashed or restarted nodes (see the node logs beside the results)",
 	}
 }
 

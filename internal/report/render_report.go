@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/odbench/odbench/internal/metrics"
 	"github.com/olekukonko/tablewriter"
 )
 
@@ -79,6 +80,19 @@ func (r *Report) sections() []section {
 		res.Rows = append(res.Rows, []string{fmt.Sprint(row.Size), row.Process, f0(row.CPUMean), f0(row.CPUMax), rss, net, fmt.Sprint(row.Scenarios)})
 	}
 	out = append(out, res)
+	ck := section{Title: "Checks", Lines: []string{"Every assertion a scenario made about the target. A failed check of severity fail (correctness, safety) failed its scenario; one of severity warn is advisory."},
+		Head: []string{"nodes", "scenario", "#", "check", "severity", "result", "detail"}}
+	for _, c := range r.Checks {
+		result := "PASS"
+		if !c.Passed {
+			result = map[bool]string{true: "FAIL", false: "WARN"}[c.Severity == metrics.SeverityFail]
+		}
+		ck.Rows = append(ck.Rows, []string{fmt.Sprint(c.Size), c.Scenario, fmt.Sprint(c.Repetition), c.Name, c.Severity, result, clip(c.Detail, 120)})
+	}
+	if len(r.Checks) == 0 {
+		ck.Lines = append(ck.Lines, "No scenario of this run made a check.")
+	}
+	out = append(out, ck)
 	tg := section{Title: "Targets", Head: []string{"target", "goal", "measured", "status", "where"}}
 	for _, t := range r.Targets {
 		tg.Rows = append(tg.Rows, []string{t.Name, t.Target, t.Measured, strings.ToUpper(t.Status), t.Where})
@@ -230,7 +244,7 @@ h1{font-size:1.6em}h2{font-size:1.2em;border-bottom:1px solid #ccd;padding-botto
 table{border-collapse:collapse;margin:.6em 0;font-size:12.5px}
 th,td{border:1px solid #d5d9e2;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f0f3f8}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.PASS{color:#146c2e;font-weight:600}.FAIL,.REGRESSION,.failed{color:#b3261e;font-weight:600}
+.PASS{color:#146c2e;font-weight:600}.FAIL,.REGRESSION,.failed{color:#b3261e;font-weight:600}.WARN{color:#8a5a00;font-weight:600}
 figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}svg{max-width:100%;height:auto}
 </style></head><body>
 <h1>Performance Benchmark Report</h1><p><code>{{.File}}</code></p>

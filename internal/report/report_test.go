@@ -118,3 +118,49 @@ func TestHTMLIsSelfContained(t *testing.T) {
 		}
 	}
 }
+
+// TestChecksSection: every check of every scenario, passed or failed, is
+// in each format, its severity and detail with it.
+func TestChecksSection(t *testing.T) {
+	run := fixture(t)
+	sc := &run.Clusters[0].Scenarios[0]
+	sc.Checks = []metrics.Check{
+		{Name: "minority_cannot_commit", Severity: metrics.SeverityFail, Passed: false, Detail: "a write through n2 succeeded"},
+		{Name: "no_leader_election", Severity: metrics.SeverityWarn, Passed: false, Detail: "Raft term went from 2 to 3"},
+		{Name: "majority_commits", Severity: metrics.SeverityFail, Passed: true, Detail: "a write through the majority succeeded"},
+	}
+	cfg := config.Default()
+	rep, err := Build("x.json", run, &cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fail, warn := rep.ChecksFailed(); fail != 1 || warn != 1 {
+		t.Errorf("ChecksFailed = %d, %d; want 1, 1", fail, warn)
+	}
+	var text, md, html, js bytes.Buffer
+	for _, w := range []func() error{
+		func() error { return rep.WriteText(&text) },
+		func() error { return rep.WriteMarkdown(&md, nil) },
+		func() error { return rep.WriteHTML(&html, nil) },
+		func() error { return rep.WriteJSON(&js) },
+	} {
+		if err := w(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, out := range map[string]string{"text": text.String(), "md": md.String(), "html": html.String(), "json": js.String()} {
+		for _, want := range []string{"minority_cannot_commit", "a write through n2 succeeded", "no_leader_election", "majority_commits"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s report lacks %q", name, want)
+			}
+		}
+	}
+	for _, want := range []string{"| minority_cannot_commit | fail | FAIL |", "| no_leader_election | warn | WARN |", "| majority_commits | fail | PASS |"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks the row %q", want)
+		}
+	}
+	if !strings.Contains(md.String(), "2 of 3 checks failed: 1 of severity fail") {
+		t.Errorf("key findings do not count the failed checks:\n%s", md.String())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -121,6 +122,10 @@ func (r *Runner) Run(ctx context.Context) (*metrics.Run, string, error) {
 	if r.opt.Started.IsZero() {
 		run.StartedAt = time.Now().UTC()
 	}
+	run.Seed = cfg.Execution.Seed
+	for run.Seed == 0 {
+		run.Seed = rand.Uint64()
+	}
 	runDir := RunDir(r.opt.ResultsDir, run.StartedAt)
 	r.opt.Progress.Planned(r.Total(), cfg.Execution.WarmupDuration+cfg.Execution.Duration)
 
@@ -176,7 +181,7 @@ sizes:
 				}
 				done++
 				r.opt.Progress.ScenarioStarted(done, size, spec.Name, rep)
-				res := r.runOne(ctx, spec, c, size, rep, runDir)
+				res := r.runOne(ctx, spec, c, size, rep, runDir, metrics.ScenarioSeed(run.Seed, size, spec.Name, rep))
 				cl.Scenarios = append(cl.Scenarios, res)
 				r.opt.Progress.ScenarioDone(done, size, res)
 				if res.Status == metrics.StatusFailed && ctx.Err() == nil {
@@ -197,7 +202,7 @@ sizes:
 		run.Status = metrics.RunInterrupted
 	}
 	run.EndedAt = time.Now().UTC()
-	run.Summary = summarize(run)
+	run.Summary = metrics.SummaryOf(run)
 	path := filepath.Join(r.opt.ResultsDir, metrics.ResultsFileName(run.StartedAt))
 	if err := metrics.WriteRun(path, run); err != nil {
 		return run, "", fmt.Errorf("%w: writing results: %v", ErrResultsDir, err)
@@ -219,11 +224,11 @@ func interrupted(spec scenarios.Spec, rep int) metrics.Scenario {
 }
 
 // runOne runs one scenario and always returns its result.
-func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Cluster, size, rep int, runDir string) (res metrics.Scenario) {
+func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Cluster, size, rep int, runDir string, seed uint64) (res metrics.Scenario) {
 	cfg := r.opt.Config
 	began := time.Now()
 	skip := func(reason string) metrics.Scenario {
-		return metrics.Scenario{Name: spec.Name, Category: spec.Category, Repetition: rep, Params: spec.Params,
+		return metrics.Scenario{Name: spec.Name, Category: spec.Category, Repetition: rep, Params: spec.Params, Seed: seed,
 			Status: metrics.StatusSkipped, Reason: reason, StartedAt: began.UTC(), EndedAt: began.UTC()}
 	}
 	if size < spec.MinNodes {
@@ -247,7 +252,7 @@ func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Clus
 	}
 	sampler := metrics.StartSampler(sctx, sampleInterval(cfg), procs)
 	env := scenarios.NewEnv(cfg, r.opt.Log.With("scenario", spec.Name, "size", size), spec,
-		filepath.Join(runDir, fmt.Sprintf("size-%d", size)))
+		filepath.Join(runDir, fmt.Sprintf("size-%d", size)), seed)
 	err := safeRun(sctx, spec, env, c)
 	sampler.Stop()
 
@@ -295,7 +300,9 @@ func safeRun(ctx context.Context, spec scenarios.Spec, env *scenarios.Env, c clu
 	return spec.Run(ctx, env, c)
 }
 
-// judge adds the runner's own findings to a finished scenario.
+// judge adds the runner's own findings to a finished scenario, then sets
+// its verdict (metrics.Judge): failed checks of severity fail, requests
+// failing above targets.error_rate_percent, or every request failing.
 func judge(res *metrics.Scenario, cfg *config.Config) {
 	if r := res.Resources; r != nil && r.Host != nil && r.Host.Samples > 0 && r.Host.CPUPercentMean > cfg.Execution.HostCPUWarnPercent {
 		res.HostBound = true
@@ -309,11 +316,14 @@ func judge(res *metrics.Scenario, cfg *config.Config) {
 			"the hypervisor gave %.0f%% of this machine's CPU time (max %.0f%%) to other guests during the measurement (steal, above %.0f%%): timings describe its neighbours as much as the target",
 			*r.Host.StealPercentMean, *r.Host.StealPercentMax, cfg.Execution.HostStealWarnPercent))
 	}
-	var ok, errs, limited int64
+	var ok, errs, limited, unfinished int64
 	for _, op := range res.Operations {
-		ok += op.Count
-		errs += op.Errors
-		limited += op.RateLimited
+		if metrics.IsRequest(op) {
+			ok += op.Count
+			errs += op.Errors
+			limited += op.RateLimited
+			unfinished += op.Unfinished
+		}
 		if op.OutOfRange > 0 {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: %d latencies fell outside the histogram's range (%v..%v) and are not in the percentiles",
 				op.Name, op.OutOfRange, time.Duration(metrics.HistMinNs), time.Duration(metrics.HistMaxNs)))
@@ -324,31 +334,10 @@ func judge(res *metrics.Scenario, cfg *config.Config) {
 			"%d of %d requests were rate-limited (HTTP 429): the target limits requests per client, so these are not throughput; "+
 				"ollama-distributed allows 100 requests per minute per client IP", limited, ok+errs))
 	}
-	if res.Status == metrics.StatusOK && len(res.Operations) > 0 && ok == 0 && errs > 0 {
-		kinds := map[string]int64{}
-		for _, op := range res.Operations {
-			for k, v := range op.ErrorsByKind {
-				kinds[k] += v
-			}
-		}
-		res.Status, res.Error = metrics.StatusFailed, fmt.Sprintf("every operation failed (%d): %v", errs, kinds)
+	if unfinished > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf(
+			"%d request(s) were still running %v after the measured window and were cut off (unfinished: neither throughput nor errors)",
+			unfinished, cfg.API.RequestTimeout))
 	}
-}
-
-func summarize(run *metrics.Run) metrics.Summary {
-	var s metrics.Summary
-	for _, c := range run.Clusters {
-		for _, sc := range c.Scenarios {
-			s.Scenarios++
-			switch sc.Status {
-			case metrics.StatusOK:
-				s.OK++
-			case metrics.StatusFailed:
-				s.Failed++
-			case metrics.StatusSkipped:
-				s.Skipped++
-			}
-		}
-	}
-	return s
+	metrics.Judge(res, cfg.Targets.ErrorRatePercent)
 }

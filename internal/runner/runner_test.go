@@ -117,10 +117,46 @@ func TestFailedScenarioDoesNotStopTheRun(t *testing.T) {
 		t.Fatalf("summary %+v, want one failed and one ok", run.Summary)
 	}
 	for _, sc := range run.Clusters[0].Scenarios {
-		if sc.Status == metrics.StatusFailed && !strings.Contains(sc.Error, "every operation failed") {
+		if sc.Status == metrics.StatusFailed && !strings.Contains(sc.Error, "every request failed") {
 			t.Errorf("failed scenario says %q", sc.Error)
 		}
 	}
+}
+
+// TestErrorRateDecides: a target that dies a fifth into the measurement
+// leaves most requests refused. That scenario fails, naming the rate and
+// the dominant kind (it once passed as ok because some requests worked);
+// one that fails a request in 500 stays ok, under the 1% target.
+func TestErrorRateDecides(t *testing.T) {
+	t.Run("target dies mid-run", func(t *testing.T) {
+		srv := target(t, 200)
+		time.AfterFunc(200*time.Millisecond, srv.Close)
+		run, err := runIt(t, context.Background(), options(t, []string{srv.URL}, "api/cluster_status/clients=2"))
+		if !errors.Is(err, ErrScenariosFailed) {
+			t.Fatalf("err = %v, want ErrScenariosFailed", err)
+		}
+		sc := run.Clusters[0].Scenarios[0]
+		if sc.Status != metrics.StatusFailed || !strings.Contains(sc.Error, "requests failed, most as refused") ||
+			!strings.Contains(sc.Error, "targets.error_rate_percent") {
+			t.Errorf("status %s, error %q: want failed with the error rate and refused named", sc.Status, sc.Error)
+		}
+	})
+	t.Run("one request in 500 fails", func(t *testing.T) {
+		var n atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/v1/cluster/status" && n.Add(1)%500 == 0 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+		}))
+		defer srv.Close()
+		run, err := runIt(t, context.Background(), options(t, []string{srv.URL}, "api/cluster_status/clients=2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc := run.Clusters[0].Scenarios[0]; sc.Status != metrics.StatusOK || sc.Operations[0].Errors == 0 {
+			t.Errorf("status %s (%s) with %d errors: want ok with a few errors", sc.Status, sc.Error, sc.Operations[0].Errors)
+		}
+	})
 }
 
 func TestFailFast(t *testing.T) {

@@ -63,7 +63,7 @@ func benchScenarios(b *testing.B, nodes int, names ...string) {
 		}
 		b.Run(name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				env := NewEnv(cfg, slog.New(slog.DiscardHandler), spec, b.TempDir())
+				env := NewEnv(cfg, slog.New(slog.DiscardHandler), spec, b.TempDir(), uint64(i+1))
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				err := spec.Run(ctx, env, c)
 				cancel()

@@ -45,6 +45,7 @@ type NodeMetrics struct {
 	ID                string  `json:"id"`
 	Goroutines        int     `json:"goroutines"`
 	HeapAllocBytes    uint64  `json:"heap_alloc_bytes"`
+	HeapLiveBytes     uint64  `json:"heap_live_bytes"`
 	GCCycles          uint32  `json:"gc_cycles"`
 	GCPauseTotalNs    uint64  `json:"gc_pause_total_ns"`
 	InferenceInFlight int     `json:"inference_in_flight"`

@@ -22,6 +22,9 @@ type Env struct {
 	Duration time.Duration
 	// Dir is a folder for the scenario's files (dumps, logs); may be empty.
 	Dir string
+	// Seed drives the arrivals and operation picks of this repetition
+	// (recorded in the result; `run --seed` replays it).
+	Seed uint64
 
 	mu      sync.Mutex
 	start   time.Time
@@ -29,13 +32,13 @@ type Env struct {
 	windows [][2]time.Time
 }
 
-// NewEnv returns an Env for one run of spec.
-func NewEnv(cfg *config.Config, log *slog.Logger, spec Spec, dir string) *Env {
+// NewEnv returns an Env for one run of spec with the given seed.
+func NewEnv(cfg *config.Config, log *slog.Logger, spec Spec, dir string, seed uint64) *Env {
 	return &Env{
-		Config: cfg, Log: log, Dir: dir,
+		Config: cfg, Log: log, Dir: dir, Seed: seed,
 		Warmup: cfg.Execution.WarmupDuration, Duration: cfg.Execution.Duration,
 		start: time.Now(),
-		res:   metrics.Scenario{Name: spec.Name, Category: spec.Category, Params: spec.Params},
+		res:   metrics.Scenario{Name: spec.Name, Category: spec.Category, Params: spec.Params, Seed: seed},
 	}
 }
 
@@ -43,7 +46,7 @@ func NewEnv(cfg *config.Config, log *slog.Logger, spec Spec, dir string) *Env {
 // duration and records the result.
 func (e *Env) Closed(ctx context.Context, workers int, ops ...load.Operation) (*load.Result, error) {
 	res, err := load.RunClosed(ctx, load.Closed{Workers: workers, Warmup: e.Warmup, Duration: e.Duration,
-		Drain: e.Config.API.RequestTimeout}, ops...)
+		Drain: e.Config.API.RequestTimeout, Seed: e.Seed}, ops...)
 	if res != nil {
 		e.AddResult(res)
 	}
@@ -53,8 +56,13 @@ func (e *Env) Closed(ctx context.Context, workers int, ops ...load.Operation) (*
 // Open runs ops in an open loop at rate operations per second with the
 // configured warm-up, duration and arrival process, and records the result.
 func (e *Env) Open(ctx context.Context, rate float64, maxInFlight int, ops ...load.Operation) (*load.Result, error) {
-	res, err := load.RunOpen(ctx, load.Open{Rate: rate, Poisson: e.Config.API.Arrival == "poisson", Warmup: e.Warmup,
-		Duration: e.Duration, MaxInFlight: maxInFlight, Drain: e.Config.API.RequestTimeout}, ops...)
+	return e.OpenArrivals(ctx, rate, e.Config.API.Arrival == "poisson", maxInFlight, ops...)
+}
+
+// OpenArrivals is Open with the arrival process chosen by the scenario.
+func (e *Env) OpenArrivals(ctx context.Context, rate float64, poisson bool, maxInFlight int, ops ...load.Operation) (*load.Result, error) {
+	res, err := load.RunOpen(ctx, load.Open{Rate: rate, Poisson: poisson, Warmup: e.Warmup,
+		Duration: e.Duration, MaxInFlight: maxInFlight, Drain: e.Config.API.RequestTimeout, Seed: e.Seed}, ops...)
 	if res != nil {
 		e.AddResult(res)
 	}
@@ -129,11 +137,13 @@ func (e *Env) Event(kind, node, detail string) {
 	e.res.Events = append(e.res.Events, metrics.Event{OffsetMs: time.Since(e.start).Milliseconds(), Kind: kind, Node: node, Detail: detail})
 }
 
-// Check records a pass/fail assertion about the target.
-func (e *Env) Check(name string, passed bool, detail string) {
+// Check records a pass/fail assertion about the target. severity is
+// metrics.SeverityFail (correctness or safety: a failed check fails the
+// scenario) or metrics.SeverityWarn (advisory); each call site says why.
+func (e *Env) Check(name, severity string, passed bool, detail string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.res.Checks = append(e.res.Checks, metrics.Check{Name: name, Passed: passed, Detail: detail})
+	e.res.Checks = append(e.res.Checks, metrics.Check{Name: name, Severity: severity, Passed: passed, Detail: detail})
 }
 
 // Warn attaches a warning to the scenario's result.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,7 +13,16 @@ import (
 	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/load"
+	"github.com/odbench/odbench/internal/metrics"
 )
+
+// errText is err's message, or "succeeded" when there was none.
+func errText(err error) string {
+	if err == nil {
+		return "succeeded"
+	}
+	return err.Error()
+}
 
 // faultScenarios hurt a cluster under a steady write load and measure how
 // it copes: a killed leader (election time, time to the first successful
@@ -55,6 +65,22 @@ type faultLoad struct {
 	client *load.FastClient
 	acked  ackLog
 	op     load.Operation
+	// faultAt is when the fault was injected and firstOK when the first
+	// write that started after it succeeded (unix ns; 0: not yet).
+	faultAt, firstOK atomic.Int64
+}
+
+// markFault notes the instant a fault is injected; recovery is timed from it.
+func (f *faultLoad) markFault(t time.Time) {
+	f.firstOK.Store(0)
+	f.faultAt.Store(t.UnixNano())
+}
+
+// recovered returns when the first write that started after the fault
+// succeeded.
+func (f *faultLoad) recovered() (time.Time, bool) {
+	ns := f.firstOK.Load()
+	return time.Unix(0, ns), ns != 0
 }
 
 func newFaultLoad(ctx context.Context, env *Env, c cluster.Cluster) (*faultLoad, error) {
@@ -68,10 +94,14 @@ func newFaultLoad(ctx context.Context, env *Env, c cluster.Cluster) (*faultLoad,
 	f.op = load.Operation{Name: "put", Do: func(ctx context.Context) error {
 		key := kv.keys.nextKey()
 		base := nodes[int(next.Add(1))%len(nodes)]
+		began := time.Now().UnixNano()
 		if err := f.client.Do(ctx, http.MethodPut, base+"/api/v1/kv/"+key, []byte("f"), nil); err != nil {
 			return err
 		}
 		f.acked.add(key)
+		if at := f.faultAt.Load(); at != 0 && began > at {
+			f.firstOK.CompareAndSwap(0, time.Now().UnixNano())
+		}
 		return nil
 	}}
 	return f, nil
@@ -93,8 +123,10 @@ func (f *faultLoad) run(ctx context.Context, env *Env, fault func(ctx context.Co
 	loadDone := make(chan struct{})
 	go func() {
 		defer close(done)
+		t := time.NewTimer(env.Warmup + env.Duration/4)
+		defer t.Stop()
 		select {
-		case <-time.After(env.Warmup + env.Duration/4):
+		case <-t.C:
 			// The fault runs to its end (a restart must not be cut short),
 			// bounded by the scenario's own timeout.
 			faultErr = fault(ctx)
@@ -146,28 +178,44 @@ func (f *faultLoad) verify(ctx context.Context, env *Env, base string) error {
 	}
 	env.Scalar("acknowledged_writes", float64(len(keys)), "count")
 	env.Scalar("lost_writes", float64(len(lost)), "count")
-	env.Check("no_acknowledged_write_lost", len(lost) == 0, fmt.Sprintf("%d of %d acknowledged writes missing after the fault", len(lost), len(keys)))
+	// fail: an acknowledged write that is gone is data loss.
+	detail := fmt.Sprintf("%d of %d acknowledged writes missing after the fault", len(lost), len(keys))
 	if len(lost) > 0 {
-		return fmt.Errorf("%d acknowledged writes were lost, e.g. %s", len(lost), lost[0])
+		sort.Strings(lost)
+		detail += ", e.g. " + lost[0]
 	}
+	env.Check("no_acknowledged_write_lost", metrics.SeverityFail, len(lost) == 0, detail)
 	return nil
 }
 
-// waitFor polls cond every 10 ms until it holds or within passes.
-func waitFor(ctx context.Context, within time.Duration, cond func() bool) (time.Duration, bool) {
-	start := time.Now()
-	for time.Since(start) < within {
+// pollUntil polls cond every 10 ms until it holds (returning when), the
+// deadline passes or ctx ends.
+func pollUntil(ctx context.Context, deadline time.Time, cond func() bool) (time.Time, bool) {
+	for {
 		if cond() {
-			return time.Since(start), true
+			return time.Now(), true
 		}
-		select {
-		case <-ctx.Done():
-			return time.Since(start), false
-		case <-time.After(10 * time.Millisecond):
+		if !time.Now().Before(deadline) || !sleepCtx(ctx, 10*time.Millisecond) {
+			return time.Now(), false
 		}
 	}
-	return time.Since(start), false
 }
+
+// sleepCtx waits for d or until ctx ends, reporting whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// electionWait bounds the wait for a new leader and for the first
+// successful write after a leader is killed, both timed from the kill.
+const electionWait = 10 * time.Second
 
 func runLeaderFailure(ctx context.Context, env *Env, c cluster.Cluster) error {
 	f, err := newFaultLoad(ctx, env, c)
@@ -190,26 +238,29 @@ func runLeaderFailure(ctx context.Context, env *Env, c cluster.Cluster) error {
 				break
 			}
 		}
+		// Election and recovery are both timed from this instant, the kill sent.
 		env.Event("leader_kill_start", leader, "SIGKILL")
 		killed := time.Now()
+		f.markFault(killed)
 		if err := killer.Kill(ctx, leader); err != nil {
 			return err
 		}
-		elected, ok := waitFor(ctx, 10*time.Second, func() bool {
+		deadline := killed.Add(electionWait)
+		if at, ok := pollUntil(ctx, deadline, func() bool {
 			st, err := api.Status(ctx, survivor)
 			return err == nil && st.LeaderID != "" && st.LeaderID != leader
-		})
-		if !ok {
-			env.Absent("leader_election_ms", "ms", "no new leader within 10s")
-		} else {
-			env.Scalar("leader_election_ms", float64(elected.Milliseconds()), "ms")
-		}
-		if _, ok := waitFor(ctx, 10*time.Second, func() bool {
-			return api.PutKV(ctx, survivor, f.kv.keys.prefix+"recovery", []byte("r")) == nil
 		}); ok {
-			env.Scalar("recovery_ms", float64(time.Since(killed).Milliseconds()), "ms")
+			env.Scalar("leader_election_ms", float64(at.Sub(killed).Milliseconds()), "ms")
 		} else {
-			env.Absent("recovery_ms", "ms", "no write succeeded within 10s of the kill")
+			env.Absent("leader_election_ms", "ms", fmt.Sprintf("no node reported a new leader within %v of the kill", electionWait))
+		}
+		// Recovery: the first write of the running load that started after
+		// the kill and succeeded.
+		if _, ok := pollUntil(ctx, deadline, func() bool { _, ok := f.recovered(); return ok }); ok {
+			at, _ := f.recovered()
+			env.Scalar("recovery_ms", float64(at.Sub(killed).Milliseconds()), "ms")
+		} else {
+			env.Absent("recovery_ms", "ms", fmt.Sprintf("no write of the load that started after the kill succeeded within %v of it", electionWait))
 		}
 		if err := restarter.Restart(ctx, leader); err != nil {
 			return fmt.Errorf("restarting %s: %w", leader, err)
@@ -251,19 +302,33 @@ func runPartition(ctx context.Context, env *Env, c cluster.Cluster) error {
 		if err := part.Partition(ctx, minority); err != nil {
 			return err
 		}
-		time.Sleep(env.Duration / 4)
+		if !sleepCtx(ctx, env.Duration/4) {
+			_ = part.Heal(context.WithoutCancel(ctx))
+			return ctx.Err()
+		}
 		minorityWrite := api.PutKV(ctx, minorityAPIs[0], f.kv.keys.prefix+"minority", []byte("m"))
-		env.Check("minority_cannot_commit", minorityWrite != nil, fmt.Sprintf("a write through %s during the partition: %v", minority[0], minorityWrite))
-		if err := api.PutKV(ctx, majorityAPI, f.kv.keys.prefix+"marker", []byte("during")); err != nil {
-			env.Check("majority_commits", false, err.Error())
+		// fail: a minority that commits is split brain, Raft's safety broken.
+		env.Check("minority_cannot_commit", metrics.SeverityFail, minorityWrite != nil, fmt.Sprintf("a write through %s during the partition: %v", minority[0], errText(minorityWrite)))
+		// fail: a connected majority that cannot commit breaks Raft's liveness promise.
+		markerErr := api.PutKV(ctx, majorityAPI, f.kv.keys.prefix+"marker", []byte("during"))
+		if markerErr != nil {
+			env.Check("majority_commits", metrics.SeverityFail, false, "a write through the majority during the partition: "+markerErr.Error())
 		} else {
-			env.Check("majority_commits", true, "a write through the majority succeeded during the partition")
+			env.Check("majority_commits", metrics.SeverityFail, true, "a write through the majority succeeded during the partition")
 		}
 		if err := part.Heal(ctx); err != nil {
 			return err
 		}
-		env.Event("partition_stop", fmt.Sprint(minority), "healed")
-		converged, ok := waitFor(ctx, 15*time.Second, func() bool {
+		healed := time.Now()
+		env.Event("partition_healed", fmt.Sprint(minority), "links restored")
+		if markerErr != nil {
+			env.Absent("convergence_ms", "ms", "the majority committed nothing during the partition for the minority to catch up on")
+			env.Event("partition_stop", fmt.Sprint(minority), "healed")
+			return nil
+		}
+		// The fault's window closes once the minority has caught up.
+		const catchUp = 15 * time.Second
+		at, ok := pollUntil(ctx, healed.Add(catchUp), func() bool {
 			for _, b := range minorityAPIs {
 				if f.kv.ctl.Get(ctx, b+"/api/v1/kv/"+f.kv.keys.prefix+"marker?consistency=stale") != nil {
 					return false
@@ -272,9 +337,11 @@ func runPartition(ctx context.Context, env *Env, c cluster.Cluster) error {
 			return true
 		})
 		if ok {
-			env.Scalar("convergence_ms", float64(converged.Milliseconds()), "ms")
+			env.Scalar("convergence_ms", float64(at.Sub(healed).Milliseconds()), "ms")
+			env.Event("partition_stop", fmt.Sprint(minority), "healed, and the minority caught up")
 		} else {
-			env.Absent("convergence_ms", "ms", "the minority had not caught up 15s after healing")
+			env.Absent("convergence_ms", "ms", fmt.Sprintf("the minority had not caught up %v after healing", catchUp))
+			env.Event("partition_stop", fmt.Sprint(minority), fmt.Sprintf("healed; the minority had not caught up after %v", catchUp))
 		}
 		return nil
 	})
@@ -310,7 +377,10 @@ func runPause(ctx context.Context, env *Env, c cluster.Cluster) error {
 		if err := pauser.Pause(ctx, victim); err != nil {
 			return err
 		}
-		time.Sleep(env.Duration / 4)
+		if !sleepCtx(ctx, env.Duration/4) {
+			_ = pauser.Resume(context.WithoutCancel(ctx), victim)
+			return ctx.Err()
+		}
 		if err := pauser.Resume(ctx, victim); err != nil {
 			return err
 		}

@@ -57,16 +57,12 @@ func runInference(ctx context.Context, env *Env, c cluster.Cluster, clients int,
 	client := env.Client(workers)
 	defer client.CloseIdleConnections()
 	st := newInferStats(in.SLOTTFT, in.SLOTPOT, workers)
-	op := generateOp("e2e", client, bases(c), false, in.Model, in.Prompt, in.NumPredict, st)
+	op := generateOp(requestOp, client, bases(c), false, in.Model, in.Prompt, in.NumPredict, st)
 	var res *load.Result
 	if clients > 0 {
 		res, err = env.Closed(ctx, clients, op)
 	} else {
-		res, err = load.RunOpen(ctx, load.Open{Rate: rate, Poisson: true, Warmup: env.Warmup, Duration: env.Duration,
-			MaxInFlight: workers, Drain: env.Config.API.RequestTimeout}, op)
-		if res != nil {
-			env.AddResult(res)
-		}
+		res, err = env.OpenArrivals(ctx, rate, true, workers, op)
 	}
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -40,20 +41,22 @@ func modelScenarios(cfg *config.Config) []Spec {
 }
 
 // runDistribution repeats, for the configured time: create a model of mb
-// MB on the first node (not timed), pull it on one other node in turn or
-// on every other node at once (timed), delete it.
+// MB (10^6 bytes, as system.model_sizes says) on the first node (not
+// timed), pull it on one other node in turn or on every other node at once
+// (timed), delete it.
 func runDistribution(ctx context.Context, env *Env, c cluster.Cluster, mb int, all bool) error {
 	ctl := load.NewFastClient(16, 10*time.Minute) // a pull of a large model takes long
 	defer ctl.Close()
 	api := NewAPI(ctl)
 	nodes := c.Nodes()
-	size := int64(mb) << 20
+	size := int64(mb) * 1e6
 	keys := newKeySpace(1 << 30)
 	opName := "download"
 	if all {
 		opName = "replicate_to_all"
 	}
 	aux := metrics.NewRecorder(1, false)
+	aux.CountWindow()
 	start := time.Now()
 	measureFrom := start.Add(env.Warmup)
 	end := measureFrom.Add(env.Duration)
@@ -93,18 +96,19 @@ func runDistribution(ctx context.Context, env *Env, c cluster.Cluster, mb int, a
 			return fmt.Errorf("pulling %s: %w", name, derr)
 		}
 		if !began.Before(measureFrom) {
-			aux.Op(opName).Shard(0).Record(took.Nanoseconds())
+			aux.Op(opName).Shard(0).RecordDone(took.Nanoseconds(), time.Now().Before(end))
 			bytes += size * int64(len(targets))
 			pullTime += took
 		}
 	}
-	aux.Tick(time.Now())
-	measured := time.Since(measureFrom)
+	measured := min(time.Since(measureFrom), env.Duration)
+	aux.Tick(measureFrom.Add(measured))
 	for _, o := range aux.Ops() {
 		env.AddOperations(o.Snapshot(measured))
 	}
 	if pullTime > 0 {
-		env.Scalar("throughput_mb_per_s", float64(bytes)/(1<<20)/pullTime.Seconds(), "MB/s")
+		// Bytes the pulls delivered over the time they took (10^6 bytes per MB).
+		env.Scalar("throughput_mb_per_s", float64(bytes)/1e6/pullTime.Seconds(), "MB/s")
 	} else {
 		env.Absent("throughput_mb_per_s", "MB/s", fmt.Sprintf("no pull started after the %v warm-up; lengthen execution.duration", env.Warmup))
 	}
@@ -143,6 +147,7 @@ func runBlobAccess(ctx context.Context, env *Env, c cluster.Cluster, clients int
 	client := env.Client(clients) // net/http: Range headers, bodies of 1 MiB
 	defer client.CloseIdleConnections()
 	var next atomic.Uint64
+	var received atomic.Int64 // body bytes of ranges answered inside the window
 	res, err := env.Closed(ctx, clients, load.Operation{Name: "range_1MiB", Do: func(ctx context.Context) error {
 		i := next.Add(1)
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, nodes[int(i)%len(nodes)]+"/api/v1/blobs/"+m.Digest, nil)
@@ -151,13 +156,29 @@ func runBlobAccess(ctx context.Context, env *Env, c cluster.Cluster, clients int
 		}
 		off := int64(i%16) << 20
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+(1<<20)-1))
-		return load.Do(client, req, nil)
+		return load.Do(client, req, func(resp *http.Response) error {
+			if resp.StatusCode != http.StatusPartialContent {
+				return fmt.Errorf("a range request was answered with HTTP %d, not 206 Partial Content", resp.StatusCode)
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			if err != nil {
+				return err
+			}
+			if n != 1<<20 {
+				return fmt.Errorf("a 1 MiB range returned %d bytes", n)
+			}
+			if from, to, ok := load.Window(ctx); ok {
+				if now := time.Now(); !now.Before(from) && now.Before(to) {
+					received.Add(n)
+				}
+			}
+			return nil
+		})
 	}})
 	if err != nil {
 		return err
 	}
-	for _, op := range res.Operations() {
-		env.Scalar("throughput_mb_per_s", op.ThroughputOpsPerSec, "MB/s")
-	}
+	// Bytes received in the window's ranges over the window (10^6 bytes per MB).
+	env.Scalar("throughput_mb_per_s", float64(received.Load())/1e6/res.Measured().Seconds(), "MB/s")
 	return nil
 }

@@ -100,7 +100,9 @@ func runBroadcast(ctx context.Context, env *Env, c cluster.Cluster) error {
 	}
 	aux.Tick(res.MeasureEnd)
 	for _, o := range aux.Ops() {
-		env.AddOperations(o.Snapshot(res.Measured()))
+		snap := o.Snapshot(res.Measured())
+		snap.PhaseOf = op.Name // the receipt times of each broadcast request
+		env.AddOperations(snap)
 	}
 	return nil
 }

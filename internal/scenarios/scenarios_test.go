@@ -73,7 +73,7 @@ func specNamed(t *testing.T, cfg *config.Config, name string) Spec {
 
 func run(t *testing.T, cfg *config.Config, spec Spec, c cluster.Cluster) (metrics.Scenario, *Env, error) {
 	t.Helper()
-	env := NewEnv(cfg, slog.New(slog.DiscardHandler), spec, t.TempDir())
+	env := NewEnv(cfg, slog.New(slog.DiscardHandler), spec, t.TempDir(), 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := spec.Run(ctx, env, c)
@@ -242,8 +242,12 @@ func TestDeadlockDetection(t *testing.T) {
 	t.Run("fires on a hanging endpoint", func(t *testing.T) {
 		c := startLocal(t, 1, "--debug-hang-path", "/api/v1/nodes")
 		res, env, err := run(t, cfg, spec, c)
-		if err == nil || !strings.Contains(err.Error(), "possible deadlock") || !strings.Contains(err.Error(), "api_read") {
-			t.Fatalf("err = %v, want a possible deadlock naming api_read", err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFailed(t, res, "no_hung_operation", metrics.SeverityFail)
+		if d := res.Checks[0].Detail; !strings.Contains(d, "possible deadlock") || !strings.Contains(d, "api_read") {
+			t.Fatalf("detail = %q, want a possible deadlock naming api_read", d)
 		}
 		dumps, _ := filepath.Glob(filepath.Join(env.Dir, "goroutines-*", "n1.txt"))
 		if len(dumps) != 1 {
@@ -314,6 +318,11 @@ func TestEveryCategoryOnLocalCluster(t *testing.T) {
 				}
 				if op.Errors > 0 {
 					t.Errorf("operation %s: %d errors %v", op.Name, op.Errors, op.ErrorsByKind)
+				}
+			}
+			for _, ch := range res.Checks {
+				if !ch.Passed {
+					t.Errorf("check %s (%s) failed on a healthy cluster: %s", ch.Name, ch.Severity, ch.Detail)
 				}
 			}
 		})

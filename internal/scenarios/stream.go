@@ -116,6 +116,10 @@ func decodeChunk(line []byte) (chunk, error) {
 	return c, nil
 }
 
+// requestOp names the inference request operation; its phases (ttft,
+// tpot, itl) and per-node breakdowns (e2e@n1) name it as what they are part of.
+const requestOp = "e2e"
+
 // generateOp streams one generate (or chat) request per call to the entry
 // nodes in turn and measures its phases.
 func generateOp(name string, client *http.Client, entries []string, chat bool, model, prompt string, numPredict int, st *inferStats) load.Operation {
@@ -143,13 +147,15 @@ func generateOp(name string, client *http.Client, entries []string, chat bool, m
 				_, err := io.Copy(io.Discard, resp.Body) // warm-up: read it, record nothing
 				return err
 			}
-			return st.read(resp, start)
+			return st.read(ctx, resp, start)
 		})
 	}}
 }
 
-// read consumes one streamed answer and records its measurements.
-func (s *inferStats) read(resp *http.Response, start time.Time) error {
+// read consumes one streamed answer and records its measurements. Tokens
+// and goodput count the answers that ended inside the measured window, as
+// the engine's throughput counts requests.
+func (s *inferStats) read(ctx context.Context, resp *http.Response, start time.Time) error {
 	br := bufio.NewReaderSize(resp.Body, 4096)
 	var first, last time.Time
 	var gaps []time.Duration
@@ -202,9 +208,11 @@ func (s *inferStats) read(resp *http.Response, start time.Time) error {
 		tpot = (e2e - ttft) / time.Duration(final.EvalCount-1)
 		s.rec.Op("tpot").Shard(shard).Record(tpot.Nanoseconds())
 	}
-	s.tokens.Add(int64(final.EvalCount))
-	if ttft <= s.sloTTFT && (final.EvalCount < 2 || tpot <= s.sloTPOT) {
-		s.good.Add(1)
+	if from, to, ok := load.Window(ctx); !ok || (!last.Before(from) && last.Before(to)) {
+		s.tokens.Add(int64(final.EvalCount))
+		if ttft <= s.sloTTFT && (final.EvalCount < 2 || tpot <= s.sloTPOT) {
+			s.good.Add(1)
+		}
 	}
 	if node != "" {
 		s.perNode.Op("e2e@" + node).Shard(shard).Record(e2e.Nanoseconds())
@@ -222,7 +230,9 @@ func (s *inferStats) finish(env *Env, res *load.Result) {
 	s.rec.Tick(now)
 	var phases []metrics.Operation
 	for _, op := range s.rec.Ops() {
-		phases = append(phases, op.Snapshot(measured))
+		snap := op.Snapshot(measured)
+		snap.PhaseOf = requestOp
+		phases = append(phases, snap)
 	}
 	env.AddOperations(phases...)
 	env.Scalar("output_tokens_per_s", float64(s.tokens.Load())/measured.Seconds(), "tokens/s")

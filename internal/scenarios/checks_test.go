@@ -1,0 +1,266 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/odbench/odbench/internal/cluster"
+	"github.com/odbench/odbench/internal/metrics"
+)
+
+// Every check a scenario records is shown to fail here, against a node
+// broken on purpose (a debug flag) or a cluster whose fault does not do
+// what it says, so none of them is decoration. Their passing side is in
+// TestFaults, TestDeadlockDetection and TestEveryCategoryOnLocalCluster.
+
+// checkNamed returns the check called name, failing the test without it.
+func checkNamed(t *testing.T, res metrics.Scenario, name string) metrics.Check {
+	t.Helper()
+	for _, c := range res.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %q among %+v", name, res.Checks)
+	return metrics.Check{}
+}
+
+// wantFailed asserts that check name failed with severity, and that the
+// verdict follows: a fail-severity check fails the scenario naming it, a
+// warn-severity one leaves the status alone.
+func wantFailed(t *testing.T, res metrics.Scenario, name, severity string) {
+	t.Helper()
+	c := checkNamed(t, res, name)
+	if c.Passed || c.Severity != severity {
+		t.Fatalf("check %s = %+v, want failed with severity %s", name, c, severity)
+	}
+	res.Status = metrics.StatusOK
+	metrics.Judge(&res, 0)
+	switch severity {
+	case metrics.SeverityFail:
+		if res.Status != metrics.StatusFailed || !strings.Contains(res.Error, "check "+name+" failed") {
+			t.Errorf("verdict %s %q, want failed naming check %s", res.Status, res.Error, name)
+		}
+	default:
+		if res.Status != metrics.StatusOK {
+			t.Errorf("verdict %s %q: a failed warn check must not fail the scenario", res.Status, res.Error)
+		}
+	}
+}
+
+func TestRoundRobinFairnessFails(t *testing.T) {
+	c := startLocal(t, 3, "--token-delay", "1ms", "--debug-stuck-round-robin")
+	cfg := shortConfig()
+	res, _, err := run(t, cfg, specNamed(t, cfg, "loadbalance/policy=round_robin"), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFailed(t, res, "round_robin_fairness", metrics.SeverityFail)
+}
+
+// TestHeapGrowth: a node that retains 500 kB/s (30 MB/min) is caught; the
+// same scenario on a healthy node is not.
+func TestHeapGrowth(t *testing.T) {
+	cfg := shortConfig()
+	cfg.Execution.Duration = 7 * time.Second
+	cfg.Execution.WarmupDuration = time.Second
+	spec := specNamed(t, cfg, "memory/soak/clients=4")
+	t.Run("leaking node", func(t *testing.T) {
+		t.Parallel()
+		c := startLocal(t, 1, "--token-delay", "1ms", "--debug-leak-bytes-per-s", "500000")
+		res, _, err := run(t, cfg, spec, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFailed(t, res, "no_heap_growth", metrics.SeverityFail)
+	})
+	t.Run("healthy node", func(t *testing.T) {
+		t.Parallel()
+		c := startLocal(t, 1, "--token-delay", "1ms")
+		res, _, err := run(t, cfg, spec, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch := checkNamed(t, res, "no_heap_growth"); !ch.Passed {
+			t.Errorf("healthy node: %+v", ch)
+		}
+	})
+}
+
+// TestLeaderElectionWarns: a leader cut off for a moment during a
+// consensus scenario makes the cluster elect another; the check says so,
+// as a warning.
+func TestLeaderElectionWarns(t *testing.T) {
+	c := startLocal(t, 3)
+	cfg := shortConfig()
+	cfg.Execution.Duration = 2 * time.Second
+	part := c.(cluster.Partitioner)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		time.Sleep(cfg.Execution.WarmupDuration + 300*time.Millisecond)
+		ctx := context.Background()
+		st, err := NewAPI(newFast()).Status(ctx, c.Nodes()[0].API)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if err := part.Partition(ctx, []string{st.LeaderID}); err != nil {
+			t.Error(err)
+		}
+		time.Sleep(time.Second) // well past the 300 ms election timeout
+		if err := part.Heal(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	res, _, err := run(t, cfg, specNamed(t, cfg, "consensus/apply/clients=4/value=128B"), c)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFailed(t, res, "no_leader_election", metrics.SeverityWarn)
+}
+
+// partitionIgnored claims to partition and does nothing.
+type partitionIgnored struct{ cluster.Cluster }
+
+func (partitionIgnored) Partition(context.Context, []string) error { return nil }
+func (partitionIgnored) Heal(context.Context) error                { return nil }
+
+// isolateAll cuts every node off from every other, majority included.
+type isolateAll struct{ cluster.Cluster }
+
+func (c isolateAll) Partition(ctx context.Context, _ []string) error {
+	api := NewAPI(newFast())
+	for _, n := range c.Nodes() {
+		var others []string
+		for _, o := range c.Nodes() {
+			if o.ID != n.ID {
+				others = append(others, o.ID)
+			}
+		}
+		body, _ := json.Marshal(map[string]any{"drop": others})
+		if err := api.send(ctx, http.MethodPost, n.API+"/api/v1/admin/faults", "faults", body); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c isolateAll) Heal(ctx context.Context) error { return c.Cluster.(cluster.Partitioner).Heal(ctx) }
+
+func TestPartitionChecksFail(t *testing.T) {
+	c := startLocal(t, 3)
+	cfg := shortConfig()
+	cfg.Execution.Duration = 2 * time.Second
+	spec := specNamed(t, cfg, "faults/partition_minority")
+	t.Run("a partition that does not cut", func(t *testing.T) {
+		res, _, err := run(t, cfg, spec, partitionIgnored{c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFailed(t, res, "minority_cannot_commit", metrics.SeverityFail)
+	})
+	t.Run("a partition that cuts the majority too", func(t *testing.T) {
+		res, _, err := run(t, cfg, spec, isolateAll{c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFailed(t, res, "majority_commits", metrics.SeverityFail)
+	})
+}
+
+// lossyCluster is a fake three-node KV cluster that acknowledges every
+// write and forgets those acknowledged before its leader is killed, as a
+// leader that acknowledges before replicating would.
+type lossyCluster struct {
+	mu      sync.Mutex
+	servers []*httptest.Server
+	leader  int
+	dead    map[int]bool
+	kv      map[string]bool
+	pending map[string]bool // acknowledged, not replicated
+}
+
+func newLossyCluster(t *testing.T) *lossyCluster {
+	l := &lossyCluster{dead: map[int]bool{}, kv: map[string]bool{}, pending: map[string]bool{}}
+	for i := 0; i < 3; i++ {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { l.serve(i, w, r) }))
+		t.Cleanup(srv.Close)
+		l.servers = append(l.servers, srv)
+	}
+	return l
+}
+
+func (l *lossyCluster) serve(i int, w http.ResponseWriter, r *http.Request) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dead[i] {
+		http.Error(w, `{"error":"down"}`, http.StatusServiceUnavailable)
+		return
+	}
+	key := strings.TrimPrefix(r.URL.Path, "/api/v1/kv/")
+	switch {
+	case r.URL.Path == "/api/v1/cluster/status":
+		fmt.Fprintf(w, `{"id":"n%d","leader_id":"n%d","leader_api":%q,"term":1}`, i+1, l.leader+1, l.servers[l.leader].URL)
+	case r.Method == http.MethodPut:
+		l.pending[key] = true
+		w.Write([]byte(`{"version":1}`))
+	case r.Method == http.MethodGet:
+		if !l.kv[key] && !l.pending[key] {
+			http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
+		}
+	case r.Method == http.MethodDelete:
+		delete(l.kv, key)
+		delete(l.pending, key)
+	}
+}
+
+func (l *lossyCluster) Nodes() []cluster.Node {
+	var out []cluster.Node
+	for i, s := range l.servers {
+		out = append(out, cluster.Node{ID: fmt.Sprintf("n%d", i+1), API: s.URL})
+	}
+	return out
+}
+
+func (l *lossyCluster) Stop(context.Context) error { return nil }
+
+// Kill drops what the leader had not replicated and elects the next node.
+func (l *lossyCluster) Kill(_ context.Context, id string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var i int
+	fmt.Sscanf(id, "n%d", &i)
+	l.dead[i-1] = true
+	l.pending = map[string]bool{}
+	l.leader = i % 3
+	return nil
+}
+
+func (l *lossyCluster) Restart(_ context.Context, id string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var i int
+	fmt.Sscanf(id, "n%d", &i)
+	delete(l.dead, i-1)
+	return nil
+}
+
+func TestAcknowledgedWriteLostFails(t *testing.T) {
+	cfg := shortConfig()
+	cfg.Execution.Duration = 2 * time.Second
+	res, _, err := run(t, cfg, specNamed(t, cfg, "faults/leader_failure"), newLossyCluster(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFailed(t, res, "no_acknowledged_write_lost", metrics.SeverityFail)
+}
