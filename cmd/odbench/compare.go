@@ -13,9 +13,10 @@ import (
 )
 
 type compareFlags struct {
-	format string
-	junit  string
-	all    bool
+	format       string
+	junit        string
+	all          bool
+	allowMissing bool
 }
 
 func newCompareCmd(a *app) *cobra.Command {
@@ -35,10 +36,16 @@ significant 0.5% change is not a regression. With fewer repetitions the
 tolerance alone judges, and the output says so. Error rate is judged in
 percentage points (1 unless regression.metrics.error_rate says otherwise).
 
+Breakage is a regression too: a scenario ok in the baseline that failed in
+CURRENT, with its error, and one measured in the baseline that CURRENT did
+not run (or skipped), unless --allow-missing. Failed repetitions give no
+values; when fewer than min_samples remain, the output says the tolerance
+judged instead.
+
 Exit codes: 0 no regression, 1 regression, 2 bad input (a missing or
 unreadable file, a newer schema, nothing in common). BASELINE and CURRENT are
-results files, or directories meaning their newest one. Scenarios present on one
-side only are listed, not fatal. With $GITHUB_STEP_SUMMARY set, a markdown
+results files, or directories meaning their newest one. Scenarios only in
+CURRENT are listed, not judged. With $GITHUB_STEP_SUMMARY set, a markdown
 summary is appended to it.`,
 		Example: `  odbench compare results/base.json results/odbench-20261129T101500Z.json
   odbench compare --format md base.json current.json >> comment.md
@@ -77,6 +84,7 @@ summary is appended to it.`,
 	fl.StringVar(&f.format, "format", "text", "output: text, md or json")
 	fl.StringVar(&f.junit, "junit", "", "also write JUnit XML (one test case per comparison) to this file")
 	fl.BoolVar(&f.all, "all", false, "list every compared metric, not only those that moved beyond the tolerance")
+	fl.BoolVar(&f.allowMissing, "allow-missing", false, "list scenarios of the baseline that CURRENT did not run without calling them regressions")
 	fl.StringVar(&profile, "profile", "", "take the regression settings of a built-in profile")
 	return cmd
 }
@@ -110,7 +118,7 @@ func readResults(path string) (*metrics.Run, error) {
 // compareRuns compares, writes the outputs, and returns an error carrying
 // exit code 1 on a regression (2 when there is nothing to compare).
 func compareRuns(out io.Writer, base, cur *metrics.Run, baseName, curName string, r config.Regression, f compareFlags) error {
-	cmp, err := report.Compare(base, cur, r)
+	cmp, err := report.Compare(base, cur, r, report.Options{AllowMissing: f.allowMissing})
 	if errors.Is(err, report.ErrNothingInCommon) {
 		return usageError(fmt.Errorf("%s and %s: %w (scenarios of the baseline: %d, of the current run: %d)",
 			baseName, curName, err, len(cmp.OnlyBaseline), len(cmp.OnlyCurrent)))
@@ -148,7 +156,7 @@ func compareRuns(out io.Writer, base, cur *metrics.Run, baseName, curName string
 			return fmt.Errorf("GITHUB_STEP_SUMMARY: %w", werr)
 		}
 	}
-	if n := len(cmp.Regressions()); n > 0 {
+	if n := cmp.Failures(); n > 0 {
 		return &exitError{code: exitFailed, err: fmt.Errorf("%d regression(s) against %s", n, baseName)}
 	}
 	return nil

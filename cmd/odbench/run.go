@@ -19,18 +19,20 @@ import (
 )
 
 type runFlags struct {
-	profile    string
-	categories string
-	scenarios  string
-	sizes      string
-	duration   time.Duration
-	warmup     time.Duration
-	count      int
-	targets    string
-	failFast   bool
-	list       bool
-	baseline   string
-	archive    bool
+	profile      string
+	categories   string
+	scenarios    string
+	sizes        string
+	duration     time.Duration
+	warmup       time.Duration
+	count        int
+	targets      string
+	failFast     bool
+	list         bool
+	baseline     string
+	allowMissing bool
+	archive      bool
+	seed         uint64
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -70,6 +72,9 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 			}
 			if err := errors.Join(keyErr, cfg.Validate()); err != nil {
 				return usageError(fmt.Errorf("invalid configuration:\n%w", indent(err)))
+			}
+			if err := checkCountForBaseline(f.baseline, cfg); err != nil {
+				return usageError(err)
 			}
 			started := time.Now().UTC()
 			driver, describe, err := newDriver(cfg, runner.RunDir(a.resultsDir, started))
@@ -111,7 +116,7 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 			}
 			if base != nil && run != nil && !errors.Is(err, runner.ErrInterrupted) {
 				fmt.Fprintln(out)
-				cerr := compareRuns(out, base, run, f.baseline, path, cfg.Regression, compareFlags{format: "text"})
+				cerr := compareRuns(out, base, run, f.baseline, path, cfg.Regression, compareFlags{format: "text", allowMissing: f.allowMissing})
 				if err == nil {
 					err = cerr
 				} else if cerr != nil {
@@ -134,6 +139,8 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 	fl.BoolVar(&f.list, "list", false, "print the plan and exit")
 	fl.BoolVar(&f.archive, "archive", false, "also write benchmark_results_<time>.tar.gz with the results, reports and node logs")
 	fl.StringVar(&f.baseline, "baseline", "", "compare with this results file at the end, like odbench compare (exit 1 on a regression)")
+	fl.BoolVar(&f.allowMissing, "allow-missing", false, "with --baseline: scenarios of the baseline this run did not run are not regressions")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of every scenario's arrivals and operation picks (0: random; the results file records it)")
 	return cmd
 }
 
@@ -169,7 +176,24 @@ func (f *runFlags) apply(cmd *cobra.Command, cfg *config.Config) error {
 	if fl.Changed("fail-fast") {
 		cfg.Execution.FailFast = f.failFast
 	}
+	if fl.Changed("seed") {
+		cfg.Execution.Seed = f.seed
+	}
 	return nil
+}
+
+// checkCountForBaseline refuses a repetition count with which the run's
+// own comparison could not use its statistical test: more than one
+// repetition but fewer than the U test needs is time spent for nothing.
+func checkCountForBaseline(baseline string, cfg *config.Config) error {
+	n, r := cfg.Execution.Count, cfg.Regression
+	need := max(r.MinSamples, config.MinUTestSamples(r.Alpha))
+	if baseline == "" || n <= 1 || n >= need {
+		return nil
+	}
+	return fmt.Errorf("--count %d with --baseline: compare's Mann-Whitney U test needs at least %d repetitions a side "+
+		"(regression.min_samples %d, alpha %g; with %d its smallest p is %.3g); use --count %d or more, or --count 1 to judge by the tolerance alone",
+		n, need, r.MinSamples, r.Alpha, n, config.MinUTestP(n), need)
 }
 
 func splitList(s string) []string {

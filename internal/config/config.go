@@ -402,7 +402,8 @@ func (c *Config) Validate() error {
 	positiveList("system.concurrency_levels", c.System.ConcurrencyLevels, 10_000)
 
 	var enabled int
-	for name, on := range c.Categories {
+	for _, name := range sortedKeys(c.Categories) {
+		on := c.Categories[name]
 		if !slices.Contains(Categories, name) {
 			errs = append(errs, fmt.Errorf("categories.%s: unknown category; valid categories are %s", name, strings.Join(Categories, ", ")))
 			continue
@@ -487,7 +488,8 @@ func (c *Config) Validate() error {
 	}
 
 	t := c.Targets
-	for size, rps := range t.ThroughputRPS {
+	for _, size := range sortedKeys(t.ThroughputRPS) {
+		rps := t.ThroughputRPS[size]
 		if n, err := strconv.Atoi(size); err != nil || n < 1 {
 			bad("targets.throughput_rps."+size, size, "keys must be cluster sizes (whole numbers from 1)")
 		}
@@ -534,6 +536,10 @@ func (c *Config) Validate() error {
 	}
 	if r.MinSamples < 2 {
 		bad("regression.min_samples", r.MinSamples, "must be at least 2")
+	} else if r.Alpha > 0 && r.Alpha < 1 && MinUTestP(r.MinSamples) >= r.Alpha {
+		errs = append(errs, fmt.Errorf("regression.min_samples: with %d repetitions a side the Mann-Whitney U test can never find a change significant at alpha %g "+
+			"(its smallest p is %.3g); use min_samples %d or more, or a larger regression.alpha",
+			r.MinSamples, r.Alpha, MinUTestP(r.MinSamples), MinUTestSamples(r.Alpha)))
 	}
 
 	if c.Monitor.Address == "" {
@@ -586,6 +592,27 @@ func (c *Config) Validate() error {
 		bad("cluster.local.token_delay", cl.Local.TokenDelay, "must not be negative")
 	}
 	return errors.Join(errs...)
+}
+
+// MinUTestP is the smallest p-value the two-sided Mann-Whitney U test can
+// give for n against n samples: 2 / C(2n, n), when the two sides do not
+// overlap at all (0.33 for 2, 0.10 for 3, 0.029 for 4, 0.0079 for 5).
+func MinUTestP(n int) float64 {
+	c := 1.0 // C(2n, n), built up as a product to stay exact in float64
+	for i := 1; i <= n; i++ {
+		c = c * float64(n+i) / float64(i)
+	}
+	return 2 / c
+}
+
+// MinUTestSamples is the fewest repetitions per side with which the U test
+// can find a change significant at alpha.
+func MinUTestSamples(alpha float64) int {
+	n := 2
+	for MinUTestP(n) >= alpha && n < 64 {
+		n++
+	}
+	return n
 }
 
 // Policies are the inference scheduling policies of the reference node.

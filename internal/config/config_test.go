@@ -46,6 +46,10 @@ func TestValidate(t *testing.T) {
 			[]string{`monitor.alerts[0].metric: unknown metric "cpu"`, `monitor.alerts[0].condition: must be ">" or "<"`}},
 		{"bad regression metric", func(c *Config) { c.Regression.Metrics["latency"] = 5 },
 			[]string{"regression.metrics.latency: unknown metric; valid metrics are throughput"}},
+		{"min_samples too few for alpha", func(c *Config) { c.Regression.MinSamples = 3 },
+			[]string{"regression.min_samples: with 3 repetitions a side the Mann-Whitney U test can never find a change significant at alpha 0.05 (its smallest p is 0.1); use min_samples 4 or more"}},
+		{"alpha too strict for min_samples", func(c *Config) { c.Regression.Alpha, c.Regression.MinSamples = 0.01, 4 },
+			[]string{"(its smallest p is 0.0286); use min_samples 5 or more"}},
 		{"many at once", func(c *Config) {
 			c.Execution.Count = 0
 			c.System.ConcurrencyLevels = []int{0}
@@ -141,6 +145,35 @@ func TestAllKeysCoverStruct(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("AllKeys() lacks %q", want)
+		}
+	}
+}
+
+func TestMinUTestP(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int]float64{2: 0.3333, 3: 0.1, 4: 0.02857, 5: 0.007937} {
+		if got := MinUTestP(n); got < want*0.999 || got > want*1.001 {
+			t.Errorf("MinUTestP(%d) = %.5f, want %.5f", n, got, want)
+		}
+	}
+	for alpha, want := range map[float64]int{0.05: 4, 0.01: 5, 0.1: 4, 0.5: 2} {
+		if got := MinUTestSamples(alpha); got != want {
+			t.Errorf("MinUTestSamples(%g) = %d, want %d", alpha, got, want)
+		}
+	}
+}
+
+// TestValidateOrderIsStable: the same config gives the same message, in
+// the same order, every time (maps are walked sorted).
+func TestValidateOrderIsStable(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	c.Categories["gpu"], c.Categories["tpu"], c.Categories["npu"] = true, true, true
+	c.Targets.ThroughputRPS = map[string]float64{"x": 1, "y": 2, "z": 3}
+	first := c.Validate().Error()
+	for i := 0; i < 20; i++ {
+		if got := c.Validate().Error(); got != first {
+			t.Fatalf("messages changed order:\n%s\n---\n%s", first, got)
 		}
 	}
 }

@@ -70,10 +70,28 @@ func Merge(runs []*Run, names []string) (*Run, error) {
 				}
 				ms.Operations = append(ms.Operations, merged)
 			}
+			ms.Checks = append([]Check(nil), s.Checks...)
+			loads := []*Load{s.Load}
 			for _, r := range runs[1:] {
-				if o := findScenario(r, c.Size, s.Name, s.Repetition); o != nil && o.Status != StatusOK && ms.Status == StatusOK {
+				o := findScenario(r, c.Size, s.Name, s.Repetition)
+				if o == nil {
+					continue
+				}
+				loads = append(loads, o.Load)
+				if o.Status != StatusOK && ms.Status == StatusOK {
 					ms.Status, ms.Error = o.Status, o.Error
 				}
+				// A check that failed on any load machine failed.
+				for _, ch := range o.Checks {
+					if !ch.Passed {
+						ms.Checks = append(ms.Checks, ch)
+					}
+				}
+			}
+			var warn string
+			ms.Load, warn = mergeLoads(loads)
+			if warn != "" {
+				ms.Warnings = append(append([]string(nil), ms.Warnings...), warn)
 			}
 			mc.Scenarios = append(mc.Scenarios, ms)
 		}
@@ -93,23 +111,40 @@ func Merge(runs []*Run, names []string) (*Run, error) {
 		}
 	}
 	out.Warnings = append(append([]string(nil), out.Warnings...),
-		"merged from "+strings.Join(hosts, ", ")+": counts, errors, throughput and histograms are sums over the load machines; "+
-			"host, resources, scalars, events and per-second timelines are those of the first file")
-	out.Summary = Summary{}
-	for _, c := range out.Clusters {
-		for _, s := range c.Scenarios {
-			out.Summary.Scenarios++
-			switch s.Status {
-			case StatusOK:
-				out.Summary.OK++
-			case StatusFailed:
-				out.Summary.Failed++
-			default:
-				out.Summary.Skipped++
-			}
-		}
-	}
+		"merged from "+strings.Join(hosts, ", ")+": counts, errors, unfinished, throughput, histograms and the load applied "+
+			"(rates, workers, intended, late and dropped starts) are sums over the load machines; a scenario failed on one failed, "+
+			"with its failed checks; host, resources, scalars, events and per-second timelines are those of the first file")
+	out.Summary = SummaryOf(&out)
 	return &out, nil
+}
+
+// mergeLoads adds the loads several machines applied at once: rates,
+// workers and in-flight bounds, and the intended, late and dropped
+// starts. What cannot be added (a step ramp's per-step figures, loads of
+// different modes) is taken from the first, with a warning saying so.
+func mergeLoads(loads []*Load) (*Load, string) {
+	if loads[0] == nil {
+		return nil, ""
+	}
+	out := *loads[0]
+	out.Steps = append([]Step(nil), loads[0].Steps...)
+	var warn []string
+	for _, l := range loads[1:] {
+		if l == nil || l.Mode != out.Mode || l.Arrival != out.Arrival {
+			warn = append(warn, "the load machines applied loads of different kinds; the load shown is the first file's")
+			return loads[0], strings.Join(warn, "; ")
+		}
+		out.Workers += l.Workers
+		out.RateOpsPerSec += l.RateOpsPerSec
+		out.MaxInFlight += l.MaxInFlight
+		out.IntendedStarts += l.IntendedStarts
+		out.LateStarts += l.LateStarts
+		out.DroppedStarts += l.DroppedStarts
+	}
+	if len(out.Steps) > 0 {
+		warn = append(warn, "the step ramp's per-step figures are the first file's: steps of several machines cannot be added without their histograms")
+	}
+	return &out, strings.Join(warn, "; ")
 }
 
 func samePlan(a, b map[scenarioKey][]string, an, bn string) error {
@@ -165,13 +200,14 @@ func findOp(r *Run, size int, name string, rep int, op string) (Operation, bool)
 
 // mergeOps adds operations measured at the same time by several machines.
 func mergeOps(parts []Operation) (Operation, error) {
-	out := Operation{Name: parts[0].Name}
+	out := Operation{Name: parts[0].Name, PhaseOf: parts[0].PhaseOf}
 	var total, totalUnc *hdr.Histogram
 	for _, p := range parts {
 		out.Count += p.Count
 		out.Errors += p.Errors
 		out.RateLimited += p.RateLimited
 		out.OutOfRange += p.OutOfRange
+		out.Unfinished += p.Unfinished
 		out.ThroughputOpsPerSec += p.ThroughputOpsPerSec
 		for k, v := range p.ErrorsByKind {
 			if out.ErrorsByKind == nil {

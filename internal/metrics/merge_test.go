@@ -58,3 +58,32 @@ func TestMergeRefusesDifferentPlans(t *testing.T) {
 		t.Fatalf("err = %v, want a plan mismatch naming the difference", err)
 	}
 }
+
+// TestMergeAddsTheLoad: two machines each running 100/s with 8 workers
+// applied 200/s with 16; their late, dropped and intended starts add up,
+// and a check failed on one machine failed the merged scenario.
+func TestMergeAddsTheLoad(t *testing.T) {
+	a, b := runWith([]int64{1000}, 1), runWith([]int64{1000}, 1)
+	a.Clusters[0].Scenarios[0].Load = &Load{Mode: "open", Arrival: "constant", RateOpsPerSec: 100, MaxInFlight: 8,
+		IntendedStarts: 100, LateStarts: 3, DroppedStarts: 1}
+	b.Clusters[0].Scenarios[0].Load = &Load{Mode: "open", Arrival: "constant", RateOpsPerSec: 100, MaxInFlight: 8,
+		IntendedStarts: 100, LateStarts: 2, DroppedStarts: 4}
+	b.Clusters[0].Scenarios[0].Status = StatusFailed
+	b.Clusters[0].Scenarios[0].Checks = []Check{{Name: "majority_commits", Severity: SeverityFail, Detail: "x"}}
+	m, err := Merge([]*Run{a, b}, []string{"a.json", "b.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m.Clusters[0].Scenarios[0]
+	want := Load{Mode: "open", Arrival: "constant", RateOpsPerSec: 200, MaxInFlight: 16, IntendedStarts: 200, LateStarts: 5, DroppedStarts: 5}
+	if s.Load == nil || s.Load.RateOpsPerSec != want.RateOpsPerSec || s.Load.MaxInFlight != want.MaxInFlight ||
+		s.Load.IntendedStarts != want.IntendedStarts || s.Load.LateStarts != want.LateStarts || s.Load.DroppedStarts != want.DroppedStarts {
+		t.Errorf("merged load %+v, want %+v", s.Load, want)
+	}
+	if s.Status != StatusFailed || len(s.Checks) != 1 || m.Summary.Failed != 1 || m.Summary.ChecksFailed != 1 {
+		t.Errorf("status %s, checks %+v, summary %+v: want the failure and its check carried over", s.Status, s.Checks, m.Summary)
+	}
+	if a.Clusters[0].Scenarios[0].Load.RateOpsPerSec != 100 {
+		t.Error("merge changed its input")
+	}
+}

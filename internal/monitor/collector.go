@@ -82,7 +82,7 @@ func (c *Collector) Collect(ctx context.Context) Snapshot {
 	var netBytes uint64
 	if vm, err := mem.VirtualMemoryWithContext(ctx); err == nil {
 		s.Metrics["memory_percent"] = vm.UsedPercent
-		s.Metrics["memory_mb"] = float64(vm.Used) / (1 << 20)
+		s.Metrics["memory_mb"] = float64(vm.Used) / 1e6 // MB, 10^6 bytes, as the name says
 	}
 	if io, err := net.IOCountersWithContext(ctx, false); err == nil && len(io) == 1 {
 		netBytes = io[0].BytesSent + io[0].BytesRecv
@@ -111,7 +111,7 @@ func (c *Collector) Collect(ctx context.Context) Snapshot {
 					r.Goroutines = *r.m.Goroutines
 				}
 				if r.m.HeapAllocBytes != nil {
-					r.HeapMB = float64(*r.m.HeapAllocBytes) / (1 << 20)
+					r.HeapMB = float64(*r.m.HeapAllocBytes) / 1e6
 				}
 			}
 			readings[i] = r
@@ -180,7 +180,7 @@ func (c *Collector) Collect(ctx context.Context) Snapshot {
 	}
 	if !first && dt > 0 {
 		if netBytes >= c.prevNet && c.prevNet > 0 {
-			s.Metrics["net_mb_per_s"] = float64(netBytes-c.prevNet) / (1 << 20) / dt
+			s.Metrics["net_mb_per_s"] = float64(netBytes-c.prevNet) / 1e6 / dt
 		}
 		if haveReq {
 			s.Metrics["requests_per_s"] = reqDelta / dt

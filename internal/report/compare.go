@@ -12,8 +12,8 @@ import (
 	"golang.org/x/perf/benchmath"
 )
 
-// ErrNothingInCommon: the two runs share no (cluster size, scenario,
-// operation); there is nothing to compare.
+// ErrNothingInCommon: the two runs share no (cluster size, scenario);
+// there is nothing to compare.
 var ErrNothingInCommon = errors.New("the two results files have no scenario in common")
 
 // Verdicts of one metric's comparison.
@@ -76,21 +76,57 @@ type Row struct {
 	DeltaPct  float64 `json:"delta_pct"` // (current - baseline) / baseline; for absolute metrics, current - baseline
 	Tolerance float64 `json:"tolerance"` // percent, or points for absolute metrics
 	// P is the U test's p-value; nil when the tolerance alone judged.
-	P       *float64 `json:"p,omitempty"`
-	N1      int      `json:"n_baseline"`
-	N2      int      `json:"n_current"`
-	Method  string   `json:"method"`
-	Verdict string   `json:"verdict"`
-	Note    string   `json:"note,omitempty"`
+	P  *float64 `json:"p,omitempty"`
+	N1 int      `json:"n_baseline"`
+	N2 int      `json:"n_current"`
+	// Failed1 and Failed2 count the repetitions on each side that failed
+	// and so gave no value; N1 and N2 count those that did.
+	Failed1 int    `json:"failed_baseline,omitempty"`
+	Failed2 int    `json:"failed_current,omitempty"`
+	Method  string `json:"method"`
+	Verdict string `json:"verdict"`
+	Note    string `json:"note,omitempty"`
+}
+
+// Kinds of breakage.
+const (
+	// BrokeFailed: ok in the baseline, failed in the current run.
+	BrokeFailed = "failed"
+	// BrokeMissing: measured in the baseline, not in the current run.
+	BrokeMissing = "missing"
+)
+
+// Breakage is a scenario the current run broke: it passed in the baseline
+// and failed, or it was measured there and is not here.
+type Breakage struct {
+	Size     int    `json:"size"`
+	Scenario string `json:"scenario"`
+	Kind     string `json:"kind"`
+	Baseline string `json:"baseline"`
+	Current  string `json:"current"`
+	// Regression is false only for a missing scenario with --allow-missing.
+	Regression bool `json:"regression"`
+}
+
+func (b Breakage) String() string {
+	return fmt.Sprintf("%d nodes %s: %s in the baseline, %s in the current run", b.Size, b.Scenario, b.Baseline, b.Current)
+}
+
+// Options change how Compare judges.
+type Options struct {
+	// AllowMissing lists scenarios missing from the current run without
+	// calling them regressions (a run of fewer categories, say).
+	AllowMissing bool
 }
 
 // Comparison is the whole outcome.
 type Comparison struct {
-	Baseline, Current string   // file names, for the output
-	Rows              []Row    `json:"rows"`
-	OnlyBaseline      []string `json:"only_in_baseline,omitempty"`
-	OnlyCurrent       []string `json:"only_in_current,omitempty"`
-	Notes             []string `json:"notes,omitempty"`
+	Baseline, Current string     // file names, for the output
+	Rows              []Row      `json:"rows"`
+	Broken            []Breakage `json:"broken,omitempty"`
+	OnlyBaseline      []string   `json:"only_in_baseline,omitempty"`
+	OnlyCurrent       []string   `json:"only_in_current,omitempty"`
+	Notes             []string   `json:"notes,omitempty"`
 }
 
 // Regressions returns the rows judged regressions.
@@ -104,8 +140,113 @@ func (c *Comparison) Regressions() []Row {
 	return out
 }
 
+// Failures counts what makes compare exit 1: metric regressions and
+// broken scenarios (missing ones unless allowed).
+func (c *Comparison) Failures() int {
+	n := len(c.Regressions())
+	for _, b := range c.Broken {
+		if b.Regression {
+			n++
+		}
+	}
+	return n
+}
+
 // samples gathers, per key and metric, one value per repetition.
 type samples map[Key]map[string][]float64
+
+// outcome counts one scenario's repetitions by status on one side.
+type outcome struct {
+	ok, failed, skipped int
+	err, reason         string // the first failure's error, the first skip's reason
+}
+
+func outcomes(run *metrics.Run) map[Key]*outcome {
+	out := map[Key]*outcome{}
+	for _, c := range run.Clusters {
+		for _, s := range c.Scenarios {
+			k := Key{Size: c.Size, Scenario: s.Name}
+			o := out[k]
+			if o == nil {
+				o = &outcome{}
+				out[k] = o
+			}
+			switch s.Status {
+			case metrics.StatusOK:
+				o.ok++
+			case metrics.StatusFailed:
+				o.failed++
+				if o.err == "" {
+					o.err = s.Error
+				}
+			default:
+				o.skipped++
+				if o.reason == "" {
+					o.reason = s.Reason
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (o *outcome) reps() int { return o.ok + o.failed + o.skipped }
+
+// broken finds the scenarios the current run broke, and notes the ones
+// that failed on both sides or no longer fail.
+func broken(base, cur map[Key]*outcome, opt Options) (out []Breakage, notes []string) {
+	var keys []Key
+	for k := range base {
+		keys = append(keys, k)
+	}
+	sortKeys(keys)
+	var both, fixed []string
+	for _, k := range keys {
+		b, c := base[k], cur[k]
+		baseText := fmt.Sprintf("ok in %d of %d repetitions", b.ok, b.reps())
+		switch {
+		case b.ok == 0:
+			if b.failed > 0 && c != nil && c.failed > 0 {
+				both = append(both, k.String())
+			}
+			if b.failed > 0 && c != nil && c.failed == 0 && c.ok > 0 {
+				fixed = append(fixed, k.String())
+			}
+		case c == nil || c.ok+c.failed == 0:
+			now := "not run"
+			if c != nil {
+				now = "skipped: " + c.reason
+			}
+			out = append(out, Breakage{Size: k.Size, Scenario: k.Scenario, Kind: BrokeMissing, Baseline: baseText, Current: now,
+				Regression: !opt.AllowMissing})
+		case c.failed > 0 && b.failed == 0:
+			out = append(out, Breakage{Size: k.Size, Scenario: k.Scenario, Kind: BrokeFailed, Baseline: baseText,
+				Current: fmt.Sprintf("failed in %d of %d repetitions: %s", c.failed, c.reps(), c.err), Regression: true})
+		case c.failed > 0:
+			both = append(both, k.String())
+		}
+	}
+	if len(both) > 0 {
+		notes = append(notes, "failed on both sides (not a change, but still failing): "+strings.Join(both, "; "))
+	}
+	if len(fixed) > 0 {
+		notes = append(notes, "failed in the baseline, ok now: "+strings.Join(fixed, "; "))
+	}
+	return out, notes
+}
+
+func sortKeys(keys []Key) {
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.Size != b.Size {
+			return a.Size < b.Size
+		}
+		if a.Scenario != b.Scenario {
+			return a.Scenario < b.Scenario
+		}
+		return a.Operation < b.Operation
+	})
+}
 
 // hostBoundKeys lists the (size, scenario) keys with a host-bound repetition.
 func hostBoundKeys(run *metrics.Run) map[Key]bool {
@@ -181,10 +322,14 @@ func tolerance(r config.Regression, m Metric, scenario string) float64 {
 	return r.TolerancePercent
 }
 
-// Compare judges current against baseline with the regression settings.
-func Compare(baseline, current *metrics.Run, r config.Regression) (*Comparison, error) {
+// Compare judges current against baseline with the regression settings:
+// scenarios that broke, then every metric of the operations both sides
+// measured.
+func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (*Comparison, error) {
 	base, cur := collect(baseline), collect(current)
+	baseOut, curOut := outcomes(baseline), outcomes(current)
 	cmp := &Comparison{}
+	cmp.Broken, cmp.Notes = broken(baseOut, curOut, opt)
 	var keys []Key
 	for k := range base {
 		if _, ok := cur[k]; ok {
@@ -200,22 +345,18 @@ func Compare(baseline, current *metrics.Run, r config.Regression) (*Comparison, 
 	}
 	sort.Strings(cmp.OnlyBaseline)
 	sort.Strings(cmp.OnlyCurrent)
-	if len(keys) == 0 {
-		return cmp, ErrNothingInCommon
+	common := false
+	for k := range baseOut {
+		common = common || curOut[k] != nil
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.Size != b.Size {
-			return a.Size < b.Size
-		}
-		if a.Scenario != b.Scenario {
-			return a.Scenario < b.Scenario
-		}
-		return a.Operation < b.Operation
-	})
+	if !common {
+		return cmp, ErrNothingInCommon // most likely the wrong files
+	}
+	sortKeys(keys)
 	thresholds := benchmath.DefaultThresholds
 	thresholds.CompareAlpha = r.Alpha
 	tolOnly := false
+	var thinned []string // keys left with too few repetitions by failures
 	baseBound, curBound := hostBoundKeys(baseline), hostBoundKeys(current)
 	boundChanges := 0
 	for _, k := range keys {
@@ -224,8 +365,9 @@ func Compare(baseline, current *metrics.Run, r config.Regression) (*Comparison, 
 			if len(b) == 0 || len(c) == 0 {
 				continue
 			}
+			sk := Key{Size: k.Size, Scenario: k.Scenario}
 			row := Row{Key: k, Metric: m.Name, Unit: m.Unit, Baseline: median(b), Current: median(c), N1: len(b), N2: len(c),
-				Tolerance: tolerance(r, m, k.Scenario)}
+				Failed1: baseOut[sk].failed, Failed2: curOut[sk].failed, Tolerance: tolerance(r, m, k.Scenario)}
 			var worse bool
 			var size float64 // the change's size, against the tolerance
 			if m.Absolute {
@@ -255,6 +397,12 @@ func Compare(baseline, current *metrics.Run, r config.Regression) (*Comparison, 
 			} else {
 				row.Method = MethodTolerance
 				tolOnly = true
+				if (row.Failed1 > 0 && len(b)+row.Failed1 >= r.MinSamples) || (row.Failed2 > 0 && len(c)+row.Failed2 >= r.MinSamples) {
+					row.Note = fmt.Sprintf("failed repetitions left %d+%d, fewer than %d: judged by the tolerance, not the U test", len(b), len(c), r.MinSamples)
+					if m.Name == Metrics[0].Name {
+						thinned = append(thinned, k.String())
+					}
+				}
 			}
 			switch {
 			case size <= row.Tolerance:
@@ -266,7 +414,7 @@ func Compare(baseline, current *metrics.Run, r config.Regression) (*Comparison, 
 			default:
 				row.Verdict = Improvement
 			}
-			if sk := (Key{Size: k.Size, Scenario: k.Scenario}); (baseBound[sk] || curBound[sk]) && row.Verdict != NoChange {
+			if (baseBound[sk] || curBound[sk]) && row.Verdict != NoChange {
 				row.Note = strings.TrimSpace(row.Note + " host-bound on " + sides(baseBound[sk], curBound[sk]) + ": may measure the machine, not the build")
 				boundChanges++
 			}
@@ -277,6 +425,10 @@ func Compare(baseline, current *metrics.Run, r config.Regression) (*Comparison, 
 		cmp.Notes = append(cmp.Notes, fmt.Sprintf(
 			"%d changed metric(s) come from scenarios whose load machine was CPU-bound (host CPU above the warning threshold) on at least one side: on a shared machine such changes can come from other work running at the same time",
 			boundChanges))
+	}
+	if len(thinned) > 0 {
+		cmp.Notes = append(cmp.Notes, fmt.Sprintf("failed repetitions left fewer than %d on a side, so the tolerance judged instead of the U test: %s",
+			r.MinSamples, strings.Join(thinned, "; ")))
 	}
 	if tolOnly {
 		cmp.Notes = append(cmp.Notes, fmt.Sprintf(

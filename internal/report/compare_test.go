@@ -74,7 +74,7 @@ func TestCompareVerdicts(t *testing.T) {
 			if tt.tweakReg != nil {
 				tt.tweakReg(&r)
 			}
-			cmp, err := Compare(mkRun("api/x", tt.base, 0), mkRun("api/x", tt.cur, 0), r)
+			cmp, err := Compare(mkRun("api/x", tt.base, 0), mkRun("api/x", tt.cur, 0), r, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +95,7 @@ func TestCompareFlagsHostBound(t *testing.T) {
 	for i := range cur.Clusters[0].Scenarios {
 		cur.Clusters[0].Scenarios[i].HostBound = true
 	}
-	cmp, err := Compare(mkRun("api/x", []float64{10, 10.1, 9.9, 10.05, 9.95}, 0), cur, regression())
+	cmp, err := Compare(mkRun("api/x", []float64{10, 10.1, 9.9, 10.05, 9.95}, 0), cur, regression(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestCompareErrorRateInPoints(t *testing.T) {
 	t.Parallel()
 	base := mkRun("api/x", []float64{10}, 0)
 	cur := mkRun("api/x", []float64{10}, 0.05) // 5% errors
-	cmp, err := Compare(base, cur, regression())
+	cmp, err := Compare(base, cur, regression(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,14 +121,14 @@ func TestCompareErrorRateInPoints(t *testing.T) {
 
 func TestCompareMatching(t *testing.T) {
 	t.Parallel()
-	_, err := Compare(mkRun("api/x", []float64{10}, 0), mkRun("api/y", []float64{10}, 0), regression())
+	_, err := Compare(mkRun("api/x", []float64{10}, 0), mkRun("api/y", []float64{10}, 0), regression(), Options{})
 	if !errors.Is(err, ErrNothingInCommon) {
 		t.Fatalf("err = %v, want ErrNothingInCommon", err)
 	}
 	base := mkRun("api/x", []float64{10}, 0)
 	cur := mkRun("api/x", []float64{10}, 0)
 	cur.Clusters[0].Scenarios = append(cur.Clusters[0].Scenarios, mkRun("api/new", []float64{1}, 0).Clusters[0].Scenarios...)
-	cmp, err := Compare(base, cur, regression())
+	cmp, err := Compare(base, cur, regression(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestCompareMatching(t *testing.T) {
 
 func TestCompareOutputs(t *testing.T) {
 	t.Parallel()
-	cmp, err := Compare(mkRun("api/x", []float64{10, 10, 10, 10}, 0), mkRun("api/x", []float64{20, 20.1, 20.2, 20.3}, 0), regression())
+	cmp, err := Compare(mkRun("api/x", []float64{10, 10, 10, 10}, 0), mkRun("api/x", []float64{20, 20.1, 20.2, 20.3}, 0), regression(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,5 +175,81 @@ func TestCompareOutputs(t *testing.T) {
 	}
 	if suite.Tests != len(cmp.Rows) || suite.Failures != len(cmp.Regressions()) || suite.Failures == 0 {
 		t.Errorf("junit tests %d failures %d; rows %d regressions %d", suite.Tests, suite.Failures, len(cmp.Rows), len(cmp.Regressions()))
+	}
+}
+
+// TestCompareBreakage: a scenario ok in the baseline that fails now is a
+// regression whatever its numbers, shown with the current error; one the
+// current run did not run is a regression unless missing ones are allowed.
+func TestCompareBreakage(t *testing.T) {
+	t.Parallel()
+	base := mkRun("api/x", []float64{10}, 0)
+	base.Clusters[0].Scenarios = append(base.Clusters[0].Scenarios, mkRun("api/gone", []float64{10}, 0).Clusters[0].Scenarios...)
+	cur := mkRun("api/x", []float64{10}, 0)
+	cur.Clusters[0].Scenarios[0].Status = metrics.StatusFailed
+	cur.Clusters[0].Scenarios[0].Error = "check minority_cannot_commit failed: a write succeeded"
+
+	cmp, err := Compare(base, cur, regression(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmp.Failures() != 2 || len(cmp.Broken) != 2 {
+		t.Fatalf("failures %d, broken %+v: want the failed and the missing scenario", cmp.Failures(), cmp.Broken)
+	}
+	var text, junit bytes.Buffer
+	if err := cmp.WriteText(&text, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"REGRESSION (now fails): 1 nodes api/x: ok in 1 of 1 repetitions in the baseline, failed in 1 of 1 repetitions: check minority_cannot_commit failed",
+		"REGRESSION (missing; --allow-missing accepts it): 1 nodes api/gone: ok in 1 of 1 repetitions in the baseline, not run in the current run"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	if err := cmp.WriteJUnit(&junit); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(junit.String(), `failures="2"`) {
+		t.Errorf("junit:\n%s", junit.String())
+	}
+
+	cmp, err = Compare(base, cur, regression(), Options{AllowMissing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmp.Failures() != 1 {
+		t.Errorf("with missing allowed: %d failures, want only the failed scenario", cmp.Failures())
+	}
+	// Failing on both sides is not a change of this build; it is noted.
+	cmp, err = Compare(cur, cur, regression(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmp.Failures() != 0 || !strings.Contains(strings.Join(cmp.Notes, " "), "failed on both sides") {
+		t.Errorf("failures %d, notes %q", cmp.Failures(), cmp.Notes)
+	}
+}
+
+// TestCompareFailedRepetitions: repetitions that failed give no values;
+// when too few remain for the U test, the row says the tolerance judged.
+func TestCompareFailedRepetitions(t *testing.T) {
+	t.Parallel()
+	steady := []float64{10, 10.1, 9.9, 10.05, 9.95}
+	base, cur := mkRun("api/x", steady, 0), mkRun("api/x", []float64{13, 13.1, 12.9, 13.05, 12.95}, 0)
+	base.Clusters[0].Scenarios[0].Status = metrics.StatusFailed // flaky baseline: 4 ok of 5
+	for _, i := range []int{0, 1} {
+		cur.Clusters[0].Scenarios[i].Status = metrics.StatusFailed
+	}
+	cmp, err := Compare(base, cur, regression(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := verdict(t, cmp, "p50")
+	if row.N1 != 4 || row.N2 != 3 || row.Failed1 != 1 || row.Failed2 != 2 || row.Method != MethodTolerance ||
+		!strings.Contains(row.Note, "judged by the tolerance") {
+		t.Errorf("row %+v: want 4+3 values, 1 and 2 failed, judged by the tolerance with a note", row)
+	}
+	if !strings.Contains(strings.Join(cmp.Notes, " "), "failed repetitions left fewer than 4") {
+		t.Errorf("notes %q", cmp.Notes)
 	}
 }

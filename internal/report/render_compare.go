@@ -71,8 +71,41 @@ func (c *Comparison) summary() string {
 			insig++
 		}
 	}
-	return fmt.Sprintf("%d metrics compared: %d regressions, %d improvements, %d changes beyond the tolerance but not significant, %d within the tolerance",
+	out := fmt.Sprintf("%d metrics compared: %d regressions, %d improvements, %d changes beyond the tolerance but not significant, %d within the tolerance",
 		len(c.Rows), reg, imp, insig, len(c.Rows)-reg-imp-insig)
+	var failed, missing int
+	for _, b := range c.Broken {
+		if !b.Regression {
+			continue
+		}
+		if b.Kind == BrokeFailed {
+			failed++
+		} else {
+			missing++
+		}
+	}
+	if failed+missing > 0 {
+		out += fmt.Sprintf("; %d scenario(s) ok in the baseline now fail, %d are missing", failed, missing)
+	}
+	return out
+}
+
+// brokenLines renders each broken scenario on its own line.
+func (c *Comparison) brokenLines() []string {
+	var out []string
+	for _, b := range c.Broken {
+		label := "REGRESSION"
+		switch {
+		case !b.Regression:
+			label = "missing (allowed)"
+		case b.Kind == BrokeFailed:
+			label = "REGRESSION (now fails)"
+		case b.Kind == BrokeMissing:
+			label = "REGRESSION (missing; --allow-missing accepts it)"
+		}
+		out = append(out, label+": "+b.String())
+	}
+	return out
 }
 
 // WriteText renders a terminal table.
@@ -90,6 +123,9 @@ func (c *Comparison) WriteText(w io.Writer, all bool) error {
 		if err := t.Render(); err != nil {
 			return err
 		}
+	}
+	for _, l := range c.brokenLines() {
+		fmt.Fprintln(w, l)
 	}
 	fmt.Fprintln(w, c.summary())
 	c.writeExtras(w, "")
@@ -119,7 +155,7 @@ func anySlice(s []string) []any {
 // WriteMarkdown renders a markdown section (for $GITHUB_STEP_SUMMARY).
 func (c *Comparison) WriteMarkdown(w io.Writer, all bool) error {
 	verdict := "no regression"
-	if n := len(c.Regressions()); n > 0 {
+	if n := c.Failures(); n > 0 {
 		verdict = fmt.Sprintf("**%d regression(s)**", n)
 	}
 	fmt.Fprintf(w, "## odbench compare: %s\n\n`%s` → `%s`\n\n", verdict, c.Baseline, c.Current)
@@ -133,6 +169,12 @@ func (c *Comparison) WriteMarkdown(w io.Writer, all bool) error {
 			}
 			fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 		}
+		fmt.Fprintln(w)
+	}
+	for _, l := range c.brokenLines() {
+		fmt.Fprintf(w, "- %s\n", strings.ReplaceAll(l, "REGRESSION", "**REGRESSION**"))
+	}
+	if len(c.Broken) > 0 {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "%s\n\n", c.summary())
@@ -149,7 +191,7 @@ func (c *Comparison) WriteJSON(w io.Writer) error {
 		Current     string `json:"current"`
 		Regressions int    `json:"regressions"`
 		*Comparison
-	}{c.Baseline, c.Current, len(c.Regressions()), c})
+	}{c.Baseline, c.Current, c.Failures(), c})
 }
 
 // WriteJUnit renders JUnit XML: one test case per compared metric, a
@@ -171,7 +213,16 @@ func (c *Comparison) WriteJUnit(w io.Writer) error {
 		Failures int        `xml:"failures,attr"`
 		Cases    []testcase `xml:"testcase"`
 	}
-	s := suite{Name: "odbench compare", Tests: len(c.Rows)}
+	s := suite{Name: "odbench compare", Tests: len(c.Rows) + len(c.Broken)}
+	for _, b := range c.Broken {
+		tc := testcase{Name: fmt.Sprintf("%d nodes %s status", b.Size, b.Scenario), Classname: "odbench." + strings.SplitN(b.Scenario, "/", 2)[0]}
+		if b.Regression {
+			tc.Failure = &failure{Message: fmt.Sprintf("%s %s", b.Scenario, map[string]string{BrokeFailed: "now fails", BrokeMissing: "is missing"}[b.Kind]),
+				Text: b.String()}
+			s.Failures++
+		}
+		s.Cases = append(s.Cases, tc)
+	}
 	for _, r := range c.Rows {
 		tc := testcase{Name: r.Key.String() + " " + r.Metric, Classname: "odbench." + strings.SplitN(r.Scenario, "/", 2)[0]}
 		if r.Verdict == Regression {

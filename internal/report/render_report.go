@@ -103,6 +103,7 @@ func (r *Report) sections() []section {
 		for _, row := range r.Regression.shown(false) {
 			rg.Rows = append(rg.Rows, row.cells())
 		}
+		rg.Lines = append(rg.Lines, r.Regression.brokenLines()...)
 		rg.Lines = append(rg.Lines, r.Regression.summary())
 		rg.Lines = append(rg.Lines, r.Regression.Notes...)
 		out = append(out, rg)

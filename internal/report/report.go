@@ -139,7 +139,7 @@ func Build(file string, run *metrics.Run, cfg *config.Config, baseline *metrics.
 	r.checks()
 	r.targets(cfg.Targets)
 	if baseline != nil {
-		cmp, err := Compare(baseline, run, cfg.Regression)
+		cmp, err := Compare(baseline, run, cfg.Regression, Options{})
 		if err != nil {
 			return nil, err
 		}
