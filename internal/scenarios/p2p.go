@@ -94,12 +94,11 @@ func runBroadcast(ctx context.Context, env *Env, c cluster.Cluster) error {
 		}
 		return nil
 	}}
-	aux.Start(time.Now().Add(env.Warmup)) // the engine's window starts about now plus the warm-up
 	res, err := env.Closed(ctx, 2, op)
 	if err != nil {
 		return err
 	}
-	aux.Start(res.MeasureStart)
+	aux.Start(res.MeasureStart) // its one interval spans the engine's window
 	aux.Tick(res.MeasureEnd)
 	for _, o := range aux.Ops() {
 		snap := o.Snapshot(res.Measured())
