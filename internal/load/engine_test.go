@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -356,5 +357,38 @@ func TestStepRampSlowOperationsHold(t *testing.T) {
 		if !st.Held {
 			t.Errorf("step %+v broke (%s); want every step held", st, res.Broke)
 		}
+	}
+}
+
+// TestSeedReplays: the same seed draws the same Poisson arrivals and the
+// same operation picks; another seed draws others.
+func TestSeedReplays(t *testing.T) {
+	t.Parallel()
+	picks := func(seed uint64) ([]string, int64) {
+		var mu sync.Mutex
+		var seq []string
+		op := func(name string) Operation {
+			return Operation{Name: name, Weight: 1, Do: func(context.Context) error {
+				mu.Lock()
+				seq = append(seq, name)
+				mu.Unlock()
+				return nil
+			}}
+		}
+		res, err := RunOpen(context.Background(), Open{Rate: 400, Poisson: true, Duration: 250 * time.Millisecond, MaxInFlight: 1, Seed: seed},
+			op("a"), op("b"), op("c"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq, res.Load.IntendedStarts
+	}
+	a, na := picks(42)
+	b, nb := picks(42)
+	c, _ := picks(43)
+	if na != nb || strings.Join(a, "") != strings.Join(b, "") {
+		t.Errorf("seed 42 twice: %d and %d starts, picks %q and %q; want the same", na, nb, strings.Join(a, ""), strings.Join(b, ""))
+	}
+	if strings.Join(a, "") == strings.Join(c, "") {
+		t.Errorf("seeds 42 and 43 picked the same %d operations", len(a))
 	}
 }

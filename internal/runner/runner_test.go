@@ -262,3 +262,31 @@ func TestJudgeSteal(t *testing.T) {
 		}
 	}
 }
+
+// TestSeedRecorded: the run's seed and every repetition's (derived from
+// it) are in the results; the same execution.seed gives the same ones.
+func TestSeedRecorded(t *testing.T) {
+	srv := target(t, 200)
+	seeds := func(seed uint64) (uint64, []uint64) {
+		opt := options(t, []string{srv.URL}, "api/health_check/clients=2")
+		opt.Config.Execution.Seed = seed
+		opt.Config.Execution.Count = 2
+		run, err := runIt(t, context.Background(), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []uint64
+		for _, sc := range run.Clusters[0].Scenarios {
+			out = append(out, sc.Seed)
+		}
+		return run.Seed, out
+	}
+	r1, s1 := seeds(7)
+	r2, s2 := seeds(7)
+	if r1 != 7 || r2 != 7 || len(s1) != 2 || s1[0] != s2[0] || s1[1] != s2[1] || s1[0] == s1[1] || s1[0] == 0 {
+		t.Errorf("run seeds %d, %d; repetition seeds %v, %v: want 7, and two distinct seeds the same both times", r1, r2, s1, s2)
+	}
+	if r, _ := seeds(0); r == 0 {
+		t.Error("seed 0 must pick a random seed and record it")
+	}
+}
