@@ -252,4 +252,7 @@ func TestCompareFailedRepetitions(t *testing.T) {
 	if !strings.Contains(strings.Join(cmp.Notes, " "), "failed repetitions left fewer than 4") {
 		t.Errorf("notes %q", cmp.Notes)
 	}
+	if cells := row.cells(); cells[7] != "4+3 (1+2 failed)" {
+		t.Errorf("n cell %q, want the failed repetitions shown", cells[7])
+	}
 }

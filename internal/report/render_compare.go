@@ -43,8 +43,11 @@ func (r Row) cells() []string {
 	if strings.Contains(r.Note, "host-bound") {
 		verdict += " (host-bound)"
 	}
-	return []string{r.Key.String(), r.Metric, fmtVal(r.Baseline, r.Unit), fmtVal(r.Current, r.Unit), delta, tol, p,
-		fmt.Sprintf("%d+%d", r.N1, r.N2), verdict}
+	n := fmt.Sprintf("%d+%d", r.N1, r.N2)
+	if r.Failed1+r.Failed2 > 0 {
+		n += fmt.Sprintf(" (%d+%d failed)", r.Failed1, r.Failed2)
+	}
+	return []string{r.Key.String(), r.Metric, fmtVal(r.Baseline, r.Unit), fmtVal(r.Current, r.Unit), delta, tol, p, n, verdict}
 }
 
 func fmtVal(v float64, unit string) string {
