@@ -13,10 +13,11 @@ import (
 )
 
 type compareFlags struct {
-	format       string
-	junit        string
-	all          bool
-	allowMissing bool
+	format          string
+	junit           string
+	all             bool
+	allowMissing    bool
+	gateOnTolerance bool
 }
 
 func newCompareCmd(a *app) *cobra.Command {
@@ -25,22 +26,22 @@ func newCompareCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "compare BASELINE CURRENT",
 		Short: "Decide whether CURRENT regressed against BASELINE; exit 1 if it did",
-		Long: `compare matches the scenarios of two results files by cluster size, scenario
-and operation, and judges throughput, p50, p95, p99, error rate and peak RSS.
+		Long: `compare judges CURRENT against BASELINE.
 
-With at least regression.min_samples repetitions on both sides (run --count N),
-a change is a regression only when the Mann-Whitney U test finds it significant
-at regression.alpha AND it is larger than the tolerance (regression.
-tolerance_percent, overridable per metric and per scenario prefix): a
-significant 0.5% change is not a regression. With fewer repetitions the
-tolerance alone judges, and the output says so. Error rate is judged in
-percentage points (1 unless regression.metrics.error_rate says otherwise).
+Breakage first: a scenario ok in the baseline that failed in CURRENT is a
+regression, with its error; one measured in the baseline that CURRENT did not
+run (or skipped) is a regression too, unless --allow-missing.
 
-Breakage is a regression too: a scenario ok in the baseline that failed in
-CURRENT, with its error, and one measured in the baseline that CURRENT did
-not run (or skipped), unless --allow-missing. Failed repetitions give no
-values; when fewer than min_samples remain, the output says the tolerance
-judged instead.
+Then, by cluster size, scenario and operation: throughput, p50, p95, p99,
+error rate (in percentage points) and peak RSS. A change within the tolerance
+(regression.tolerance_percent, overridable per metric and per scenario
+prefix) is no change. A change no larger than the metric's noise (the spread
+of the repetitions, or of the per-second values with fewer than 3) is never a
+regression. Beyond both, with at least regression.min_samples repetitions on
+both sides (run --count N, or --profile ci), the Mann-Whitney U test at
+regression.alpha decides. With fewer, the change is unconfirmed: listed, but
+not a regression unless --gate-on-tolerance. Failed repetitions give no
+values; each row counts them.
 
 Exit codes: 0 no regression, 1 regression, 2 bad input (a missing or
 unreadable file, a newer schema, nothing in common). BASELINE and CURRENT are
@@ -85,6 +86,7 @@ summary is appended to it.`,
 	fl.StringVar(&f.junit, "junit", "", "also write JUnit XML (one test case per comparison) to this file")
 	fl.BoolVar(&f.all, "all", false, "list every compared metric, not only those that moved beyond the tolerance")
 	fl.BoolVar(&f.allowMissing, "allow-missing", false, "list scenarios of the baseline that CURRENT did not run without calling them regressions")
+	fl.BoolVar(&f.gateOnTolerance, "gate-on-tolerance", false, "call a change judged by the tolerance alone (too few repetitions for the U test) a regression instead of unconfirmed")
 	fl.StringVar(&profile, "profile", "", "take the regression settings of a built-in profile")
 	return cmd
 }
@@ -118,7 +120,7 @@ func readResults(path string) (*metrics.Run, error) {
 // compareRuns compares, writes the outputs, and returns an error carrying
 // exit code 1 on a regression (2 when there is nothing to compare).
 func compareRuns(out io.Writer, base, cur *metrics.Run, baseName, curName string, r config.Regression, f compareFlags) error {
-	cmp, err := report.Compare(base, cur, r, report.Options{AllowMissing: f.allowMissing})
+	cmp, err := report.Compare(base, cur, r, report.Options{AllowMissing: f.allowMissing, GateOnTolerance: f.gateOnTolerance})
 	if errors.Is(err, report.ErrNothingInCommon) {
 		return usageError(fmt.Errorf("%s and %s: %w (scenarios of the baseline: %d, of the current run: %d)",
 			baseName, curName, err, len(cmp.OnlyBaseline), len(cmp.OnlyCurrent)))

@@ -19,20 +19,21 @@ import (
 )
 
 type runFlags struct {
-	profile      string
-	categories   string
-	scenarios    string
-	sizes        string
-	duration     time.Duration
-	warmup       time.Duration
-	count        int
-	targets      string
-	failFast     bool
-	list         bool
-	baseline     string
-	allowMissing bool
-	archive      bool
-	seed         uint64
+	profile         string
+	categories      string
+	scenarios       string
+	sizes           string
+	duration        time.Duration
+	warmup          time.Duration
+	count           int
+	targets         string
+	failFast        bool
+	list            bool
+	baseline        string
+	allowMissing    bool
+	gateOnTolerance bool
+	archive         bool
+	seed            uint64
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -116,7 +117,8 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 			}
 			if base != nil && run != nil && !errors.Is(err, runner.ErrInterrupted) {
 				fmt.Fprintln(out)
-				cerr := compareRuns(out, base, run, f.baseline, path, cfg.Regression, compareFlags{format: "text", allowMissing: f.allowMissing})
+				cerr := compareRuns(out, base, run, f.baseline, path, cfg.Regression, compareFlags{format: "text", allowMissing: f.allowMissing,
+					gateOnTolerance: f.gateOnTolerance})
 				if err == nil {
 					err = cerr
 				} else if cerr != nil {
@@ -140,6 +142,7 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 	fl.BoolVar(&f.archive, "archive", false, "also write benchmark_results_<time>.tar.gz with the results, reports and node logs")
 	fl.StringVar(&f.baseline, "baseline", "", "compare with this results file at the end, like odbench compare (exit 1 on a regression)")
 	fl.BoolVar(&f.allowMissing, "allow-missing", false, "with --baseline: scenarios of the baseline this run did not run are not regressions")
+	fl.BoolVar(&f.gateOnTolerance, "gate-on-tolerance", false, "with --baseline: a change judged by the tolerance alone is a regression, not unconfirmed")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of every scenario's arrivals and operation picks (0: random; the results file records it)")
 	return cmd
 }

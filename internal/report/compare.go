@@ -18,10 +18,20 @@ var ErrNothingInCommon = errors.New("the two results files have no scenario in c
 
 // Verdicts of one metric's comparison.
 const (
-	Regression    = "regression"
-	Improvement   = "improvement"
-	NoChange      = "no change" // within the tolerance (or not significant)
+	Regression  = "regression"
+	Improvement = "improvement"
+	// NoChange: within the tolerance.
+	NoChange = "no change"
+	// WithinNoise: beyond the tolerance but no larger than the metric's
+	// noise (see noise.go): never a regression.
+	WithinNoise = "within noise"
+	// Insignificant: beyond tolerance and noise, but the U test did not
+	// find it significant.
 	Insignificant = "not significant"
+	// Unconfirmed: beyond tolerance and noise with too few repetitions for
+	// the U test: not evidence enough to fail a gate (unless
+	// --gate-on-tolerance); Row.Worse says which way it went.
+	Unconfirmed = "unconfirmed"
 )
 
 // Methods of judging.
@@ -75,6 +85,13 @@ type Row struct {
 	Current   float64 `json:"current"`
 	DeltaPct  float64 `json:"delta_pct"` // (current - baseline) / baseline; for absolute metrics, current - baseline
 	Tolerance float64 `json:"tolerance"` // percent, or points for absolute metrics
+	// Noise is the change the metric shows between runs of one build (see
+	// noise.go), in percent (points for error rate); nil when it could not
+	// be estimated. NoiseFrom says from what.
+	Noise     *float64 `json:"noise,omitempty"`
+	NoiseFrom string   `json:"noise_from,omitempty"`
+	// Worse says the change went the bad way (slower, fewer, more errors).
+	Worse bool `json:"worse,omitempty"`
 	// P is the U test's p-value; nil when the tolerance alone judged.
 	P  *float64 `json:"p,omitempty"`
 	N1 int      `json:"n_baseline"`
@@ -117,6 +134,10 @@ type Options struct {
 	// AllowMissing lists scenarios missing from the current run without
 	// calling them regressions (a run of fewer categories, say).
 	AllowMissing bool
+	// GateOnTolerance calls a change judged by the tolerance alone (too
+	// few repetitions for the U test) a regression when it goes the bad
+	// way, instead of unconfirmed.
+	GateOnTolerance bool
 }
 
 // Comparison is the whole outcome.
@@ -327,6 +348,7 @@ func tolerance(r config.Regression, m Metric, scenario string) float64 {
 // measured.
 func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (*Comparison, error) {
 	base, cur := collect(baseline), collect(current)
+	baseSec, curSec := collectSeries(baseline), collectSeries(current)
 	baseOut, curOut := outcomes(baseline), outcomes(current)
 	cmp := &Comparison{}
 	cmp.Broken, cmp.Notes = broken(baseOut, curOut, opt)
@@ -355,7 +377,7 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 	sortKeys(keys)
 	thresholds := benchmath.DefaultThresholds
 	thresholds.CompareAlpha = r.Alpha
-	tolOnly := false
+	unconfirmed, gated := 0, 0
 	var thinned []string // keys left with too few repetitions by failures
 	baseBound, curBound := hostBoundKeys(baseline), hostBoundKeys(current)
 	boundChanges := 0
@@ -368,12 +390,11 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 			sk := Key{Size: k.Size, Scenario: k.Scenario}
 			row := Row{Key: k, Metric: m.Name, Unit: m.Unit, Baseline: median(b), Current: median(c), N1: len(b), N2: len(c),
 				Failed1: baseOut[sk].failed, Failed2: curOut[sk].failed, Tolerance: tolerance(r, m, k.Scenario)}
-			var worse bool
-			var size float64 // the change's size, against the tolerance
+			var size float64 // the change's size, against the tolerance and the noise
 			if m.Absolute {
 				row.DeltaPct = row.Current - row.Baseline
 				size = math.Abs(row.DeltaPct)
-				worse = row.DeltaPct > 0
+				row.Worse = row.DeltaPct > 0
 			} else {
 				if row.Baseline == 0 {
 					row.Method, row.Verdict = MethodTolerance, NoChange
@@ -383,20 +404,31 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 				}
 				row.DeltaPct = 100 * (row.Current - row.Baseline) / row.Baseline
 				size = math.Abs(row.DeltaPct)
-				worse = (row.DeltaPct < 0) == m.HigherIsBetter && row.DeltaPct != 0
+				row.Worse = (row.DeltaPct < 0) == m.HigherIsBetter && row.DeltaPct != 0
 			}
-			significant := true
+			nb, fromB, okB := sideNoise(b, baseSec[k][m.Name], m.Absolute)
+			nc, fromC, okC := sideNoise(c, curSec[k][m.Name], m.Absolute)
+			if okB || okC {
+				n := math.Sqrt(nb*nb + nc*nc)
+				row.Noise = &n
+				row.NoiseFrom = fromB
+				if fromB != fromC && okB && okC {
+					row.NoiseFrom = fromB + " and " + fromC
+				} else if !okB {
+					row.NoiseFrom = fromC
+				}
+			}
+			significant, tested := true, false
 			if len(b) >= r.MinSamples && len(c) >= r.MinSamples {
 				res := benchmath.AssumeNothing.Compare(benchmath.NewSample(b, &thresholds), benchmath.NewSample(c, &thresholds))
 				p := res.P
 				row.P, row.Method = &p, MethodUTest
-				significant = res.P < res.Alpha
+				significant, tested = res.P < res.Alpha, true
 				for _, w := range res.Warnings {
 					row.Note = w.Error()
 				}
 			} else {
 				row.Method = MethodTolerance
-				tolOnly = true
 				if (row.Failed1 > 0 && len(b)+row.Failed1 >= r.MinSamples) || (row.Failed2 > 0 && len(c)+row.Failed2 >= r.MinSamples) {
 					row.Note = fmt.Sprintf("failed repetitions left %d+%d, fewer than %d: judged by the tolerance, not the U test", len(b), len(c), r.MinSamples)
 					if m.Name == Metrics[0].Name {
@@ -407,9 +439,17 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 			switch {
 			case size <= row.Tolerance:
 				row.Verdict = NoChange
+			case row.Noise != nil && size <= *row.Noise:
+				row.Verdict = WithinNoise
+			case !tested && opt.GateOnTolerance:
+				row.Verdict = map[bool]string{true: Regression, false: Improvement}[row.Worse]
+				gated++
+			case !tested:
+				row.Verdict = Unconfirmed
+				unconfirmed++
 			case !significant:
 				row.Verdict = Insignificant
-			case worse:
+			case row.Worse:
 				row.Verdict = Regression
 			default:
 				row.Verdict = Improvement
@@ -430,10 +470,15 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 		cmp.Notes = append(cmp.Notes, fmt.Sprintf("failed repetitions left fewer than %d on a side, so the tolerance judged instead of the U test: %s",
 			r.MinSamples, strings.Join(thinned, "; ")))
 	}
-	if tolOnly {
+	if unconfirmed > 0 {
 		cmp.Notes = append(cmp.Notes, fmt.Sprintf(
-			"some metrics have fewer than %d repetitions on a side (run --count %d for a statistical test): they were judged by the tolerance alone, so noise can pass for a change",
-			r.MinSamples, r.MinSamples))
+			"%d change(s) are unconfirmed: with fewer than %d repetitions on a side only the tolerance judged them, which noise can pass; "+
+				"they do not fail the gate. For a verdict run both sides with --count %d (or --profile ci), or compare an interleaved run --ab; "+
+				"--gate-on-tolerance fails on them anyway",
+			unconfirmed, r.MinSamples, max(r.MinSamples, 5)))
+	}
+	if gated > 0 {
+		cmp.Notes = append(cmp.Notes, fmt.Sprintf("%d change(s) were judged by the tolerance alone (--gate-on-tolerance): noise can pass for a change", gated))
 	}
 	return cmp, nil
 }

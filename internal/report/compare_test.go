@@ -54,18 +54,21 @@ func TestCompareVerdicts(t *testing.T) {
 		want     string
 		method   string
 		tweakReg func(*config.Regression)
+		opt      Options
 	}{
-		{"clear slowdown", steady, []float64{13, 13.1, 12.9, 13.05, 12.95}, "p50", Regression, MethodUTest, nil},
-		{"clear speed-up", steady, []float64{7, 7.1, 6.9, 7.05, 6.95}, "p50", Improvement, MethodUTest, nil},
-		{"throughput drop is a regression", steady, []float64{13, 13.1, 12.9, 13.05, 12.95}, "throughput", Regression, MethodUTest, nil},
-		{"significant but below tolerance", steady, []float64{10.3, 10.4, 10.2, 10.35, 10.25}, "p50", NoChange, MethodUTest, nil},
-		{"large but noisy", []float64{10, 20, 5, 15, 8}, []float64{14, 7, 25, 9, 16}, "p50", Insignificant, MethodUTest, nil},
-		{"one repetition: tolerance only", []float64{10}, []float64{12}, "p50", Regression, MethodTolerance, nil},
-		{"one repetition within tolerance", []float64{10}, []float64{10.5}, "p50", NoChange, MethodTolerance, nil},
+		{"clear slowdown", steady, []float64{13, 13.1, 12.9, 13.05, 12.95}, "p50", Regression, MethodUTest, nil, Options{}},
+		{"clear speed-up", steady, []float64{7, 7.1, 6.9, 7.05, 6.95}, "p50", Improvement, MethodUTest, nil, Options{}},
+		{"throughput drop is a regression", steady, []float64{13, 13.1, 12.9, 13.05, 12.95}, "throughput", Regression, MethodUTest, nil, Options{}},
+		{"significant but below tolerance", steady, []float64{10.3, 10.4, 10.2, 10.35, 10.25}, "p50", NoChange, MethodUTest, nil, Options{}},
+		{"large but noisy", []float64{10, 20, 5, 15, 8}, []float64{14, 7, 25, 9, 16}, "p50", WithinNoise, MethodUTest, nil, Options{}},
+		{"beyond noise, not significant", []float64{10, 10.2, 9.8, 10.1, 9.9}, []float64{10, 13, 13.2, 9.9, 13.1}, "p50", Insignificant, MethodUTest, nil, Options{}},
+		{"one repetition: unconfirmed", []float64{10}, []float64{12}, "p50", Unconfirmed, MethodTolerance, nil, Options{}},
+		{"one repetition, gated on tolerance", []float64{10}, []float64{12}, "p50", Regression, MethodTolerance, nil, Options{GateOnTolerance: true}},
+		{"one repetition within tolerance", []float64{10}, []float64{10.5}, "p50", NoChange, MethodTolerance, nil, Options{}},
 		{"per-scenario tolerance", steady, []float64{13, 13.1, 12.9, 13.05, 12.95}, "p50", NoChange, MethodUTest,
-			func(r *config.Regression) { r.Scenarios = map[string]float64{"api/": 50} }},
+			func(r *config.Regression) { r.Scenarios = map[string]float64{"api/": 50} }, Options{}},
 		{"per-metric tolerance", steady, []float64{13, 13.1, 12.9, 13.05, 12.95}, "p50", NoChange, MethodUTest,
-			func(r *config.Regression) { r.Metrics = map[string]float64{"p50": 40} }},
+			func(r *config.Regression) { r.Metrics = map[string]float64{"p50": 40} }, Options{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,7 +77,7 @@ func TestCompareVerdicts(t *testing.T) {
 			if tt.tweakReg != nil {
 				tt.tweakReg(&r)
 			}
-			cmp, err := Compare(mkRun("api/x", tt.base, 0), mkRun("api/x", tt.cur, 0), r, Options{})
+			cmp, err := Compare(mkRun("api/x", tt.base, 0), mkRun("api/x", tt.cur, 0), r, tt.opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,8 +85,8 @@ func TestCompareVerdicts(t *testing.T) {
 			if row.Verdict != tt.want || row.Method != tt.method {
 				t.Errorf("%s: verdict %q by %q (delta %.1f%%, p %v), want %q by %q", tt.metric, row.Verdict, row.Method, row.DeltaPct, row.P, tt.want, tt.method)
 			}
-			if tt.method == MethodTolerance && len(cmp.Notes) == 0 {
-				t.Error("judging by tolerance alone must be said")
+			if row.Verdict == Unconfirmed && !strings.Contains(strings.Join(cmp.Notes, " "), "--count 5") {
+				t.Errorf("notes %q: an unconfirmed change must say how to get a verdict", cmp.Notes)
 			}
 		})
 	}
@@ -107,8 +110,9 @@ func TestCompareFlagsHostBound(t *testing.T) {
 
 func TestCompareErrorRateInPoints(t *testing.T) {
 	t.Parallel()
-	base := mkRun("api/x", []float64{10}, 0)
-	cur := mkRun("api/x", []float64{10}, 0.05) // 5% errors
+	five := []float64{10, 10, 10, 10, 10}
+	base := mkRun("api/x", five, 0)
+	cur := mkRun("api/x", five, 0.05) // 5% errors
 	cmp, err := Compare(base, cur, regression(), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +256,42 @@ func TestCompareFailedRepetitions(t *testing.T) {
 	if !strings.Contains(strings.Join(cmp.Notes, " "), "failed repetitions left fewer than 4") {
 		t.Errorf("notes %q", cmp.Notes)
 	}
-	if cells := row.cells(); cells[7] != "4+3 (1+2 failed)" {
+	if cells := row.cells(); cells[8] != "4+3 (1+2 failed)" {
 		t.Errorf("n cell %q, want the failed repetitions shown", cells[7])
+	}
+}
+
+// TestCompareNoiseFromTimeline: with one repetition a side, the spread of
+// the per-second values is the noise; a change inside it is never called
+// anything but within noise, one outside it is unconfirmed.
+func TestCompareNoiseFromTimeline(t *testing.T) {
+	t.Parallel()
+	withSeconds := func(tput float64, perSecond ...int64) *metrics.Run {
+		run := mkRun("api/x", []float64{1000 / tput}, 0)
+		op := &run.Clusters[0].Scenarios[0].Operations[0]
+		for i, n := range perSecond {
+			op.Timeline = append(op.Timeline, metrics.Interval{EndOffsetMs: int64(1000 * (i + 1)), DurationMs: 1000, Count: n,
+				P50Ns: op.Latency.P50Ns, P99Ns: op.Latency.P99Ns})
+		}
+		return run
+	}
+	for _, tc := range []struct {
+		name    string
+		seconds []int64
+		want    string
+	}{
+		{"noisy seconds", []int64{100, 50, 150, 60, 140}, WithinNoise},
+		{"steady seconds", []int64{100, 101, 99, 100, 100}, Unconfirmed},
+	} {
+		base := withSeconds(100, tc.seconds...)
+		cur := withSeconds(80, tc.seconds...) // 20% fewer ops/s
+		cmp, err := Compare(base, cur, regression(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := verdict(t, cmp, "throughput")
+		if row.Verdict != tc.want || row.Noise == nil || row.NoiseFrom != NoiseFromSeconds {
+			t.Errorf("%s: verdict %q, noise %v from %q; want %q from the per-second values", tc.name, row.Verdict, row.Noise, row.NoiseFrom, tc.want)
+		}
 	}
 }

@@ -32,13 +32,23 @@ func (r Row) cells() []string {
 	}
 	delta := fmt.Sprintf("%+.1f%%", r.DeltaPct)
 	tol := fmt.Sprintf("±%g%%", r.Tolerance)
+	noise := "-"
+	if r.Noise != nil {
+		noise = fmt.Sprintf("±%.1f%%", *r.Noise)
+	}
 	if r.Unit == "%" {
 		delta = fmt.Sprintf("%+.2f pt", r.DeltaPct)
 		tol = fmt.Sprintf("+%g pt", r.Tolerance)
+		if r.Noise != nil {
+			noise = fmt.Sprintf("±%.2f pt", *r.Noise)
+		}
 	}
 	verdict := r.Verdict
-	if r.Verdict == Regression {
+	switch r.Verdict {
+	case Regression:
 		verdict = "REGRESSION"
+	case Unconfirmed:
+		verdict = map[bool]string{true: "unconfirmed (worse)", false: "unconfirmed (better)"}[r.Worse]
 	}
 	if strings.Contains(r.Note, "host-bound") {
 		verdict += " (host-bound)"
@@ -47,7 +57,7 @@ func (r Row) cells() []string {
 	if r.Failed1+r.Failed2 > 0 {
 		n += fmt.Sprintf(" (%d+%d failed)", r.Failed1, r.Failed2)
 	}
-	return []string{r.Key.String(), r.Metric, fmtVal(r.Baseline, r.Unit), fmtVal(r.Current, r.Unit), delta, tol, p, n, verdict}
+	return []string{r.Key.String(), r.Metric, fmtVal(r.Baseline, r.Unit), fmtVal(r.Current, r.Unit), delta, noise, tol, p, n, verdict}
 }
 
 func fmtVal(v float64, unit string) string {
@@ -60,22 +70,16 @@ func fmtVal(v float64, unit string) string {
 	return fmt.Sprintf("%.3g %s", v, unit)
 }
 
-var compareHeader = []string{"scenario", "metric", "baseline", "current", "delta", "tolerance", "p", "n", "verdict"}
+var compareHeader = []string{"scenario", "metric", "baseline", "current", "delta", "noise", "tolerance", "p", "n", "verdict"}
 
 func (c *Comparison) summary() string {
-	var reg, imp, insig int
+	count := map[string]int{}
 	for _, r := range c.Rows {
-		switch r.Verdict {
-		case Regression:
-			reg++
-		case Improvement:
-			imp++
-		case Insignificant:
-			insig++
-		}
+		count[r.Verdict]++
 	}
-	out := fmt.Sprintf("%d metrics compared: %d regressions, %d improvements, %d changes beyond the tolerance but not significant, %d within the tolerance",
-		len(c.Rows), reg, imp, insig, len(c.Rows)-reg-imp-insig)
+	out := fmt.Sprintf("%d metrics compared: %d regressions, %d improvements, %d unconfirmed (too few repetitions), "+
+		"%d within noise, %d not significant, %d within the tolerance",
+		len(c.Rows), count[Regression], count[Improvement], count[Unconfirmed], count[WithinNoise], count[Insignificant], count[NoChange])
 	var failed, missing int
 	for _, b := range c.Broken {
 		if !b.Regression {
@@ -230,8 +234,8 @@ func (c *Comparison) WriteJUnit(w io.Writer) error {
 		tc := testcase{Name: r.Key.String() + " " + r.Metric, Classname: "odbench." + strings.SplitN(r.Scenario, "/", 2)[0]}
 		if r.Verdict == Regression {
 			cells := r.cells()
-			tc.Failure = &failure{Message: fmt.Sprintf("%s regressed %s (tolerance %s)", r.Metric, cells[4], cells[5]),
-				Text: fmt.Sprintf("baseline %s, current %s, p %s, n %s, %s", cells[2], cells[3], cells[6], cells[7], r.Method)}
+			tc.Failure = &failure{Message: fmt.Sprintf("%s regressed %s (noise %s, tolerance %s)", r.Metric, cells[4], cells[5], cells[6]),
+				Text: fmt.Sprintf("baseline %s, current %s, p %s, n %s, %s", cells[2], cells[3], cells[7], cells[8], r.Method)}
 			s.Failures++
 		}
 		s.Cases = append(s.Cases, tc)
