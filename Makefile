@@ -1,11 +1,14 @@
 # odbench developer targets. CI runs .ci/run, which calls `go test ./...`.
 GO ?= go
 BIN := bin/odbench
+# The version and VCS revision are stamped into the binary (odbench version,
+# and every results file, name the build that measured).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: build test lint fuzz bench bench-engine bench-cluster run-quick clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/odbench
+	$(GO) build -buildvcs=true -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/odbench
 
 test:
 	$(GO) test ./...

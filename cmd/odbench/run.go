@@ -228,7 +228,7 @@ func newDriver(cfg *config.Config, runDir string) (cluster.Driver, string, error
 		x := cfg.Cluster.Exec
 		d, err := cluster.NewExec(cluster.ExecOptions{Command: x.Command, Env: x.Env, APIURL: x.APIURL, HealthURL: x.HealthURL,
 			ReadyPattern: x.ReadyPattern, ClusterReadyURL: x.ClusterReadyURL, Capture: x.Capture, ConfigFile: x.ConfigFile,
-			ConfigTemplate: x.ConfigTemplate, LogDir: filepath.Join(runDir, "logs")})
+			ConfigTemplate: x.ConfigTemplate, VersionCommand: x.VersionCommand, LogDir: filepath.Join(runDir, "logs")})
 		if err != nil {
 			return nil, "", err
 		}

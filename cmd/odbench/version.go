@@ -12,12 +12,18 @@ import (
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
+// toolInfo names this build: its version, and its VCS revision when the
+// Go toolchain stamped one (go build in a checkout does; go run and
+// -buildvcs=false do not, and make build asks for it explicitly).
 func toolInfo() metrics.Tool {
 	t := metrics.Tool{Name: "odbench", Version: version}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
+			switch s.Key {
+			case "vcs.revision":
 				t.Commit = s.Value
+			case "vcs.modified":
+				t.Modified = s.Value == "true"
 			}
 		}
 		if t.Version == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
@@ -36,8 +42,11 @@ func newVersionCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t := toolInfo()
 			commit := t.Commit
-			if commit == "" {
-				commit = "unknown"
+			switch {
+			case commit == "":
+				commit = "unknown: built without VCS stamping (go run, or -buildvcs=false); make build stamps it"
+			case t.Modified:
+				commit += " with uncommitted changes"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "odbench %s (commit %s, results schema v%d, %s %s/%s)\n",
 				t.Version, commit, metrics.SchemaVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)

@@ -44,6 +44,9 @@ type ExecOptions struct {
 	// directory (a path relative to it).
 	ConfigFile     string
 	ConfigTemplate string
+	// VersionCommand, if set, is run once (argv, no shell) and the first
+	// line of its output names the nodes' build in the results.
+	VersionCommand []string
 	TempRoot       string
 	LogDir         string
 }

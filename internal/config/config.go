@@ -222,6 +222,9 @@ type Exec struct {
 	Capture         map[string]string `mapstructure:"capture" json:"capture"`
 	ConfigFile      string            `mapstructure:"config_file" json:"config_file"`
 	ConfigTemplate  string            `mapstructure:"config_template" json:"config_template"`
+	// VersionCommand prints the node binary's version (argv, no shell),
+	// recorded in the results as the target's build.
+	VersionCommand []string `mapstructure:"version_command" json:"version_command"`
 }
 
 // Local configures the embedded reference node started by the local driver.

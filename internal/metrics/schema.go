@@ -37,7 +37,10 @@ const (
 type Tool struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
-	Commit  string `json:"commit,omitempty"`
+	// Commit is the VCS revision the build was stamped with; Modified says
+	// the checkout had uncommitted changes.
+	Commit   string `json:"commit,omitempty"`
+	Modified bool   `json:"modified,omitempty"`
 }
 
 // Host describes the machine the load ran on.
@@ -56,6 +59,11 @@ type Host struct {
 type Target struct {
 	Driver      string `json:"driver"`
 	Description string `json:"description"`
+	// Version names the nodes' build (the node binary's version output, or
+	// the first node's GET /api/v1/version); VersionReason says why it is
+	// absent.
+	Version       string `json:"version,omitempty"`
+	VersionReason string `json:"version_reason,omitempty"`
 }
 
 // Cluster is every scenario run against one cluster size.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -29,13 +30,29 @@ const (
 
 var fixedTime time.Time // zero: no Last-Modified on blobs
 
+// buildName names the binary serving: its module version and VCS revision
+// when the toolchain stamped them.
+func buildName() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	name := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			name += " " + s.Value
+		}
+	}
+	return strings.TrimSpace(name)
+}
+
 func (n *Node) routes() http.Handler {
 	mux := http.NewServeMux()
 	h := func(pattern string, fn http.HandlerFunc) { mux.HandleFunc(pattern, fn) }
 
 	h("GET /api/v1/health", n.health)
 	h("GET /api/v1/version", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"version": Version, "go": runtime.Version()})
+		writeJSON(w, http.StatusOK, map[string]string{"version": Version, "build": buildName(), "go": runtime.Version()})
 	})
 	h("GET /api/v1/cluster/status", n.clusterStatus)
 	h("GET /api/v1/cluster/leader", n.clusterLeader)

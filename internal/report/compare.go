@@ -142,12 +142,18 @@ type Options struct {
 
 // Comparison is the whole outcome.
 type Comparison struct {
-	Baseline, Current string     // file names, for the output
-	Rows              []Row      `json:"rows"`
-	Broken            []Breakage `json:"broken,omitempty"`
-	OnlyBaseline      []string   `json:"only_in_baseline,omitempty"`
-	OnlyCurrent       []string   `json:"only_in_current,omitempty"`
-	Notes             []string   `json:"notes,omitempty"`
+	Baseline, Current string // file names, for the output
+	// BaselineBuild and CurrentBuild name what measured each side and what
+	// it measured (odbench build, host, target build).
+	BaselineBuild string `json:"baseline_build"`
+	CurrentBuild  string `json:"current_build"`
+	// Warnings say what makes the two runs less comparable than they look.
+	Warnings     []string   `json:"warnings,omitempty"`
+	Rows         []Row      `json:"rows"`
+	Broken       []Breakage `json:"broken,omitempty"`
+	OnlyBaseline []string   `json:"only_in_baseline,omitempty"`
+	OnlyCurrent  []string   `json:"only_in_current,omitempty"`
+	Notes        []string   `json:"notes,omitempty"`
 }
 
 // Regressions returns the rows judged regressions.
@@ -350,7 +356,8 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 	base, cur := collect(baseline), collect(current)
 	baseSec, curSec := collectSeries(baseline), collectSeries(current)
 	baseOut, curOut := outcomes(baseline), outcomes(current)
-	cmp := &Comparison{}
+	cmp := &Comparison{BaselineBuild: buildLine(baseline), CurrentBuild: buildLine(current),
+		Warnings: provenanceWarnings(baseline, current)}
 	cmp.Broken, cmp.Notes = broken(baseOut, curOut, opt)
 	var keys []Key
 	for k := range base {

@@ -295,3 +295,45 @@ func TestCompareNoiseFromTimeline(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareNamesBuildsAndWarns: the header names both sides' builds,
+// and different hosts, core counts or measuring settings are warned of;
+// a different seed or repetition count is not.
+func TestCompareNamesBuildsAndWarns(t *testing.T) {
+	t.Parallel()
+	cfgA, cfgB := config.Default(), config.Default()
+	cfgB.Execution.Seed, cfgB.Execution.Count = 99, 5
+	base, cur := mkRun("api/x", []float64{10}, 0), mkRun("api/x", []float64{10}, 0)
+	base.Tool = metrics.Tool{Name: "odbench", Version: "v1", Commit: "0123456789abcdef"}
+	cur.Tool = metrics.Tool{Name: "odbench", Version: "v2", Commit: "fedcba9876543210", Modified: true}
+	base.Target = metrics.Target{Driver: "local", Version: "odbench v1"}
+	cur.Target = metrics.Target{Driver: "external", VersionReason: "GET /api/v1/version answered 404"}
+	base.Host, cur.Host = metrics.Host{Hostname: "a", Cores: 2}, metrics.Host{Hostname: "a", Cores: 2}
+	base.Config, cur.Config = cfgA, cfgB
+	cmp, err := Compare(base, cur, regression(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cmp.Warnings) != 0 {
+		t.Errorf("warnings %q: a seed or a count is not a different setting", cmp.Warnings)
+	}
+	if want := "odbench v1 (0123456789ab) on a (2 cores); target local, odbench v1"; cmp.BaselineBuild != want {
+		t.Errorf("baseline build %q, want %q", cmp.BaselineBuild, want)
+	}
+	if !strings.Contains(cmp.CurrentBuild, "with uncommitted changes") || !strings.Contains(cmp.CurrentBuild, "build unknown: GET /api/v1/version answered 404") {
+		t.Errorf("current build %q", cmp.CurrentBuild)
+	}
+	cur.Host = metrics.Host{Hostname: "b", Cores: 4}
+	cfgB.Execution.Duration = 3 * cfgA.Execution.Duration
+	cur.Config = cfgB
+	cmp, err = Compare(base, cur, regression(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(cmp.Warnings, "\n")
+	for _, want := range []string{"different hosts (a and b)", "different core counts (2 and 4)", "execution.duration (10s vs 30s)"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings lack %q:\n%s", want, all)
+		}
+	}
+}

@@ -117,7 +117,10 @@ func (c *Comparison) brokenLines() []string {
 
 // WriteText renders a terminal table.
 func (c *Comparison) WriteText(w io.Writer, all bool) error {
-	fmt.Fprintf(w, "baseline: %s\ncurrent:  %s\n", c.Baseline, c.Current)
+	fmt.Fprintf(w, "baseline: %s\n          %s\ncurrent:  %s\n          %s\n", c.Baseline, c.BaselineBuild, c.Current, c.CurrentBuild)
+	for _, warn := range c.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
 	rows := c.shown(all)
 	if len(rows) > 0 {
 		t := tablewriter.NewTable(w)
@@ -165,7 +168,10 @@ func (c *Comparison) WriteMarkdown(w io.Writer, all bool) error {
 	if n := c.Failures(); n > 0 {
 		verdict = fmt.Sprintf("**%d regression(s)**", n)
 	}
-	fmt.Fprintf(w, "## odbench compare: %s\n\n`%s` → `%s`\n\n", verdict, c.Baseline, c.Current)
+	fmt.Fprintf(w, "## odbench compare: %s\n\n- baseline `%s`: %s\n- current `%s`: %s\n\n", verdict, c.Baseline, c.BaselineBuild, c.Current, c.CurrentBuild)
+	for _, warn := range c.Warnings {
+		fmt.Fprintf(w, "> warning: %s\n\n", warn)
+	}
 	rows := c.shown(all)
 	if len(rows) > 0 {
 		fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(compareHeader, " | "), strings.Repeat("---|", len(compareHeader)))

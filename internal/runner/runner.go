@@ -122,6 +122,15 @@ func (r *Runner) Run(ctx context.Context) (*metrics.Run, string, error) {
 	if r.opt.Started.IsZero() {
 		run.StartedAt = time.Now().UTC()
 	}
+	if v, ok := r.opt.Driver.(cluster.Versioner); ok {
+		if version, err := v.Version(ctx); err != nil {
+			run.Target.VersionReason = err.Error()
+		} else {
+			run.Target.Version = version
+		}
+	} else {
+		run.Target.VersionReason = "the " + r.opt.Driver.Name() + " driver cannot tell the nodes' build"
+	}
 	run.Seed = cfg.Execution.Seed
 	for run.Seed == 0 {
 		run.Seed = rand.Uint64()
