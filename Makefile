@@ -5,7 +5,7 @@ BIN := bin/odbench
 # and every results file, name the build that measured).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build test lint fuzz bench bench-engine bench-cluster run-quick clean
+.PHONY: build test lint fuzz bench bench-engine bench-cluster ci-gate run-quick clean
 
 build:
 	$(GO) build -buildvcs=true -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/odbench
@@ -33,6 +33,12 @@ bench-engine: build
 # Cluster start-up, failover and KV write throughput of the reference node.
 bench-cluster: build
 	ODBENCH_BIN=$(abspath $(BIN)) $(GO) test ./internal/cluster -run XXX -bench . -benchtime 1x -timeout 20m
+
+# The ci profile as a gate: false alarms over 10 same-build pairs, and a
+# planted slowdown (--debug-extra-latency 50us) caught or not, interleaved.
+# About an hour on 2 cores.
+ci-gate:
+	tools/ci-gate.sh 10 50us
 
 run-quick: build
 	./$(BIN) run --profile quick

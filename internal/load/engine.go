@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/pace"
 )
 
 // Operation is one kind of work the engine repeats.
@@ -325,12 +326,12 @@ func RunOpen(ctx context.Context, o Open, ops ...Operation) (*Result, error) {
 	var sent, dropped int64 // starts inside the window handed to a worker, and never begun
 	endTimer := time.NewTimer(time.Until(w.end))
 	defer endTimer.Stop()
-	pace := NewSleeper()
-	defer pace.Close()
+	sleeper := pace.NewSleeper()
+	defer sleeper.Close()
 schedule:
 	for {
 		next := arrival()
-		if !next.Before(w.end) || !pace.Until(ctx, next) {
+		if !next.Before(w.end) || !sleeper.Until(ctx, next) {
 			break
 		}
 		// A free worker takes the start at once; only when every worker is

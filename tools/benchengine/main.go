@@ -29,6 +29,7 @@ import (
 
 	"github.com/odbench/odbench/internal/load"
 	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/pace"
 )
 
 func main() {
@@ -72,7 +73,7 @@ func runServer() {
 // what load generators reach). GET /sleep waits 10 ms first.
 func serveConn(c net.Conn) {
 	defer c.Close()
-	sleeper := load.NewSleeper() // time.Sleep would make the "10 ms server" an 11–14 ms one
+	sleeper := pace.NewSleeper() // time.Sleep would make the "10 ms server" an 11–14 ms one
 	defer sleeper.Close()
 	const resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 	r := bufio.NewReaderSize(c, 4096)

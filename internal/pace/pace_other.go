@@ -1,5 +1,5 @@
 //go:build !linux
 
-package load
+package pace
 
 func newTimerFD() timerFD { return nil }
