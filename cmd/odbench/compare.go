@@ -24,7 +24,7 @@ func newCompareCmd(a *app) *cobra.Command {
 	var f compareFlags
 	var profile string
 	cmd := &cobra.Command{
-		Use:   "compare BASELINE CURRENT",
+		Use:   "compare BASELINE CURRENT | compare AB_RESULTS",
 		Short: "Decide whether CURRENT regressed against BASELINE; exit 1 if it did",
 		Long: `compare judges CURRENT against BASELINE.
 
@@ -43,17 +43,21 @@ regression.alpha decides. With fewer, the change is unconfirmed: listed, but
 not a regression unless --gate-on-tolerance. Failed repetitions give no
 values; each row counts them.
 
+Given one file, the results of an interleaved A/B run (run --ab), it compares
+that run's baseline side with its current side.
+
 Exit codes: 0 no regression, 1 regression, 2 bad input (a missing or
 unreadable file, a newer schema, nothing in common). BASELINE and CURRENT are
 results files, or directories meaning their newest one. Scenarios only in
 CURRENT are listed, not judged. With $GITHUB_STEP_SUMMARY set, a markdown
 summary is appended to it.`,
 		Example: `  odbench compare results/base.json results/odbench-20261129T101500Z.json
+  odbench compare results/                                  # an A/B run: its two sides
   odbench compare --format md base.json current.json >> comment.md
   odbench compare --junit compare.xml --config ci.yaml base.json current.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 2 {
-				return usageError(fmt.Errorf("compare needs two results files, BASELINE and CURRENT; got %d", len(args)))
+			if len(args) != 1 && len(args) != 2 {
+				return usageError(fmt.Errorf("compare needs two results files, BASELINE and CURRENT, or the one file of an A/B run; got %d", len(args)))
 			}
 			return nil
 		},
@@ -70,9 +74,24 @@ summary is appended to it.`,
 			default:
 				return usageError(fmt.Errorf("--format must be text, md or json, not %q", f.format))
 			}
+			// A directory means its newest file; name the file in the output.
+			for i := range args {
+				p, err := resultsPath(args[i])
+				if err != nil {
+					return err
+				}
+				args[i] = p
+			}
 			base, err := readResults(args[0])
 			if err != nil {
 				return err
+			}
+			if len(args) == 1 {
+				b, c, ok := metrics.SplitSides(base)
+				if !ok {
+					return usageError(fmt.Errorf("%s is not an A/B run (run --ab): compare needs two results files, BASELINE and CURRENT", args[0]))
+				}
+				return compareRuns(cmd.OutOrStdout(), b, c, args[0]+" (baseline side)", args[0]+" (current side)", cfg.Regression, f)
 			}
 			cur, err := readResults(args[1])
 			if err != nil {

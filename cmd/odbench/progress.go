@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -22,9 +23,11 @@ type progress interface {
 	Close()
 }
 
-func newProgress(out, errw io.Writer) progress {
-	if f, ok := out.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		return &barProgress{out: out}
+// newProgress draws on stderr, keeping stdout for the summary: a bar when
+// stderr is a terminal, lines otherwise.
+func newProgress(errw io.Writer) progress {
+	if f, ok := errw.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		return &barProgress{out: errw}
 	}
 	return &lineProgress{w: errw}
 }
@@ -40,20 +43,20 @@ func (p *lineProgress) Planned(total int, each time.Duration) {
 	p.total, p.start = total, time.Now()
 	fmt.Fprintf(p.w, "odbench: %d scenario runs planned, about %v each\n", total, each)
 }
-func (p *lineProgress) ClusterStarting(size int) {
-	fmt.Fprintf(p.w, "odbench: starting a cluster of %d\n", size)
+func (p *lineProgress) ClusterStarting(label string) {
+	fmt.Fprintf(p.w, "odbench: starting a %s\n", label)
 }
-func (p *lineProgress) ClusterReady(size int, took time.Duration, nodes []cluster.Node) {
-	fmt.Fprintf(p.w, "odbench: cluster of %d ready in %v\n", size, took.Round(time.Millisecond))
+func (p *lineProgress) ClusterReady(label string, took time.Duration, nodes []cluster.Node) {
+	fmt.Fprintf(p.w, "odbench: %s ready in %v\n", label, took.Round(time.Millisecond))
 }
-func (p *lineProgress) ClusterFailed(size int, err error) {
-	fmt.Fprintf(p.w, "odbench: cluster of %d failed to start: %v\n", size, err)
+func (p *lineProgress) ClusterFailed(label string, err error) {
+	fmt.Fprintf(p.w, "odbench: %s failed to start: %v\n", label, err)
 }
-func (p *lineProgress) ScenarioStarted(i, size int, name string, rep int) {
-	fmt.Fprintf(p.w, "odbench: [%d/%d] size %d: %s%s ...\n", i, p.total, size, name, repSuffix(rep))
+func (p *lineProgress) ScenarioStarted(i int, where runner.Where, name string, rep int) {
+	fmt.Fprintf(p.w, "odbench: [%d/%d] %s: %s%s ...\n", i, p.total, where, name, repSuffix(rep))
 }
-func (p *lineProgress) ScenarioDone(i, size int, res metrics.Scenario) {
-	fmt.Fprintf(p.w, "odbench: [%d/%d] size %d: %s%s %s%s\n", i, p.total, size, res.Name, repSuffix(res.Repetition), res.Status, brief(res))
+func (p *lineProgress) ScenarioDone(i int, where runner.Where, res metrics.Scenario) {
+	fmt.Fprintf(p.w, "odbench: [%d/%d] %s: %s%s %s%s\n", i, p.total, where, res.Name, repSuffix(res.Repetition), res.Status, brief(res))
 	for _, w := range res.Warnings {
 		fmt.Fprintf(p.w, "odbench:   warning: %s\n", w)
 	}
@@ -85,33 +88,48 @@ func brief(res metrics.Scenario) string {
 	return ": " + strings.Join(parts, "; ")
 }
 
-// barProgress draws one bar for the whole plan with an ETA.
+// barProgress draws one bar for the whole plan with an ETA. The runner
+// sets the name; mpb's render goroutine reads it, hence the lock.
 type barProgress struct {
-	out  io.Writer
-	p    *mpb.Progress
-	bar  *mpb.Bar
+	out io.Writer
+	p   *mpb.Progress
+	bar *mpb.Bar
+
+	mu   sync.Mutex
 	name string
+}
+
+func (b *barProgress) setName(format string, args ...any) {
+	b.mu.Lock()
+	b.name = fmt.Sprintf(format, args...)
+	b.mu.Unlock()
+}
+
+func (b *barProgress) getName() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.name
 }
 
 func (b *barProgress) Planned(total int, each time.Duration) {
 	b.p = mpb.New(mpb.WithOutput(b.out), mpb.WithWidth(40))
 	b.bar = b.p.AddBar(int64(total),
-		mpb.PrependDecorators(decor.CountersNoUnit("%d/%d"), decor.Any(func(decor.Statistics) string { return " " + b.name })),
+		mpb.PrependDecorators(decor.CountersNoUnit("%d/%d"), decor.Any(func(decor.Statistics) string { return " " + b.getName() })),
 		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_MMSS)),
 	)
 }
-func (b *barProgress) ClusterStarting(size int) { b.name = fmt.Sprintf("starting %d nodes", size) }
-func (b *barProgress) ClusterReady(size int, took time.Duration, nodes []cluster.Node) {
-	b.log("cluster of %d ready in %v", size, took.Round(time.Millisecond))
+func (b *barProgress) ClusterStarting(label string) { b.setName("starting a %s", label) }
+func (b *barProgress) ClusterReady(label string, took time.Duration, nodes []cluster.Node) {
+	b.log("%s ready in %v", label, took.Round(time.Millisecond))
 }
-func (b *barProgress) ClusterFailed(size int, err error) {
-	b.log("cluster of %d failed to start: %v", size, err)
+func (b *barProgress) ClusterFailed(label string, err error) {
+	b.log("%s failed to start: %v", label, err)
 }
-func (b *barProgress) ScenarioStarted(i, size int, name string, rep int) {
-	b.name = fmt.Sprintf("%d nodes: %s%s", size, name, repSuffix(rep))
+func (b *barProgress) ScenarioStarted(i int, where runner.Where, name string, rep int) {
+	b.setName("%s: %s%s", where, name, repSuffix(rep))
 }
-func (b *barProgress) ScenarioDone(i, size int, res metrics.Scenario) {
-	b.log("%d nodes: %s%s %s%s", size, res.Name, repSuffix(res.Repetition), res.Status, brief(res))
+func (b *barProgress) ScenarioDone(i int, where runner.Where, res metrics.Scenario) {
+	b.log("%s: %s%s %s%s", where, res.Name, repSuffix(res.Repetition), res.Status, brief(res))
 	for _, w := range res.Warnings {
 		b.log("  warning: %s", w)
 	}

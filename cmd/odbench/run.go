@@ -4,13 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/metrics"
 	"github.com/odbench/odbench/internal/runner"
@@ -34,6 +30,7 @@ type runFlags struct {
 	gateOnTolerance bool
 	archive         bool
 	seed            uint64
+	ab              string
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -49,6 +46,11 @@ Configuration comes from, lowest precedence first: built-in defaults, a
 profile (--profile quick|full), a config file (--config), ODBENCH_* variables
 (ODBENCH_EXECUTION_DURATION=30s sets execution.duration), and these flags.
 
+With --baseline FILE the run ends with odbench compare FILE against itself;
+with --ab OLD_BINARY every repetition runs on a cluster of OLD_BINARY's
+nodes and on one of this build's (A B B A ...), one results file holds both
+sides, and the run ends comparing them. Either exits 1 on a regression.
+
 On Ctrl-C the cluster is stopped and the partial results are written, marked
 "interrupted" (exit 130); a second Ctrl-C exits at once.`,
 		Example: `  # the quick profile against local clusters of 1 and 3 nodes
@@ -61,7 +63,10 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
   odbench run --categories api --targets http://127.0.0.1:8080,http://127.0.0.1:8081
 
   # list the plan without running it
-  odbench run --profile quick --list`,
+  odbench run --profile quick --list
+
+  # interleaved A/B: the old build's nodes against this build's, same machine
+  odbench run --profile ci --ab ./odbench-main`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, keyErr, err := loadConfig(f.profile, a.configFile)
@@ -74,18 +79,25 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 			if err := errors.Join(keyErr, cfg.Validate()); err != nil {
 				return usageError(fmt.Errorf("invalid configuration:\n%w", indent(err)))
 			}
-			if err := checkCountForBaseline(f.baseline, cfg); err != nil {
+			if f.baseline != "" && cfg.AB.Binary != "" {
+				return usageError(errors.New("--baseline and --ab: give one; an A/B run is judged against its own baseline side"))
+			}
+			judged := f.baseline
+			if cfg.AB.Binary != "" {
+				judged = "the A/B baseline side"
+			}
+			if err := checkCountForBaseline(judged, cfg); err != nil {
 				return usageError(err)
 			}
 			started := time.Now().UTC()
-			driver, describe, err := newDriver(cfg, runner.RunDir(a.resultsDir, started))
+			driver, describe, baseline, err := newDrivers(cfg, runner.RunDir(a.resultsDir, started))
 			if err != nil {
 				return usageError(err)
 			}
 			out := cmd.OutOrStdout()
-			prog := newProgress(out, a.stderr)
+			prog := newProgress(a.stderr)
 			r, err := runner.New(runner.Options{Config: cfg, Driver: driver, ResultsDir: a.resultsDir, Tool: toolInfo(),
-				Progress: prog, Log: a.log, Describe: describe, Started: started})
+				Progress: prog, Log: a.log, Describe: describe, Started: started, Baseline: baseline})
 			if err != nil {
 				return usageError(err)
 			}
@@ -115,9 +127,14 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 					fmt.Fprintf(out, "archive: %s\n", name)
 				}
 			}
+			baseName, cur, curName := f.baseline, run, path
+			if run != nil && metrics.IsAB(run) {
+				base, cur, _ = metrics.SplitSides(run)
+				baseName, curName = path+" (baseline side)", path+" (current side)"
+			}
 			if base != nil && run != nil && !errors.Is(err, runner.ErrInterrupted) {
 				fmt.Fprintln(out)
-				cerr := compareRuns(out, base, run, f.baseline, path, cfg.Regression, compareFlags{format: "text", allowMissing: f.allowMissing,
+				cerr := compareRuns(out, base, cur, baseName, curName, cfg.Regression, compareFlags{format: "text", allowMissing: f.allowMissing,
 					gateOnTolerance: f.gateOnTolerance})
 				if err == nil {
 					err = cerr
@@ -144,6 +161,7 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 	fl.BoolVar(&f.allowMissing, "allow-missing", false, "with --baseline: scenarios of the baseline this run did not run are not regressions")
 	fl.BoolVar(&f.gateOnTolerance, "gate-on-tolerance", false, "with --baseline: a change judged by the tolerance alone is a regression, not unconfirmed")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of every scenario's arrivals and operation picks (0: random; the results file records it)")
+	fl.StringVar(&f.ab, "ab", "", "interleaved A/B: run every repetition on a cluster of this (old) node binary and on one of the current, A B B A ..., then compare the sides (ab.baseline_args and ab.current_args add node flags per side)")
 	return cmd
 }
 
@@ -182,6 +200,9 @@ func (f *runFlags) apply(cmd *cobra.Command, cfg *config.Config) error {
 	if fl.Changed("seed") {
 		cfg.Execution.Seed = f.seed
 	}
+	if fl.Changed("ab") {
+		cfg.AB.Binary = f.ab
+	}
 	return nil
 }
 
@@ -218,39 +239,6 @@ func indent(err error) error {
 	return errors.New(strings.Join(lines, "\n"))
 }
 
-// newDriver builds the configured cluster driver; runDir receives node logs.
-func newDriver(cfg *config.Config, runDir string) (cluster.Driver, string, error) {
-	switch cfg.Cluster.Driver {
-	case "external":
-		return cluster.NewExternal(cfg.Cluster.Targets, cfg.Cluster.StartTimeout),
-			"external cluster at " + strings.Join(cfg.Cluster.Targets, ", "), nil
-	case "exec":
-		x := cfg.Cluster.Exec
-		d, err := cluster.NewExec(cluster.ExecOptions{Command: x.Command, Env: x.Env, APIURL: x.APIURL, HealthURL: x.HealthURL,
-			ReadyPattern: x.ReadyPattern, ClusterReadyURL: x.ClusterReadyURL, Capture: x.Capture, ConfigFile: x.ConfigFile,
-			ConfigTemplate: x.ConfigTemplate, VersionCommand: x.VersionCommand, LogDir: filepath.Join(runDir, "logs")})
-		if err != nil {
-			return nil, "", err
-		}
-		return d, "exec clusters of " + strings.Join(x.Command, " "), nil
-	case "local":
-		l := cfg.Cluster.Local
-		bin := l.Binary
-		if bin == "" {
-			self, err := os.Executable()
-			if err != nil {
-				return nil, "", fmt.Errorf("finding the odbench executable to start nodes from: %v; set cluster.local.binary", err)
-			}
-			bin = self
-		}
-		args := []string{fmt.Sprintf("--fsync=%t", l.Fsync), "--slots", strconv.Itoa(l.Slots), "--token-delay", l.TokenDelay.String()}
-		args = append(args, l.ExtraArgs...)
-		return cluster.NewLocal(cluster.LocalOptions{Binary: bin, NodeArgs: args, LogDir: filepath.Join(runDir, "logs")}),
-			fmt.Sprintf("local clusters of odbench's reference node (%s)", strings.Join(args, " ")), nil
-	}
-	return nil, "", fmt.Errorf("cluster.driver %q is not available yet in this build; use the external driver (--targets URL,...)", cfg.Cluster.Driver)
-}
-
 func printPlan(w io.Writer, r *runner.Runner, cfg *config.Config) {
 	fmt.Fprintf(w, "plan: cluster sizes %v × %d scenarios × %d repetitions = %d runs of %v each (plus %v warm-up)\n",
 		r.Sizes(), len(r.Specs()), cfg.Execution.Count, r.Total(), cfg.Execution.Duration, cfg.Execution.WarmupDuration)
@@ -265,8 +253,12 @@ func printSummary(w io.Writer, run *metrics.Run) {
 	t := tablewriter.NewTable(w)
 	t.Header("nodes", "scenario", "status", "ops/s", "p50", "p99", "errors", "note")
 	for _, c := range run.Clusters {
+		nodes := fmt.Sprint(c.Size)
+		if c.Side != "" {
+			nodes += " " + c.Side
+		}
 		if c.Error != "" {
-			_ = t.Append(fmt.Sprint(c.Size), "(cluster start)", "failed", "", "", "", "", clip(c.Error, 60))
+			_ = t.Append(nodes, "(cluster start)", "failed", "", "", "", "", clip(c.Error, 60))
 		}
 		for _, s := range c.Scenarios {
 			name := s.Name
@@ -274,7 +266,7 @@ func printSummary(w io.Writer, run *metrics.Run) {
 				name = fmt.Sprintf("%s #%d", s.Name, s.Repetition)
 			}
 			if len(s.Operations) == 0 {
-				_ = t.Append(fmt.Sprint(c.Size), name, s.Status, "", "", "", "", clip(s.Reason+s.Error, 60))
+				_ = t.Append(nodes, name, s.Status, "", "", "", "", clip(s.Reason+s.Error, 60))
 				continue
 			}
 			for i, op := range s.Operations {
@@ -286,7 +278,7 @@ func printSummary(w io.Writer, run *metrics.Run) {
 				if i == 0 {
 					note = clip(strings.Join(append([]string{s.Error}, s.Warnings...), " "), 60)
 				}
-				_ = t.Append(fmt.Sprint(c.Size), row, s.Status, fmt.Sprintf("%.0f", op.ThroughputOpsPerSec),
+				_ = t.Append(nodes, row, s.Status, fmt.Sprintf("%.0f", op.ThroughputOpsPerSec),
 					fmtNs(op.Latency.P50Ns), fmtNs(op.Latency.P99Ns), errorCell(op), strings.TrimSpace(note))
 			}
 		}

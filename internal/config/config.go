@@ -45,6 +45,20 @@ type Config struct {
 	Regression  Regression      `mapstructure:"regression" json:"regression"`
 	Monitor     Monitor         `mapstructure:"monitor" json:"monitor"`
 	Cluster     Cluster         `mapstructure:"cluster" json:"cluster"`
+	AB          AB              `mapstructure:"ab" json:"ab"`
+}
+
+// AB configures an interleaved A/B run (run --ab OLD_BINARY): every
+// repetition runs the plan on a cluster of the baseline's node binary and
+// on one of the current, alternating, and compare judges the two sides.
+type AB struct {
+	// Binary is the baseline's node binary: an odbench for the local
+	// driver, the node program for exec. Empty: no A/B run.
+	Binary string `mapstructure:"binary" json:"binary,omitempty"`
+	// BaselineArgs and CurrentArgs are appended to the node command lines
+	// of one side only (a planted slowdown, a feature flag).
+	BaselineArgs []string `mapstructure:"baseline_args" json:"baseline_args,omitempty"`
+	CurrentArgs  []string `mapstructure:"current_args" json:"current_args,omitempty"`
 }
 
 // Execution says how long and how often each scenario runs.
@@ -587,6 +601,12 @@ func (c *Config) Validate() error {
 	}
 	if cl.StartTimeout < time.Second {
 		bad("cluster.start_timeout", cl.StartTimeout, "must be at least 1s")
+	}
+	if c.AB.Binary != "" && cl.Driver == "external" {
+		bad("ab.binary", fmt.Sprintf("%q", c.AB.Binary), "needs the local or exec driver: odbench cannot start nodes of an external cluster")
+	}
+	if c.AB.Binary == "" && (len(c.AB.BaselineArgs) > 0 || len(c.AB.CurrentArgs) > 0) {
+		bad("ab.baseline_args and ab.current_args", fmt.Sprintf("%v and %v", c.AB.BaselineArgs, c.AB.CurrentArgs), "need ab.binary (run --ab OLD_BINARY)")
 	}
 	if cl.Local.Slots < 1 {
 		bad("cluster.local.slots", cl.Local.Slots, "must be at least 1")

@@ -10,15 +10,18 @@ const SchemaVersion = 1
 
 // Run is one results file: everything one `odbench run` measured.
 type Run struct {
-	SchemaVersion int       `json:"schema_version"`
-	Tool          Tool      `json:"tool"`
-	Host          Host      `json:"host"`
-	Config        any       `json:"config"`
-	Target        Target    `json:"target"`
-	Status        string    `json:"status"` // complete | interrupted
-	StartedAt     time.Time `json:"started_at"`
-	EndedAt       time.Time `json:"ended_at"`
-	Clusters      []Cluster `json:"clusters"`
+	SchemaVersion int    `json:"schema_version"`
+	Tool          Tool   `json:"tool"`
+	Host          Host   `json:"host"`
+	Config        any    `json:"config"`
+	Target        Target `json:"target"`
+	// Baseline is the other side of an interleaved A/B run (run --ab): its
+	// clusters have side "baseline", Target's have side "current".
+	Baseline  *Target   `json:"baseline,omitempty"`
+	Status    string    `json:"status"` // complete | interrupted
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
+	Clusters  []Cluster `json:"clusters"`
 	// Seed is the run's random seed: every scenario's seed derives from it
 	// (see ScenarioSeed), so `run --seed` replays the same arrivals and
 	// operation picks.
@@ -66,9 +69,11 @@ type Target struct {
 	VersionReason string `json:"version_reason,omitempty"`
 }
 
-// Cluster is every scenario run against one cluster size.
+// Cluster is every scenario run against one started cluster.
 type Cluster struct {
 	Size int `json:"size"`
+	// Side is "baseline" or "current" in an interleaved A/B run, else empty.
+	Side string `json:"side,omitempty"`
 	// StartupMs is how long the driver took to bring the cluster to ready, in milliseconds.
 	StartupMs int64             `json:"startup_ms,omitempty"`
 	Nodes     []NodeInfo        `json:"nodes,omitempty"`

@@ -247,3 +247,33 @@ func upgrade(run *Run) {
 		}
 	}
 }
+
+// Sides of an interleaved A/B run, as its clusters name them.
+const (
+	SideBaseline = "baseline"
+	SideCurrent  = "current"
+)
+
+// IsAB reports whether run is an interleaved A/B run (run --ab).
+func IsAB(run *Run) bool { return run.Baseline != nil }
+
+// SplitSides returns the two sides of an interleaved A/B run as runs of
+// their own, baseline first, so compare and report judge them like two
+// files; ok is false for a run that is not one.
+func SplitSides(run *Run) (base, cur *Run, ok bool) {
+	if !IsAB(run) {
+		return nil, nil, false
+	}
+	side := func(name string, target Target) *Run {
+		out := *run
+		out.Target, out.Baseline, out.Clusters = target, nil, nil
+		for _, c := range run.Clusters {
+			if c.Side == name {
+				out.Clusters = append(out.Clusters, c)
+			}
+		}
+		out.Summary = SummaryOf(&out)
+		return &out
+	}
+	return side(SideBaseline, *run.Baseline), side(SideCurrent, run.Target), true
+}

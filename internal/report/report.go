@@ -130,9 +130,22 @@ func scalingExpected(name string) bool { return strings.HasSuffix(name, "/satura
 
 // Build computes the report of run against cfg's targets; baseline, when
 // not nil, adds the regression analysis.
+//
+// The report of an interleaved A/B run (run --ab) describes its current
+// side, with its baseline side as the baseline unless one is given.
 func Build(file string, run *metrics.Run, cfg *config.Config, baseline *metrics.Run) (*Report, error) {
+	ab := false
+	if base, cur, ok := metrics.SplitSides(run); ok {
+		ab, run = true, cur
+		if baseline == nil {
+			baseline = base
+		}
+	}
 	r := &Report{File: file, run: run, Warnings: run.Warnings}
 	r.system()
+	if ab {
+		r.System = append(r.System, KV{"A/B run", "this report describes the current side; its Regression Analysis compares it with the baseline side"})
+	}
 	r.categories()
 	r.scalability()
 	r.resources()

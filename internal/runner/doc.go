@@ -2,24 +2,33 @@
 //
 // What flows through it, in order:
 //
-//  1. Plan expands the configuration into scenarios.Specs (enabled
-//     categories, optional name prefixes) and checks the results directory
+//  1. New expands the configuration into scenarios.Specs (enabled
+//     categories, optional name patterns) and checks the results directory
 //     is writable before any minute is spent.
-//  2. For each cluster size the runner starts a cluster through the
-//     cluster.Driver it was given, then runs every repetition of every
-//     scenario against it (repetitions outermost, so slow drift of the
-//     machine spreads over all scenarios alike), then stops the cluster.
-//     A scenario that does not fit the cluster (too few nodes, a missing
-//     fault ability) is recorded as skipped with the reason.
-//  3. Around each scenario: a per-scenario timeout, a resource sampler on
-//     the node processes, odbench itself and the host, and afterwards the
-//     checks the runner makes on every result: host CPU, or on a virtual
-//     machine CPU time taken by the hypervisor (steal), above its warning
-//     threshold (the host, not the target, may be the bottleneck), HTTP
-//     429s (rate-limited, not throughput), nothing measured at all.
-//  4. Progress goes to a Progress (the CLI draws bars or log lines).
+//  2. Run names the run's seed and the target's build (cluster.Versioner),
+//     then, for each cluster size, starts clusters through the
+//     cluster.Driver it was given (runCluster, which stops each one in a
+//     deferred call). Normally one cluster per size runs every repetition
+//     of every scenario, repetitions outermost so a burst of host noise hits
+//     one repetition of many scenarios rather than every repetition of one.
+//     In an interleaved A/B run (Options.Baseline) every repetition gets a
+//     cluster of each side, in the order A B, B A, A B, ..., and the
+//     results' clusters carry their side. A scenario that does not fit the
+//     cluster (too few nodes, a missing fault ability) is recorded as
+//     skipped with the reason.
+//  3. Around each scenario (scenario.go): a timeout, a seed derived from the
+//     run's, a resource sampler on the node processes, odbench itself and
+//     the host, and afterwards the runner's own findings: host CPU, or on a
+//     virtual machine CPU time taken by the hypervisor (steal), above its
+//     warning threshold (the host, not the target, may be the bottleneck),
+//     HTTP 429s (rate-limited, not throughput), requests cut off after the
+//     window (unfinished). Then metrics.Judge sets the verdict: a failed
+//     check of severity fail, requests failing above the error-rate target,
+//     or every request failing, fails the scenario.
+//  4. Progress goes to a Progress (the CLI draws a bar or log lines).
 //  5. The metrics.Run is written atomically to the results directory, also
 //     when the run was interrupted (status "interrupted") or a scenario
 //     failed. Run returns an error wrapping ErrInterrupted,
-//     cluster.ErrStart or ErrScenariosFailed so the CLI can pick its exit code.
+//     cluster.ErrStart or ErrScenariosFailed so the CLI can pick its exit
+//     code.
 package runner

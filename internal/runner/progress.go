@@ -12,19 +12,21 @@ import (
 type Progress interface {
 	// Planned announces the number of scenario runs and the planned time of each.
 	Planned(total int, each time.Duration)
-	ClusterStarting(size int)
-	ClusterReady(size int, took time.Duration, nodes []cluster.Node)
-	ClusterFailed(size int, err error)
+	// ClusterStarting, ClusterReady and ClusterFailed name the cluster by a
+	// label: "cluster of 3", or "cluster of 3 (baseline)" in an A/B run.
+	ClusterStarting(label string)
+	ClusterReady(label string, took time.Duration, nodes []cluster.Node)
+	ClusterFailed(label string, err error)
 	// ScenarioStarted: the i-th scenario run of the plan (1-based) begins.
-	ScenarioStarted(i, size int, name string, rep int)
-	ScenarioDone(i, size int, res metrics.Scenario)
+	ScenarioStarted(i int, where Where, name string, rep int)
+	ScenarioDone(i int, where Where, res metrics.Scenario)
 }
 
 type nopProgress struct{}
 
-func (nopProgress) Planned(int, time.Duration)                      {}
-func (nopProgress) ClusterStarting(int)                             {}
-func (nopProgress) ClusterReady(int, time.Duration, []cluster.Node) {}
-func (nopProgress) ClusterFailed(int, error)                        {}
-func (nopProgress) ScenarioStarted(int, int, string, int)           {}
-func (nopProgress) ScenarioDone(int, int, metrics.Scenario)         {}
+func (nopProgress) Planned(int, time.Duration)                         {}
+func (nopProgress) ClusterStarting(string)                             {}
+func (nopProgress) ClusterReady(string, time.Duration, []cluster.Node) {}
+func (nopProgress) ClusterFailed(string, error)                        {}
+func (nopProgress) ScenarioStarted(int, Where, string, int)            {}
+func (nopProgress) ScenarioDone(int, Where, metrics.Scenario)          {}

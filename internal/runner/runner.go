@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -42,6 +41,36 @@ type Options struct {
 	Describe string
 	// Started names the run (results file and run folder); now if zero.
 	Started time.Time
+	// Baseline, when set, makes the run an interleaved A/B run: every
+	// repetition runs the plan on a cluster of Baseline's driver and on one
+	// of Driver, alternating A B B A, so both builds see the same machine.
+	Baseline *Side
+}
+
+// Side is one side of an A/B run: a driver of the build it measures.
+type Side struct {
+	Driver   cluster.Driver
+	Describe string
+}
+
+// Sides of an A/B run, as results clusters name them.
+const (
+	SideBaseline = metrics.SideBaseline
+	SideCurrent  = metrics.SideCurrent
+)
+
+// Where names the cluster a scenario runs on: its size and, in an A/B run,
+// its side.
+type Where struct {
+	Size int
+	Side string
+}
+
+func (w Where) String() string {
+	if w.Side == "" {
+		return fmt.Sprintf("size %d", w.Size)
+	}
+	return fmt.Sprintf("size %d %s", w.Size, w.Side)
 }
 
 // Runner runs one plan.
@@ -86,7 +115,13 @@ func (r *Runner) Specs() []scenarios.Spec { return r.specs }
 func (r *Runner) Sizes() []int { return r.sizes }
 
 // Total is the number of scenario runs planned.
-func (r *Runner) Total() int { return len(r.sizes) * len(r.specs) * r.opt.Config.Execution.Count }
+func (r *Runner) Total() int {
+	n := len(r.sizes) * len(r.specs) * r.opt.Config.Execution.Count
+	if r.opt.Baseline != nil {
+		n *= 2
+	}
+	return n
+}
 
 // RunDir is the folder beside the results file that holds a run's other
 // files (node logs, goroutine dumps).
@@ -106,6 +141,58 @@ func checkWritable(dir string) error {
 	return os.Remove(f.Name())
 }
 
+// clusterPlan is one cluster to start and the repetitions to run on it.
+type clusterPlan struct {
+	where  Where
+	driver cluster.Driver
+	reps   []int
+}
+
+// plans lists the clusters of one size: one for every repetition, or, in
+// an A/B run, two per repetition in the order A B, B A, A B, ...
+func (r *Runner) plans(size int) []clusterPlan {
+	count := r.opt.Config.Execution.Count
+	if r.opt.Baseline == nil {
+		reps := make([]int, count)
+		for i := range reps {
+			reps[i] = i + 1
+		}
+		return []clusterPlan{{where: Where{Size: size}, driver: r.opt.Driver, reps: reps}}
+	}
+	a := func(rep int) clusterPlan {
+		return clusterPlan{where: Where{size, SideBaseline}, driver: r.opt.Baseline.Driver, reps: []int{rep}}
+	}
+	b := func(rep int) clusterPlan {
+		return clusterPlan{where: Where{size, SideCurrent}, driver: r.opt.Driver, reps: []int{rep}}
+	}
+	var out []clusterPlan
+	for rep := 1; rep <= count; rep++ {
+		if rep%2 == 1 {
+			out = append(out, a(rep), b(rep))
+		} else {
+			out = append(out, b(rep), a(rep))
+		}
+	}
+	return out
+}
+
+// describeTarget describes what a driver measures, with the nodes' build.
+func describeTarget(ctx context.Context, d cluster.Driver, describe string) metrics.Target {
+	t := metrics.Target{Driver: d.Name(), Description: describe}
+	v, ok := d.(cluster.Versioner)
+	if !ok {
+		t.VersionReason = "the " + d.Name() + " driver cannot tell the nodes' build"
+		return t
+	}
+	version, err := v.Version(ctx)
+	if err != nil {
+		t.VersionReason = err.Error()
+	} else {
+		t.Version = version
+	}
+	return t
+}
+
 // Run executes the plan and writes the results file, whose path it returns
 // (empty if nothing could be written).
 func (r *Runner) Run(ctx context.Context) (*metrics.Run, string, error) {
@@ -115,96 +202,34 @@ func (r *Runner) Run(ctx context.Context) (*metrics.Run, string, error) {
 		Tool:          r.opt.Tool,
 		Host:          metrics.CollectHost(ctx),
 		Config:        cfg,
-		Target:        metrics.Target{Driver: r.opt.Driver.Name(), Description: r.opt.Describe},
+		Target:        describeTarget(ctx, r.opt.Driver, r.opt.Describe),
 		Status:        metrics.RunComplete,
 		StartedAt:     r.opt.Started.UTC(),
 	}
 	if r.opt.Started.IsZero() {
 		run.StartedAt = time.Now().UTC()
 	}
-	if v, ok := r.opt.Driver.(cluster.Versioner); ok {
-		if version, err := v.Version(ctx); err != nil {
-			run.Target.VersionReason = err.Error()
-		} else {
-			run.Target.Version = version
-		}
-	} else {
-		run.Target.VersionReason = "the " + r.opt.Driver.Name() + " driver cannot tell the nodes' build"
+	if b := r.opt.Baseline; b != nil {
+		t := describeTarget(ctx, b.Driver, b.Describe)
+		run.Baseline = &t
 	}
 	run.Seed = cfg.Execution.Seed
 	for run.Seed == 0 {
 		run.Seed = rand.Uint64()
 	}
-	runDir := RunDir(r.opt.ResultsDir, run.StartedAt)
 	r.opt.Progress.Planned(r.Total(), cfg.Execution.WarmupDuration+cfg.Execution.Duration)
 
-	var startErr error
-	failed := false
-	done := 0
+	st := &runState{run: run, runDir: RunDir(r.opt.ResultsDir, run.StartedAt)}
 sizes:
 	for _, size := range r.sizes {
-		if ctx.Err() != nil {
-			break
-		}
-		cl := metrics.Cluster{Size: size}
-		r.opt.Progress.ClusterStarting(size)
-		startCtx, cancel := context.WithTimeout(ctx, cfg.Cluster.StartTimeout)
-		began := time.Now()
-		c, err := r.opt.Driver.Start(startCtx, size)
-		cancel()
-		if err != nil {
+		for _, plan := range r.plans(size) {
 			if ctx.Err() != nil {
-				break
+				break sizes
 			}
-			cl.Error = err.Error()
-			run.Clusters = append(run.Clusters, cl)
-			r.opt.Progress.ClusterFailed(size, err)
-			startErr = errors.Join(startErr, fmt.Errorf("cluster of %d: %w", size, err))
-			done += len(r.specs) * cfg.Execution.Count
-			if cfg.Execution.FailFast {
-				break
-			}
-			continue
-		}
-		cl.StartupMs = time.Since(began).Milliseconds()
-		for _, n := range c.Nodes() {
-			cl.Nodes = append(cl.Nodes, metrics.NodeInfo{ID: n.ID, URL: n.API, PID: n.PID})
-		}
-		if d, ok := c.(cluster.Describer); ok {
-			cl.Settings = d.Settings()
-		}
-		r.opt.Progress.ClusterReady(size, time.Since(began), c.Nodes())
-
-		stopCluster := func() {
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			if err := c.Stop(stopCtx); err != nil {
-				run.Warnings = append(run.Warnings, fmt.Sprintf("stopping the cluster of %d: %v", size, err))
+			if stop := r.runCluster(ctx, st, plan); stop {
+				break sizes
 			}
 		}
-		for rep := 1; rep <= cfg.Execution.Count; rep++ {
-			for _, spec := range r.specs {
-				if ctx.Err() != nil {
-					cl.Scenarios = append(cl.Scenarios, interrupted(spec, rep))
-					continue
-				}
-				done++
-				r.opt.Progress.ScenarioStarted(done, size, spec.Name, rep)
-				res := r.runOne(ctx, spec, c, size, rep, runDir, metrics.ScenarioSeed(run.Seed, size, spec.Name, rep))
-				cl.Scenarios = append(cl.Scenarios, res)
-				r.opt.Progress.ScenarioDone(done, size, res)
-				if res.Status == metrics.StatusFailed && ctx.Err() == nil {
-					failed = true
-					if cfg.Execution.FailFast {
-						run.Clusters = append(run.Clusters, cl)
-						stopCluster()
-						break sizes
-					}
-				}
-			}
-		}
-		run.Clusters = append(run.Clusters, cl)
-		stopCluster()
 	}
 
 	if ctx.Err() != nil {
@@ -219,134 +244,84 @@ sizes:
 	switch {
 	case ctx.Err() != nil:
 		return run, path, ErrInterrupted
-	case startErr != nil:
-		return run, path, startErr
-	case failed:
+	case st.startErr != nil:
+		return run, path, st.startErr
+	case st.failed:
 		return run, path, fmt.Errorf("%w: %d of %d", ErrScenariosFailed, run.Summary.Failed, run.Summary.Scenarios)
 	}
 	return run, path, nil
 }
 
-func interrupted(spec scenarios.Spec, rep int) metrics.Scenario {
-	return metrics.Scenario{Name: spec.Name, Category: spec.Category, Repetition: rep, Params: spec.Params,
-		Status: metrics.StatusSkipped, Reason: "the run was interrupted before this scenario"}
+// runState is what a run accumulates across its clusters.
+type runState struct {
+	run      *metrics.Run
+	runDir   string
+	done     int // scenario runs begun or accounted for
+	failed   bool
+	startErr error
 }
 
-// runOne runs one scenario and always returns its result.
-func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Cluster, size, rep int, runDir string, seed uint64) (res metrics.Scenario) {
+// runCluster starts one cluster, runs the plan's repetitions of every
+// scenario on it and stops it (deferred, so a panic below still stops it).
+// It reports whether the run must stop (--fail-fast).
+func (r *Runner) runCluster(ctx context.Context, st *runState, plan clusterPlan) (stop bool) {
 	cfg := r.opt.Config
+	size := plan.where.Size
+	cl := metrics.Cluster{Size: size, Side: plan.where.Side}
+	defer func() { st.run.Clusters = append(st.run.Clusters, cl) }()
+	label := "cluster of " + fmt.Sprint(size)
+	if plan.where.Side != "" {
+		label += " (" + plan.where.Side + ")"
+	}
+	r.opt.Progress.ClusterStarting(label)
+	startCtx, cancel := context.WithTimeout(ctx, cfg.Cluster.StartTimeout)
 	began := time.Now()
-	skip := func(reason string) metrics.Scenario {
-		return metrics.Scenario{Name: spec.Name, Category: spec.Category, Repetition: rep, Params: spec.Params, Seed: seed,
-			Status: metrics.StatusSkipped, Reason: reason, StartedAt: began.UTC(), EndedAt: began.UTC()}
-	}
-	if size < spec.MinNodes {
-		return skip(fmt.Sprintf("needs at least %d nodes; this cluster has %d", spec.MinNodes, size))
-	}
-	if missing := cluster.Missing(c, spec.Needs); len(missing) > 0 {
-		return skip(fmt.Sprintf("the %s driver cannot %v nodes", r.opt.Driver.Name(), missing))
-	}
-	timeout := spec.Timeout
-	if timeout == 0 {
-		timeout = cfg.Execution.ScenarioTimeout
-	}
-	sctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	procs := []metrics.Proc{{ID: "odbench", PID: os.Getpid()}}
-	for _, n := range c.Nodes() {
-		if n.PID > 0 {
-			procs = append(procs, metrics.Proc{ID: n.ID, PID: n.PID})
+	c, err := plan.driver.Start(startCtx, size)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return true
 		}
+		cl.Error = err.Error()
+		r.opt.Progress.ClusterFailed(label, err)
+		st.startErr = errors.Join(st.startErr, fmt.Errorf("%s: %w", label, err))
+		st.done += len(r.specs) * len(plan.reps)
+		return cfg.Execution.FailFast
 	}
-	sampler := metrics.StartSampler(sctx, sampleInterval(cfg), procs)
-	env := scenarios.NewEnv(cfg, r.opt.Log.With("scenario", spec.Name, "size", size), spec,
-		filepath.Join(runDir, fmt.Sprintf("size-%d", size)), seed)
-	err := safeRun(sctx, spec, env, c)
-	sampler.Stop()
-
-	res, from, to := env.Result()
-	res.Repetition = rep
-	res.StartedAt, res.EndedAt = began.UTC(), time.Now().UTC()
-	if !from.IsZero() {
-		res.Resources = sampler.Summarize(from, to)
-	}
-	res.Status = metrics.StatusOK
-	var skipErr *scenarios.SkipError
-	switch {
-	case errors.As(err, &skipErr):
-		res.Status, res.Reason = metrics.StatusSkipped, skipErr.Reason
-	case ctx.Err() != nil:
-		res.Status, res.Error = metrics.StatusFailed, "interrupted"
-	case errors.Is(sctx.Err(), context.DeadlineExceeded) && err != nil:
-		res.Status, res.Error = metrics.StatusFailed, fmt.Sprintf("timed out after %v: %v", timeout, err)
-	case err != nil:
-		res.Status, res.Error = metrics.StatusFailed, err.Error()
-	}
-	if spec.Finish != nil && res.Status == metrics.StatusOK {
-		spec.Finish(&res)
-	}
-	judge(&res, cfg)
-	return res
-}
-
-// sampleInterval is the configured interval, shortened so that even a
-// short measurement holds at least four samples (down to 100 ms): with
-// none, a saturated host could not be noticed.
-func sampleInterval(cfg *config.Config) time.Duration {
-	iv := min(cfg.Execution.SampleInterval, cfg.Execution.Duration/4)
-	return max(iv, 100*time.Millisecond)
-}
-
-// safeRun runs the scenario, turning a panic into an error with its stack
-// so one broken scenario cannot end the whole run.
-func safeRun(ctx context.Context, spec scenarios.Spec, env *scenarios.Env, c cluster.Cluster) (err error) {
 	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := c.Stop(stopCtx); err != nil {
+			st.run.Warnings = append(st.run.Warnings, fmt.Sprintf("stopping the %s: %v", label, err))
 		}
 	}()
-	return spec.Run(ctx, env, c)
-}
+	cl.StartupMs = time.Since(began).Milliseconds()
+	for _, n := range c.Nodes() {
+		cl.Nodes = append(cl.Nodes, metrics.NodeInfo{ID: n.ID, URL: n.API, PID: n.PID})
+	}
+	if d, ok := c.(cluster.Describer); ok {
+		cl.Settings = d.Settings()
+	}
+	r.opt.Progress.ClusterReady(label, time.Since(began), c.Nodes())
 
-// judge adds the runner's own findings to a finished scenario, then sets
-// its verdict (metrics.Judge): failed checks of severity fail, requests
-// failing above targets.error_rate_percent, or every request failing.
-func judge(res *metrics.Scenario, cfg *config.Config) {
-	if r := res.Resources; r != nil && r.Host != nil && r.Host.Samples > 0 && r.Host.CPUPercentMean > cfg.Execution.HostCPUWarnPercent {
-		res.HostBound = true
-		res.Warnings = append(res.Warnings, fmt.Sprintf(
-			"host CPU averaged %.0f%% (max %.0f%%) during the measurement, above %.0f%%: the load machine, not the target, may have been the bottleneck",
-			r.Host.CPUPercentMean, r.Host.CPUPercentMax, cfg.Execution.HostCPUWarnPercent))
-	}
-	if r := res.Resources; r != nil && r.Host != nil && r.Host.StealPercentMean != nil && *r.Host.StealPercentMean > cfg.Execution.HostStealWarnPercent {
-		res.HostBound = true
-		res.Warnings = append(res.Warnings, fmt.Sprintf(
-			"the hypervisor gave %.0f%% of this machine's CPU time (max %.0f%%) to other guests during the measurement (steal, above %.0f%%): timings describe its neighbours as much as the target",
-			*r.Host.StealPercentMean, *r.Host.StealPercentMax, cfg.Execution.HostStealWarnPercent))
-	}
-	var ok, errs, limited, unfinished int64
-	for _, op := range res.Operations {
-		if metrics.IsRequest(op) {
-			ok += op.Count
-			errs += op.Errors
-			limited += op.RateLimited
-			unfinished += op.Unfinished
-		}
-		if op.OutOfRange > 0 {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: %d latencies fell outside the histogram's range (%v..%v) and are not in the percentiles",
-				op.Name, op.OutOfRange, time.Duration(metrics.HistMinNs), time.Duration(metrics.HistMaxNs)))
+	for _, rep := range plan.reps {
+		for _, spec := range r.specs {
+			if ctx.Err() != nil {
+				cl.Scenarios = append(cl.Scenarios, interrupted(spec, rep))
+				continue
+			}
+			st.done++
+			r.opt.Progress.ScenarioStarted(st.done, plan.where, spec.Name, rep)
+			res := r.runOne(ctx, spec, c, plan.driver, size, rep, st.runDir, metrics.ScenarioSeed(st.run.Seed, size, spec.Name, rep))
+			cl.Scenarios = append(cl.Scenarios, res)
+			r.opt.Progress.ScenarioDone(st.done, plan.where, res)
+			if res.Status == metrics.StatusFailed && ctx.Err() == nil {
+				st.failed = true
+				if cfg.Execution.FailFast {
+					return true
+				}
+			}
 		}
 	}
-	if limited > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf(
-			"%d of %d requests were rate-limited (HTTP 429): the target limits requests per client, so these are not throughput; "+
-				"ollama-distributed allows 100 requests per minute per client IP", limited, ok+errs))
-	}
-	if unfinished > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf(
-			"%d request(s) were still running %v after the measured window and were cut off (unfinished: neither throughput nor errors)",
-			unfinished, cfg.API.RequestTimeout))
-	}
-	metrics.Judge(res, cfg.Targets.ErrorRatePercent)
+	return false
 }

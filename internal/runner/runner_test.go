@@ -290,3 +290,30 @@ func TestSeedRecorded(t *testing.T) {
 		t.Error("seed 0 must pick a random seed and record it")
 	}
 }
+
+// TestABPlanAlternates: an A/B run starts a cluster per side and
+// repetition, A B B A A B B A, so drift hits both sides alike.
+func TestABPlanAlternates(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	cfg.Execution.Count = 4
+	cur, base := cluster.NewExternal([]string{"http://127.0.0.1:1"}, time.Second), cluster.NewExternal([]string{"http://127.0.0.1:2"}, time.Second)
+	r := &Runner{opt: Options{Config: &cfg, Driver: cur, Baseline: &Side{Driver: base}}}
+	var got []string
+	for _, p := range r.plans(3) {
+		if len(p.reps) != 1 || p.where.Size != 3 {
+			t.Fatalf("plan %+v: want one repetition on a cluster of 3", p)
+		}
+		want := map[string]cluster.Driver{SideBaseline: base, SideCurrent: cur}[p.where.Side]
+		if p.driver != want {
+			t.Errorf("repetition %d %s runs on the other side's driver", p.reps[0], p.where.Side)
+		}
+		got = append(got, fmt.Sprintf("%s%d", p.where.Side[:1], p.reps[0]))
+	}
+	if s := strings.Join(got, " "); s != "b1 c1 c2 b2 b3 c3 c4 b4" {
+		t.Errorf("plan %s, want b1 c1 c2 b2 b3 c3 c4 b4 (baseline, current alternating)", s)
+	}
+	if r.Total() != 0 { // no specs here; Total counts both sides
+		t.Errorf("Total = %d", r.Total())
+	}
+}
