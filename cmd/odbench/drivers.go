@@ -21,6 +21,15 @@ type nodeSide struct {
 	logDir    string
 }
 
+// readyChecks compiles cluster.ready (errors name each condition's field).
+func readyChecks(cfg *config.Config) (*cluster.ReadyChecks, error) {
+	specs := make([]cluster.ReadySpec, len(cfg.Cluster.Ready))
+	for i, r := range cfg.Cluster.Ready {
+		specs[i] = cluster.ReadySpec{URL: r.URL, Path: r.Path, CountAtLeast: r.CountAtLeast, Equals: r.Equals, NotEquals: r.NotEquals}
+	}
+	return cluster.NewReadyChecks(specs)
+}
+
 // newDrivers builds the configured driver and, for an A/B run (ab.binary),
 // the baseline side's; runDir receives node logs.
 func newDrivers(cfg *config.Config, runDir string) (cluster.Driver, string, *runner.Side, error) {
@@ -45,8 +54,13 @@ func newDrivers(cfg *config.Config, runDir string) (cluster.Driver, string, *run
 func newDriver(cfg *config.Config, side nodeSide) (cluster.Driver, string, error) {
 	switch cfg.Cluster.Driver {
 	case "external":
-		return cluster.NewExternal(cfg.Cluster.Targets, cfg.Cluster.StartTimeout),
-			"external cluster at " + strings.Join(cfg.Cluster.Targets, ", "), nil
+		ready, err := readyChecks(cfg)
+		if err != nil {
+			return nil, "", err
+		}
+		d := cluster.NewExternal(cfg.Cluster.Targets, cfg.Cluster.StartTimeout)
+		d.Ready = ready
+		return d, "external cluster at " + strings.Join(cfg.Cluster.Targets, ", "), nil
 	case "exec":
 		x := cfg.Cluster.Exec
 		command := append(append([]string(nil), x.Command...), side.extraArgs...)
@@ -57,9 +71,13 @@ func newDriver(cfg *config.Config, side nodeSide) (cluster.Driver, string, error
 			}
 			command[0] = side.binary
 		}
+		ready, err := readyChecks(cfg)
+		if err != nil {
+			return nil, "", err
+		}
 		d, err := cluster.NewExec(cluster.ExecOptions{Command: command, Env: x.Env, APIURL: x.APIURL, HealthURL: x.HealthURL,
 			ReadyPattern: x.ReadyPattern, ClusterReadyURL: x.ClusterReadyURL, Capture: x.Capture, ConfigFile: x.ConfigFile,
-			ConfigTemplate: x.ConfigTemplate, VersionCommand: version, LogDir: side.logDir})
+			ConfigTemplate: x.ConfigTemplate, VersionCommand: version, Ready: ready, LogDir: side.logDir})
 		if err != nil {
 			return nil, "", err
 		}

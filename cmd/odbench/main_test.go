@@ -4,7 +4,9 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +18,53 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"odbench": func() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) },
 	})
+}
+
+// bgCommands are the scripts' background commands, by script and name.
+type bgCommands struct {
+	mu   sync.Mutex
+	cmds map[*testscript.TestScript]map[string]*exec.Cmd
+}
+
+var bg = &bgCommands{cmds: map[*testscript.TestScript]map[string]*exec.Cmd{}}
+
+func (b *bgCommands) start(ts *testscript.TestScript, name, bin string, args []string) {
+	path, err := exec.LookPath(bin) // the test process's PATH holds odbench
+	ts.Check(err)
+	cmd := exec.Command(path, args...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = os.Environ()
+	for _, kv := range []string{"HOME", "TMPDIR", "ODBENCH_CLUSTER_LOCAL_EXTRA_ARGS"} {
+		cmd.Env = append(cmd.Env, kv+"="+ts.Getenv(kv))
+	}
+	out, err := os.Create(ts.MkAbs(name + ".stdout"))
+	ts.Check(err)
+	errf, err := os.Create(ts.MkAbs(name + ".stderr"))
+	ts.Check(err)
+	cmd.Stdout, cmd.Stderr = out, errf
+	ts.Check(cmd.Start())
+	ts.Defer(func() {
+		_ = cmd.Process.Kill() // a script that failed before waitbg leaves nothing running
+		_ = cmd.Wait()
+		out.Close()
+		errf.Close()
+	})
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmds[ts] == nil {
+		b.cmds[ts] = map[string]*exec.Cmd{}
+	}
+	b.cmds[ts][name] = cmd
+}
+
+func (b *bgCommands) get(ts *testscript.TestScript, name string) *exec.Cmd {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cmd := b.cmds[ts][name]
+	if cmd == nil {
+		ts.Fatalf("no background command %q", name)
+	}
+	return cmd
 }
 
 // TestScripts runs the CLI scripts in testdata/script: help, configs,
@@ -50,11 +99,54 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("exit code %d, want %d", got, want)
 				}
 			},
-			// sleep DURATION
-			"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
-				d, err := time.ParseDuration(args[0])
+			// bg NAME CMD ARGS...: start CMD (on the script's PATH) in the
+			// background, its stdout and stderr going to NAME.stdout and
+			// NAME.stderr in the work dir as it writes them.
+			"bg": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 2 {
+					ts.Fatalf("usage: bg NAME CMD [ARGS...]")
+				}
+				bg.start(ts, args[0], args[1], args[2:])
+			},
+			// waitline FILE REGEXP: wait (up to a minute) until FILE holds a
+			// line matching REGEXP.
+			"waitline": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: waitline FILE REGEXP")
+				}
+				re, err := regexp.Compile(args[1])
 				ts.Check(err)
-				time.Sleep(d)
+				for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+					b, _ := os.ReadFile(ts.MkAbs(args[0]))
+					if re.Match(b) {
+						return
+					}
+					if time.Now().After(deadline) {
+						ts.Fatalf("no line of %s matched %q within a minute; it holds:\n%s", args[0], args[1], b)
+					}
+				}
+			},
+			// sigint NAME: send SIGINT to a bg command.
+			"sigint": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Check(bg.get(ts, args[0]).Process.Signal(os.Interrupt))
+			},
+			// waitbg NAME CODE: wait for a bg command and require its exit code.
+			"waitbg": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: waitbg NAME CODE")
+				}
+				cmd := bg.get(ts, args[0])
+				err := cmd.Wait()
+				got := 0
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					got = ee.ExitCode()
+				} else if err != nil {
+					ts.Fatalf("waitbg: %v", err)
+				}
+				if want, _ := strconv.Atoi(args[1]); got != want {
+					ts.Fatalf("%s exited %d, want %s", args[0], got, args[1])
+				}
 			},
 			// results DIR FIELD WANT: the newest results file in DIR has
 			// top-level FIELD (status, schema_version, summary.ok...) equal to WANT.

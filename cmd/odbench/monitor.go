@@ -50,7 +50,7 @@ not expose are shown as not measured.`,
 			if err != nil {
 				return usageError(fmt.Errorf("monitor.address: %w", err))
 			}
-			srv := monitor.NewServer(cfg.Cluster.Targets, cfg.Monitor, cmd.ErrOrStderr())
+			srv := monitor.NewServer(cmd.Context(), cfg.Cluster.Targets, cfg.Monitor, cmd.ErrOrStderr())
 			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 			ctx := cmd.Context()
 			go srv.Run(ctx)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"log/slog"
+	"strings"
 
+	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/node"
 	"github.com/spf13/cobra"
 )
@@ -48,18 +50,21 @@ Logs go to stderr. SIGTERM shuts the node down within 2 seconds.`,
 	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", cfg.HeartbeatTimeout, "Raft heartbeat timeout (loopback default; raise it on slow or shared hosts)")
 	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "Raft election timeout")
 	f.DurationVar(&cfg.LeaderLease, "leader-lease", cfg.LeaderLease, "Raft leader lease timeout")
+	f.DurationVar(&cfg.ForwardTimeout, "forward-timeout", cfg.ForwardTimeout, "bound on a request a follower forwards to the leader (then 504 naming it)")
 	f.IntVar(&cfg.Slots, "slots", cfg.Slots, "parallel inference slots (like OLLAMA_NUM_PARALLEL)")
 	f.DurationVar(&cfg.TokenDelay, "token-delay", cfg.TokenDelay, "simulated time per generated token")
 	f.DurationVar(&cfg.PromptTokenDelay, "prompt-token-delay", cfg.PromptTokenDelay, "simulated time per prompt token")
 	f.DurationVar(&cfg.ModelLoadPerGB, "model-load-per-gb", cfg.ModelLoadPerGB, "simulated load time of an uncached model per GB (plus 50ms)")
 	f.IntVar(&cfg.ModelCache, "model-cache", cfg.ModelCache, "models kept loaded")
-	f.StringVar(&cfg.Policy, "policy", cfg.Policy, "inference scheduling: round_robin, least_connections or random")
+	f.StringVar(&cfg.Policy, "policy", cfg.Policy, "inference scheduling: "+strings.Join(config.Policies(), ", "))
 	f.IntVar(&cfg.ReplicationFactor, "replication-factor", cfg.ReplicationFactor, "replicas every model converges to")
 	f.IntVar(&cfg.DefaultNumPredict, "num-predict", cfg.DefaultNumPredict, "tokens generated when a request sets no num_predict")
 	f.DurationVar(&cfg.ExtraLatency, "debug-extra-latency", 0, "add this delay to every API request (for testing regression detection)")
 	f.StringVar(&cfg.HangPath, "debug-hang-path", "", "requests to this path never answer (for testing deadlock detection)")
 	f.IntVar(&cfg.LeakBytesPerSec, "debug-leak-bytes-per-s", 0, "retain this many bytes of heap every second (for testing leak detection)")
 	f.BoolVar(&cfg.StuckRoundRobin, "debug-stuck-round-robin", false, "round robin always picks the same node (for testing the fairness check)")
+	f.BoolVar(&cfg.StaleReads, "debug-stale-reads", false, "followers answer linearizable reads from their own state (for testing the linearizability check)")
+	f.BoolVar(&cfg.AckBeforeCommit, "debug-ack-before-commit", false, "the leader acknowledges puts before Raft commits them (for testing the linearizability and lost-write checks)")
 	f.IntVar(&cfg.ParentPID, "parent-pid", 0, "exit when this process is no longer the parent")
 	return cmd
 }

@@ -61,7 +61,8 @@ func (p *lineProgress) ScenarioDone(i int, where runner.Where, res metrics.Scena
 		fmt.Fprintf(p.w, "odbench:   warning: %s\n", w)
 	}
 }
-func (p *lineProgress) Close() {}
+func (p *lineProgress) Note(msg string) { fmt.Fprintf(p.w, "odbench: %s\n", msg) }
+func (p *lineProgress) Close()          {}
 
 func repSuffix(rep int) string {
 	if rep > 1 {
@@ -135,6 +136,7 @@ func (b *barProgress) ScenarioDone(i int, where runner.Where, res metrics.Scenar
 	}
 	b.bar.Increment()
 }
+func (b *barProgress) Note(msg string) { b.log("%s", msg) }
 func (b *barProgress) log(format string, args ...any) {
 	line := fmt.Sprintf(format, args...) + "\n"
 	if b.p == nil {

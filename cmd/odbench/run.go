@@ -10,6 +10,7 @@ import (
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/metrics"
 	"github.com/odbench/odbench/internal/runner"
+	"github.com/odbench/odbench/internal/scenarios"
 	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/cobra"
 )
@@ -31,6 +32,9 @@ type runFlags struct {
 	archive         bool
 	seed            uint64
 	ab              string
+	junit           string
+	allowUnformed   bool
+	checkConsist    bool
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -89,6 +93,12 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 			if err := checkCountForBaseline(judged, cfg); err != nil {
 				return usageError(err)
 			}
+			if f.junit != "" && judged == "" {
+				return usageError(errors.New("--junit writes a comparison: give --baseline FILE or --ab OLD_BINARY"))
+			}
+			a.log.Debug("configuration", "profile", f.profile, "config", a.configFile, "driver", cfg.Cluster.Driver,
+				"sizes", fmt.Sprint(cfg.System.ClusterSizes), "duration", cfg.Execution.Duration, "warmup", cfg.Execution.WarmupDuration,
+				"count", cfg.Execution.Count, "categories", strings.Join(cfg.EnabledCategories(), ","))
 			started := time.Now().UTC()
 			driver, describe, baseline, err := newDrivers(cfg, runner.RunDir(a.resultsDir, started))
 			if err != nil {
@@ -102,7 +112,15 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 				return usageError(err)
 			}
 			if f.list {
-				printPlan(out, r, cfg)
+				var caps scenarios.Capabilities
+				if cfg.Cluster.Driver == "external" { // it is running: ask what it serves
+					c, err := driver.Start(cmd.Context(), len(cfg.Cluster.Targets))
+					if err != nil {
+						return err
+					}
+					caps = scenarios.Probe(cmd.Context(), c, cfg)
+				}
+				printPlan(out, r, cfg, caps)
 				return nil
 			}
 			var base *metrics.Run
@@ -135,7 +153,7 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 			if base != nil && run != nil && !errors.Is(err, runner.ErrInterrupted) {
 				fmt.Fprintln(out)
 				cerr := compareRuns(out, base, cur, baseName, curName, cfg.Regression, compareFlags{format: "text", allowMissing: f.allowMissing,
-					gateOnTolerance: f.gateOnTolerance})
+					gateOnTolerance: f.gateOnTolerance, junit: f.junit})
 				if err == nil {
 					err = cerr
 				} else if cerr != nil {
@@ -161,6 +179,9 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 	fl.BoolVar(&f.allowMissing, "allow-missing", false, "with --baseline: scenarios of the baseline this run did not run are not regressions")
 	fl.BoolVar(&f.gateOnTolerance, "gate-on-tolerance", false, "with --baseline: a change judged by the tolerance alone is a regression, not unconfirmed")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of every scenario's arrivals and operation picks (0: random; the results file records it)")
+	fl.BoolVar(&f.allowUnformed, "allow-unformed", false, "measure a cluster that did not meet cluster.ready anyway, marked as such (else its scenarios are skipped and the run exits 3)")
+	fl.BoolVar(&f.checkConsist, "check-consistency", false, "also record a key-value history beside every consensus scenario and check it for linearizability (fault scenarios always do)")
+	fl.StringVar(&f.junit, "junit", "", "with --baseline or --ab: also write the comparison as JUnit XML to this file")
 	fl.StringVar(&f.ab, "ab", "", "interleaved A/B: run every repetition on a cluster of this (old) node binary and on one of the current, A B B A ..., then compare the sides (ab.baseline_args and ab.current_args add node flags per side)")
 	return cmd
 }
@@ -203,6 +224,12 @@ func (f *runFlags) apply(cmd *cobra.Command, cfg *config.Config) error {
 	if fl.Changed("ab") {
 		cfg.AB.Binary = f.ab
 	}
+	if fl.Changed("allow-unformed") {
+		cfg.Cluster.AllowUnformed = f.allowUnformed
+	}
+	if fl.Changed("check-consistency") {
+		cfg.Consensus.CheckConsistency = f.checkConsist
+	}
 	return nil
 }
 
@@ -239,10 +266,16 @@ func indent(err error) error {
 	return errors.New(strings.Join(lines, "\n"))
 }
 
-func printPlan(w io.Writer, r *runner.Runner, cfg *config.Config) {
+// printPlan lists the scenarios the run would run; with the capabilities
+// of a running target, those it would skip say why.
+func printPlan(w io.Writer, r *runner.Runner, cfg *config.Config, caps scenarios.Capabilities) {
 	fmt.Fprintf(w, "plan: cluster sizes %v × %d scenarios × %d repetitions = %d runs of %v each (plus %v warm-up)\n",
 		r.Sizes(), len(r.Specs()), cfg.Execution.Count, r.Total(), cfg.Execution.Duration, cfg.Execution.WarmupDuration)
 	for _, s := range r.Specs() {
+		if why := caps.Missing(s); why != "" {
+			fmt.Fprintf(w, "  %s  (skipped: %s)\n", s.Name, why)
+			continue
+		}
 		fmt.Fprintf(w, "  %s\n", s.Name)
 	}
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Sentinel errors of this package.
@@ -64,6 +65,45 @@ type Partitioner interface {
 	Heal(ctx context.Context) error
 }
 
+// LinkFault degrades a link the way toxiproxy's toxics do: every write
+// waits Delay ± Jitter (in order), is lost with probability LossPercent
+// (a TCP write is then resent after a retransmission timeout, a UDP
+// packet is gone), and the link carries at most BandwidthKBPerSec
+// kilobytes per second (0: no cap).
+type LinkFault struct {
+	Delay             time.Duration
+	Jitter            time.Duration
+	LossPercent       float64
+	BandwidthKBPerSec float64
+}
+
+// Shaper can degrade the links between nodes and slow a node's disk;
+// Heal undoes both (and any partition).
+type Shaper interface {
+	// Shape degrades every link between the nodes ids and the other
+	// nodes, both ways.
+	Shape(ctx context.Context, ids []string, link LinkFault) error
+	// SlowDisk adds delay to every write of node id's Raft log, as a slow
+	// disk's fsync would.
+	SlowDisk(ctx context.Context, id string, delay time.Duration) error
+	Heal(ctx context.Context) error
+}
+
+// Watcher is implemented by clusters whose node processes odbench runs:
+// it reports the nodes that exited without odbench asking them to.
+type Watcher interface {
+	// Deaths returns the nodes that died since the last call.
+	Deaths() []Death
+	// DeathNotice is signalled when a node dies.
+	DeathNotice() <-chan struct{}
+}
+
+// Prober is implemented by clusters odbench did not start: it asks every
+// node whether it still answers, and names those that do not.
+type Prober interface {
+	Probe(ctx context.Context) []error
+}
+
 // Ability names a fault ability a scenario may need.
 type Ability string
 
@@ -73,6 +113,7 @@ const (
 	CanRestart   Ability = "restart"
 	CanPause     Ability = "pause"
 	CanPartition Ability = "partition"
+	CanShape     Ability = "shape links and disk"
 )
 
 // Has reports whether c implements ability a.
@@ -89,6 +130,9 @@ func Has(c Cluster, a Ability) bool {
 		return ok
 	case CanPartition:
 		_, ok := c.(Partitioner)
+		return ok
+	case CanShape:
+		_, ok := c.(Shaper)
 		return ok
 	}
 	return false

@@ -47,8 +47,11 @@ type ExecOptions struct {
 	// VersionCommand, if set, is run once (argv, no shell) and the first
 	// line of its output names the nodes' build in the results.
 	VersionCommand []string
-	TempRoot       string
-	LogDir         string
+	// Ready, if it holds conditions, must hold on every node's answers
+	// before the cluster counts as formed (cluster.ready).
+	Ready    *ReadyChecks
+	TempRoot string
+	LogDir   string
 }
 
 // ExecVars are what the exec templates can use.
@@ -160,11 +163,11 @@ func (e *Exec) Start(ctx context.Context, n int) (Cluster, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("%w: cluster size must be at least 1", ErrStart)
 	}
-	g, err := newProcGroup(e.opt.TempRoot, e.opt.LogDir, n)
+	sup, err := newSupervisor(e.opt.TempRoot, e.opt.LogDir, n)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
 	}
-	c := &execCluster{procGroup: g, drv: e, vars: map[string]*ExecVars{}, captured: map[string]string{},
+	c := &execCluster{supervisor: sup, drv: e, vars: map[string]*ExecVars{}, captured: map[string]string{},
 		client: &http.Client{Timeout: 2 * time.Second}}
 	fail := func(err error) (Cluster, error) {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -173,39 +176,42 @@ func (e *Exec) Start(ctx context.Context, n int) (Cluster, error) {
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
 	}
 	var peers []string
-	for i, nd := range c.nodes {
-		if err := os.MkdirAll(nd.dataDir, 0o755); err != nil {
+	for i, p := range c.procs {
+		if err := os.MkdirAll(p.dataDir, 0o755); err != nil {
 			return fail(err)
 		}
 		ports, err := freePorts(4)
 		if err != nil {
 			return fail(err)
 		}
-		v := &ExecVars{ID: nd.id, Index: i + 1, DataDir: nd.dataDir, APIPort: ports[0], P2PPort: ports[1], RaftPort: ports[2], WebPort: ports[3],
+		v := &ExecVars{ID: p.id, Index: i + 1, DataDir: p.dataDir, APIPort: ports[0], P2PPort: ports[1], RaftPort: ports[2], WebPort: ports[3],
 			Peers: strings.Join(peers, ","), Captured: c.captured}
 		if i > 0 {
-			v.First = c.vars[c.nodes[0].id]
+			v.First = c.vars[c.procs[0].id]
 			v.JoinAddr = fmt.Sprintf("127.0.0.1:%d", v.First.APIPort)
 		}
-		c.vars[nd.id] = v
+		c.vars[p.id] = v
 		peers = append(peers, fmt.Sprintf("127.0.0.1:%d", v.P2PPort))
 	}
-	if err := c.spawn(ctx, c.nodes[0], true); err != nil {
+	if err := c.spawn(ctx, c.procs[0], true); err != nil {
 		return fail(err)
 	}
-	if err := c.eachOther(func(nd *localNode) error { return c.spawn(ctx, nd, false) }); err != nil {
+	if err := c.eachOther(func(p *proc) error { return c.spawn(ctx, p, false) }); err != nil {
 		return fail(err)
 	}
 	if e.formed != nil {
-		for _, nd := range c.nodes {
-			url, err := render(e.formed, c.vars[nd.id])
+		for _, p := range c.procs {
+			url, err := render(e.formed, c.vars[p.id])
 			if err != nil {
 				return fail(fmt.Errorf("cluster_ready_url: %v", err))
 			}
 			if err := c.waitHealthy(ctx, url, nil); err != nil {
-				return fail(fmt.Errorf("the cluster did not form: node %s: %v", nd.id, err))
+				return fail(fmt.Errorf("the cluster did not form: node %s: %v", p.id, err))
 			}
 		}
+	}
+	if err := waitFormed(ctx, e.opt.Ready, c.client, c, n); err != nil {
+		return c, err // running: the caller measures it anyway or stops it
 	}
 	return c, nil
 }
@@ -231,7 +237,7 @@ func freePorts(n int) ([]int, error) {
 }
 
 type execCluster struct {
-	*procGroup
+	*supervisor
 	drv    *Exec
 	vars   map[string]*ExecVars
 	client *http.Client
@@ -246,6 +252,7 @@ var (
 	_ Restarter = (*execCluster)(nil)
 	_ Pauser    = (*execCluster)(nil)
 	_ Describer = (*execCluster)(nil)
+	_ Watcher   = (*execCluster)(nil)
 )
 
 func render(t *template.Template, v *ExecVars) (string, error) {
@@ -256,12 +263,12 @@ func render(t *template.Template, v *ExecVars) (string, error) {
 	return b.String(), nil
 }
 
-// spawn renders nd's templates, starts it and waits until it is ready
+// spawn renders p's templates, starts it and waits until it is ready
 // (and, for node 1 when capturing, until every value was captured).
-func (c *execCluster) spawn(ctx context.Context, nd *localNode, first bool) error {
+func (c *execCluster) spawn(ctx context.Context, p *proc, first bool) error {
 	e := c.drv
 	c.mu.Lock()
-	v := *c.vars[nd.id]
+	v := *c.vars[p.id]
 	v.Captured = map[string]string{}
 	for k, val := range c.captured {
 		v.Captured[k] = val
@@ -271,7 +278,7 @@ func (c *execCluster) spawn(ctx context.Context, nd *localNode, first bool) erro
 	for _, t := range e.argv {
 		a, err := render(t, &v)
 		if err != nil {
-			return fmt.Errorf("node %s: command: %v", nd.id, err)
+			return fmt.Errorf("node %s: command: %v", p.id, err)
 		}
 		argv = append(argv, a)
 	}
@@ -279,21 +286,21 @@ func (c *execCluster) spawn(ctx context.Context, nd *localNode, first bool) erro
 	for k, t := range e.env {
 		val, err := render(t, &v)
 		if err != nil {
-			return fmt.Errorf("node %s: env %s: %v", nd.id, k, err)
+			return fmt.Errorf("node %s: env %s: %v", p.id, k, err)
 		}
 		env = append(env, k+"="+val)
 	}
 	sort.Strings(env)
 	api, err := render(e.apiURL, &v)
 	if err != nil {
-		return fmt.Errorf("node %s: api_url: %v", nd.id, err)
+		return fmt.Errorf("node %s: api_url: %v", p.id, err)
 	}
 	if e.config != nil {
 		text, err := render(e.config, &v)
 		if err != nil {
-			return fmt.Errorf("node %s: config_template: %v", nd.id, err)
+			return fmt.Errorf("node %s: config_template: %v", p.id, err)
 		}
-		if err := os.WriteFile(filepath.Join(nd.dataDir, e.opt.ConfigFile), []byte(text), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(p.dataDir, e.opt.ConfigFile), []byte(text), 0o644); err != nil {
 			return err
 		}
 	}
@@ -305,7 +312,7 @@ func (c *execCluster) spawn(ctx context.Context, nd *localNode, first bool) erro
 	if !wantCapture {
 		capOnce.Do(func() { close(captured) })
 	}
-	exited, err := c.startProc(nd, argv[0], argv[1:], nd.dataDir, env, func(line string, _ bool) bool {
+	exited, err := c.start(p, argv[0], argv[1:], p.dataDir, env, func(line string, _ bool) bool {
 		if e.ready != nil && e.ready.MatchString(line) {
 			readyOnce.Do(func() { close(readyLine) })
 		}
@@ -327,15 +334,13 @@ func (c *execCluster) spawn(ctx context.Context, nd *localNode, first bool) erro
 	if err != nil {
 		return err
 	}
-	nd.mu.Lock()
-	nd.ready = apiOnly(nd.id, api)
-	nd.mu.Unlock()
+	p.setAPI(api)
 	fail := func(what string) error {
 		select {
 		case <-exited:
-			return fmt.Errorf("node %s exited before %s (%s); last log lines:\n%s", nd.id, what, nd.cmd.ProcessState, nd.tail.String())
+			return fmt.Errorf("node %s exited before %s (%s); last log lines:\n%s", p.id, what, p.exitState(), p.lastLines())
 		default:
-			return fmt.Errorf("node %s: %s: %v; last log lines:\n%s", nd.id, what, ctx.Err(), nd.tail.String())
+			return fmt.Errorf("node %s: %s: %v; last log lines:\n%s", p.id, what, ctx.Err(), p.lastLines())
 		}
 	}
 	if e.ready != nil {
@@ -350,7 +355,7 @@ func (c *execCluster) spawn(ctx context.Context, nd *localNode, first bool) erro
 	if e.healthURL != nil {
 		url, err := render(e.healthURL, &v)
 		if err != nil {
-			return fmt.Errorf("node %s: health_url: %v", nd.id, err)
+			return fmt.Errorf("node %s: health_url: %v", p.id, err)
 		}
 		if err := c.waitHealthy(ctx, url, exited); err != nil {
 			return fail(err.Error())
@@ -366,11 +371,6 @@ func (c *execCluster) spawn(ctx context.Context, nd *localNode, first bool) erro
 	return nil
 }
 
-// apiOnly is the readyLine of a node odbench knows only by its API URL.
-func apiOnly(id, api string) readyLine {
-	return readyLine{Event: "ready", ID: id, API: strings.TrimRight(api, "/")}
-}
-
 func (c *execCluster) capturedNames() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -382,39 +382,36 @@ func (c *execCluster) capturedNames() []string {
 	return out
 }
 
+// waitHealthy polls url until it answers 2xx, ctx ends or exited closes.
 func (c *execCluster) waitHealthy(ctx context.Context, url string, exited <-chan struct{}) error {
-	for {
+	return pollUntil(ctx, 100*time.Millisecond, exited, func() error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return err
 		}
-		if resp, err := c.client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode/100 == 2 {
-				return nil
-			}
+		resp, err := c.client.Do(req)
+		if err != nil {
+			return fmt.Errorf("%s never answered 2xx (last: %v)", url, err)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s never answered 2xx", url)
-		case <-exited:
-			return fmt.Errorf("%s never answered 2xx", url)
-		case <-time.After(100 * time.Millisecond):
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("%s never answered 2xx (last: %s)", url, resp.Status)
 		}
-	}
+		return nil
+	})
 }
 
 // Restart starts a stopped node again: same ID, directory, ports and
 // captured values.
 func (c *execCluster) Restart(ctx context.Context, id string) error {
-	nd, err := c.node(id)
+	p, err := c.proc(id)
 	if err != nil {
 		return err
 	}
-	if nd.running() {
+	if p.running() {
 		return fmt.Errorf("node %s is running; kill it first", id)
 	}
-	return c.spawn(ctx, nd, false)
+	return c.spawn(ctx, p, false)
 }
 
 // Settings describe the cluster for the results file.

@@ -19,6 +19,9 @@ type External struct {
 	// Timeout bounds the readiness check.
 	Timeout time.Duration
 	Client  *http.Client
+	// Ready, if it holds conditions, must hold on every node's answers
+	// before the cluster counts as formed (cluster.ready).
+	Ready *ReadyChecks
 }
 
 var _ Driver = (*External)(nil)
@@ -58,40 +61,78 @@ func (e *External) Start(ctx context.Context, n int) (Cluster, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
 	}
-	c := &external{}
+	c := &external{drv: e}
 	for i, u := range e.URLs {
 		c.nodes = append(c.nodes, Node{ID: fmt.Sprintf("node-%d", i+1), API: u})
+	}
+	if err := waitFormed(ctx, e.Ready, e.Client, c, n); err != nil {
+		return c, err
 	}
 	return c, nil
 }
 
+var _ Prober = (*external)(nil)
+
+// Probe asks every node's health endpoint once (5 s at most) and names
+// each that does not answer 2xx.
+func (c *external) Probe(ctx context.Context) []error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	errs := make([]error, len(c.nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			url := n.API + c.drv.HealthPath
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err == nil {
+				var resp *http.Response
+				if resp, err = c.drv.Client.Do(req); err == nil {
+					resp.Body.Close()
+					if resp.StatusCode/100 != 2 {
+						err = fmt.Errorf("answered %s", resp.Status)
+					}
+				}
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("%s (%s) stopped answering GET %s: %v", n.ID, n.API, c.drv.HealthPath, err)
+			}
+		}()
+	}
+	wg.Wait()
+	var out []error
+	for _, err := range errs {
+		if err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
 func (e *External) waitHealthy(ctx context.Context, base string) error {
 	url := base + e.HealthPath
-	var last error
-	for {
+	return pollUntil(ctx, 200*time.Millisecond, nil, func() error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return fmt.Errorf("%s: %v", url, err)
 		}
 		resp, err := e.Client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode/100 == 2 {
-				return nil
-			}
-			last = fmt.Errorf("GET %s answered %s", url, resp.Status)
-		} else {
-			last = fmt.Errorf("GET %s: %v", url, errors.Unwrap(err))
+		if err != nil {
+			return fmt.Errorf("GET %s: %v", url, errors.Unwrap(err))
 		}
-		select {
-		case <-ctx.Done():
-			return last
-		case <-time.After(200 * time.Millisecond):
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("GET %s answered %s", url, resp.Status)
 		}
-	}
+		return nil
+	})
 }
 
-type external struct{ nodes []Node }
+type external struct {
+	drv   *External
+	nodes []Node
+}
 
 func (c *external) Nodes() []Node               { return c.nodes }
 func (c *external) Stop(context.Context) error  { return nil }

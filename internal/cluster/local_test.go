@@ -87,13 +87,13 @@ func clusterStatus(t testing.TB, api string) status {
 }
 
 func apiOf(c *localCluster, id string) string {
-	nd, _ := c.node(id)
-	return nd.ready.API
+	p, _ := c.proc(id)
+	return p.apiURL()
 }
 
 func leaderOf(t testing.TB, c *localCluster) string {
 	t.Helper()
-	return clusterStatus(t, c.nodes[0].ready.API).LeaderID
+	return clusterStatus(t, c.procs[0].apiURL()).LeaderID
 }
 
 // eventually retries f until it returns nil or the deadline passes.

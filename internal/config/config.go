@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -10,8 +9,8 @@ import (
 	"time"
 )
 
-// Categories lists every scenario category odbench knows, in run order.
-var Categories = []string{
+// categories lists every scenario category odbench knows, in run order.
+var categories = []string{
 	"consensus", "p2p", "models", "api", "memory",
 	"concurrency", "faults", "loadbalance", "inference",
 }
@@ -27,8 +26,8 @@ var categoryAliases = map[string]string{
 	"load_balancing":     "loadbalance",
 }
 
-// Drivers lists the cluster drivers.
-var Drivers = []string{"local", "exec", "external"}
+// drivers lists the cluster drivers.
+var drivers = []string{"local", "exec", "external"}
 
 // Config is the whole effective configuration of one odbench invocation.
 type Config struct {
@@ -41,6 +40,7 @@ type Config struct {
 	LoadBalance LoadBalance     `mapstructure:"loadbalance" json:"loadbalance"`
 	Inference   Inference       `mapstructure:"inference" json:"inference"`
 	Memory      Memory          `mapstructure:"memory" json:"memory"`
+	Faults      Faults          `mapstructure:"faults" json:"faults"`
 	Targets     Targets         `mapstructure:"targets" json:"targets"`
 	Regression  Regression      `mapstructure:"regression" json:"regression"`
 	Monitor     Monitor         `mapstructure:"monitor" json:"monitor"`
@@ -118,6 +118,10 @@ type Consensus struct {
 	ValueSizes []int `mapstructure:"value_sizes" json:"value_sizes"`
 	// KeySpace is how many distinct keys a scenario writes (and deletes afterwards).
 	KeySpace int `mapstructure:"key_space" json:"key_space"`
+	// CheckConsistency runs the recorded workload of the fault scenarios
+	// (faults.history_*) beside every consensus scenario too and checks
+	// its history for linearizability. It adds load: off by default.
+	CheckConsistency bool `mapstructure:"check_consistency" json:"check_consistency"`
 }
 
 // Concurrency configures the concurrency category.
@@ -133,8 +137,8 @@ type Concurrency struct {
 	MaxSteps      int           `mapstructure:"max_steps" json:"max_steps"`
 }
 
-// MixOps are the operation names the mixed workload knows.
-var MixOps = []string{"kv_read", "kv_write", "api_read", "generate"}
+// mixOps are the operation names the mixed workload knows.
+var mixOps = []string{"kv_read", "kv_write", "api_read", "generate"}
 
 // LoadBalance configures the loadbalance category.
 type LoadBalance struct {
@@ -147,6 +151,17 @@ type LoadBalance struct {
 // Inference configures the inference category and the api category's
 // generate and chat scenarios.
 type Inference struct {
+	// API is the inference API the target speaks: "ollama" (native NDJSON
+	// streams: /api/generate) or "openai" (OpenAI-compatible server-sent
+	// events: /v1/chat/completions, as vLLM, llama.cpp, SGLang, TGI and
+	// Ollama serve).
+	API string `mapstructure:"api" json:"api"`
+	// OpenAIRoute picks the OpenAI-compatible route: "chat"
+	// (/v1/chat/completions) or "completions" (/v1/completions).
+	OpenAIRoute string `mapstructure:"openai_route" json:"openai_route"`
+	// APIKeyEnv names the environment variable holding the key sent as
+	// "Authorization: Bearer"; the key itself is never written anywhere.
+	APIKeyEnv  string `mapstructure:"api_key_env" json:"api_key_env,omitempty"`
 	Model      string `mapstructure:"model" json:"model"`
 	NumPredict int    `mapstructure:"num_predict" json:"num_predict"`
 	Prompt     string `mapstructure:"prompt" json:"prompt"`
@@ -173,6 +188,10 @@ type Targets struct {
 	CPUPercent       float64            `mapstructure:"cpu_percent" json:"cpu_percent"`
 	MemoryPerNodeMB  float64            `mapstructure:"memory_per_node_mb" json:"memory_per_node_mb"`
 	ErrorRatePercent float64            `mapstructure:"error_rate_percent" json:"error_rate_percent"`
+	// RecoveryTime bounds how long a cluster may take writes no more after
+	// losing its leader, and a partitioned minority to catch up after
+	// healing (fault scenarios check it; 0: off).
+	RecoveryTime time.Duration `mapstructure:"recovery_time" json:"recovery_time"`
 }
 
 // Regression sets how compare decides a regression.
@@ -205,8 +224,8 @@ type AlertRule struct {
 	Severity  string        `mapstructure:"severity" json:"severity"` // info, warning, critical
 }
 
-// AlertMetrics are the metric names alert rules may watch.
-var AlertMetrics = []string{
+// alertMetrics are the metric names alert rules may watch.
+var alertMetrics = []string{
 	"cpu_percent", "memory_percent", "memory_mb", "goroutines", "net_mb_per_s",
 	"requests_per_s", "ops_per_s", "latency_avg_ms", "latency_p95_ms", "error_rate_percent",
 	"steal_percent",
@@ -219,8 +238,31 @@ type Cluster struct {
 	Targets []string `mapstructure:"targets" json:"targets"`
 	// StartTimeout bounds cluster start-up (to leader and full membership).
 	StartTimeout time.Duration `mapstructure:"start_timeout" json:"start_timeout"`
-	Local        Local         `mapstructure:"local" json:"local"`
-	Exec         Exec          `mapstructure:"exec" json:"exec"`
+	// Ready are conditions every node's answers must meet before an exec
+	// or external cluster counts as formed (the local driver checks its
+	// own nodes more strictly).
+	Ready []ReadyCondition `mapstructure:"ready" json:"ready,omitempty"`
+	// RateLimit is the target's per-client request limit ("100/min",
+	// "5/s"); when set, closed loops become open loops paced below it and
+	// open loops are capped to it, their throughput marked as the limit's.
+	RateLimit string `mapstructure:"rate_limit" json:"rate_limit,omitempty"`
+	// AllowUnformed measures a cluster that did not meet Ready anyway,
+	// marked as such, instead of skipping it (exit 3).
+	AllowUnformed bool  `mapstructure:"allow_unformed" json:"allow_unformed,omitempty"`
+	Local         Local `mapstructure:"local" json:"local"`
+	Exec          Exec  `mapstructure:"exec" json:"exec"`
+}
+
+// ReadyCondition is one condition of cluster.ready: the JSON at URL (a
+// template over .APIURL, each node's API base URL, and .Size), at the
+// dotted Path, compared by exactly one of CountAtLeast (a template),
+// Equals or NotEquals.
+type ReadyCondition struct {
+	URL          string  `mapstructure:"url" json:"url"`
+	Path         string  `mapstructure:"path" json:"path"`
+	CountAtLeast string  `mapstructure:"count_at_least" json:"count_at_least,omitempty"`
+	Equals       *string `mapstructure:"equals" json:"equals,omitempty"`
+	NotEquals    *string `mapstructure:"not_equals" json:"not_equals,omitempty"`
 }
 
 // Exec configures the exec driver: any node binary from templates (Go
@@ -259,7 +301,7 @@ type Local struct {
 // enough to mean something.
 func Default() Config {
 	cats := map[string]bool{}
-	for _, c := range Categories {
+	for _, c := range categories {
 		cats[c] = true
 	}
 	return Config{
@@ -291,10 +333,11 @@ func Default() Config {
 			HangThreshold: 10 * time.Second,
 			StepStartRate: 100, StepIncrement: 200, StepDuration: 2 * time.Second, MaxSteps: 10,
 		},
-		LoadBalance: LoadBalance{Policies: []string{"round_robin", "least_connections", "random"}, ClientsPerSlot: 2},
-		Inference: Inference{Model: "odbench-bench", NumPredict: 16, Prompt: "Why is the sky blue? Answer in one sentence.",
+		LoadBalance: LoadBalance{Policies: slices.Clone(policies), ClientsPerSlot: 2},
+		Inference: Inference{API: "ollama", OpenAIRoute: "chat", Model: "odbench-bench", NumPredict: 16, Prompt: "Why is the sky blue? Answer in one sentence.",
 			Rate: 20, SLOTTFT: 500 * time.Millisecond, SLOTPOT: 50 * time.Millisecond},
 		Memory: Memory{LeakSlopeMBPerMin: 5},
+		Faults: defaultFaults(),
 		Targets: Targets{
 			ThroughputRPS:    map[string]float64{"1": 100, "3": 250, "5": 400},
 			LatencyP50:       50 * time.Millisecond,
@@ -303,6 +346,7 @@ func Default() Config {
 			CPUPercent:       80,
 			MemoryPerNodeMB:  2048,
 			ErrorRatePercent: 1,
+			RecoveryTime:     5 * time.Second,
 		},
 		Regression: Regression{
 			TolerancePercent: 10,
@@ -348,7 +392,7 @@ func (c *Config) NormalizeCategories() {
 // EnabledCategories returns the enabled categories in run order.
 func (c *Config) EnabledCategories() []string {
 	var out []string
-	for _, name := range Categories {
+	for _, name := range categories {
 		if c.Categories[name] {
 			out = append(out, name)
 		}
@@ -369,252 +413,23 @@ func (c *Config) OnlyCategories(names []string) {
 	}
 }
 
-// Validate reports every problem in c at once, joined.
-func (c *Config) Validate() error {
-	var errs []error
-	bad := func(field string, value any, rule string) {
-		errs = append(errs, fmt.Errorf("%s: %s, but is %v", field, rule, value))
+// ParseRate reads a request rate as "N/s", "N/min" or "N/h" (also
+// "sec", "second", "minute", "hour"), in requests per second.
+func ParseRate(s string) (float64, error) {
+	n, unit, ok := strings.Cut(strings.ReplaceAll(s, " ", ""), "/")
+	v, err := strconv.ParseFloat(n, 64)
+	if !ok || err != nil || v <= 0 {
+		return 0, fmt.Errorf("%q is not a rate like 100/min or 5/s", s)
 	}
-	e := c.Execution
-	if e.Duration < time.Second {
-		bad("execution.duration", e.Duration, "must be at least 1s")
+	switch strings.ToLower(unit) {
+	case "s", "sec", "second":
+		return v, nil
+	case "m", "min", "minute":
+		return v / 60, nil
+	case "h", "hour":
+		return v / 3600, nil
 	}
-	if e.WarmupDuration < 0 {
-		bad("execution.warmup_duration", e.WarmupDuration, "must not be negative")
-	}
-	if e.ConcurrentWorkers < 1 {
-		bad("execution.concurrent_workers", e.ConcurrentWorkers, "must be at least 1")
-	}
-	if e.Count < 1 {
-		bad("execution.count", e.Count, "must be at least 1")
-	}
-	if e.ScenarioTimeout < e.Duration+e.WarmupDuration {
-		bad("execution.scenario_timeout", e.ScenarioTimeout,
-			fmt.Sprintf("must be at least duration + warmup_duration (%v)", e.Duration+e.WarmupDuration))
-	}
-	if e.SampleInterval < 100*time.Millisecond {
-		bad("execution.sample_interval", e.SampleInterval, "must be at least 100ms")
-	}
-	if e.HostCPUWarnPercent <= 0 || e.HostCPUWarnPercent > 100 {
-		bad("execution.host_cpu_warn_percent", e.HostCPUWarnPercent, "must be in (0, 100]")
-	}
-	if e.HostStealWarnPercent <= 0 || e.HostStealWarnPercent > 100 {
-		bad("execution.host_steal_warn_percent", e.HostStealWarnPercent, "must be in (0, 100]")
-	}
-	positiveList := func(field string, list []int, max int) {
-		if len(list) == 0 {
-			bad(field, "[]", "must list at least one value")
-		}
-		for _, v := range list {
-			if v < 1 || v > max {
-				bad(field, list, fmt.Sprintf("must hold values from 1 to %d", max))
-				return
-			}
-		}
-	}
-	if c.Cluster.Driver != "external" {
-		positiveList("system.cluster_sizes", c.System.ClusterSizes, 15)
-	}
-	positiveList("system.model_sizes", c.System.ModelSizes, 100_000)
-	positiveList("system.concurrency_levels", c.System.ConcurrencyLevels, 10_000)
-
-	var enabled int
-	for _, name := range sortedKeys(c.Categories) {
-		on := c.Categories[name]
-		if !slices.Contains(Categories, name) {
-			errs = append(errs, fmt.Errorf("categories.%s: unknown category; valid categories are %s", name, strings.Join(Categories, ", ")))
-			continue
-		}
-		if on {
-			enabled++
-		}
-	}
-	if enabled == 0 && len(c.Categories) > 0 {
-		bad("categories", "all false", "must enable at least one category")
-	}
-
-	if c.API.OpenLoopRate < 0 {
-		bad("api.open_loop_rate", c.API.OpenLoopRate, "must not be negative (0 disables open-loop scenarios)")
-	}
-	if c.API.Arrival != "constant" && c.API.Arrival != "poisson" {
-		bad("api.arrival", fmt.Sprintf("%q", c.API.Arrival), `must be "constant" or "poisson"`)
-	}
-	if c.API.MaxInFlight < 1 {
-		bad("api.max_in_flight", c.API.MaxInFlight, "must be at least 1")
-	}
-	if c.API.RequestTimeout <= 0 {
-		bad("api.request_timeout", c.API.RequestTimeout, "must be positive")
-	}
-
-	if c.Consensus.HighConcurrency < 1 {
-		bad("consensus.high_concurrency", c.Consensus.HighConcurrency, "must be at least 1")
-	}
-	positiveList("consensus.value_sizes", c.Consensus.ValueSizes, 4<<20)
-	if c.Consensus.KeySpace < 1 {
-		bad("consensus.key_space", c.Consensus.KeySpace, "must be at least 1")
-	}
-	var mixTotal int
-	for _, op := range sortedKeys(c.Concurrency.Mix) {
-		if !slices.Contains(MixOps, op) {
-			errs = append(errs, fmt.Errorf("concurrency.mix.%s: unknown operation; valid operations are %s", op, strings.Join(MixOps, ", ")))
-		} else if w := c.Concurrency.Mix[op]; w < 0 {
-			bad("concurrency.mix."+op, w, "must not be negative")
-		} else {
-			mixTotal += w
-		}
-	}
-	if mixTotal == 0 {
-		bad("concurrency.mix", c.Concurrency.Mix, "must give at least one operation a weight above 0")
-	}
-	if c.Concurrency.HangThreshold < 100*time.Millisecond {
-		bad("concurrency.hang_threshold", c.Concurrency.HangThreshold, "must be at least 100ms")
-	}
-	if c.Concurrency.StepStartRate <= 0 || c.Concurrency.StepIncrement <= 0 {
-		bad("concurrency.step_start_rate and step_increment", fmt.Sprintf("%v and %v", c.Concurrency.StepStartRate, c.Concurrency.StepIncrement), "must be above 0")
-	}
-	if c.Concurrency.StepDuration < 500*time.Millisecond {
-		bad("concurrency.step_duration", c.Concurrency.StepDuration, "must be at least 500ms")
-	}
-	if c.Concurrency.MaxSteps < 1 {
-		bad("concurrency.max_steps", c.Concurrency.MaxSteps, "must be at least 1")
-	}
-	for _, p := range c.LoadBalance.Policies {
-		if !slices.Contains(Policies, p) {
-			errs = append(errs, fmt.Errorf("loadbalance.policies: unknown policy %q; valid policies are %s", p, strings.Join(Policies, ", ")))
-		}
-	}
-	if c.LoadBalance.ClientsPerSlot < 1 {
-		bad("loadbalance.clients_per_slot", c.LoadBalance.ClientsPerSlot, "must be at least 1")
-	}
-	in := c.Inference
-	if in.Model == "" || strings.ContainsAny(in.Model, "/\\") {
-		bad("inference.model", fmt.Sprintf("%q", in.Model), "must be a name without slashes")
-	}
-	if in.NumPredict < 2 || in.NumPredict > 4096 {
-		bad("inference.num_predict", in.NumPredict, "must be from 2 to 4096 (TPOT needs two tokens)")
-	}
-	if in.Rate <= 0 {
-		bad("inference.rate", in.Rate, "must be above 0")
-	}
-	if in.SLOTTFT <= 0 || in.SLOTPOT <= 0 {
-		bad("inference.slo_ttft and slo_tpot", fmt.Sprintf("%v and %v", in.SLOTTFT, in.SLOTPOT), "must be positive")
-	}
-
-	if c.Memory.LeakSlopeMBPerMin <= 0 {
-		bad("memory.leak_slope_mb_per_min", c.Memory.LeakSlopeMBPerMin, "must be above 0")
-	}
-
-	t := c.Targets
-	for _, size := range sortedKeys(t.ThroughputRPS) {
-		rps := t.ThroughputRPS[size]
-		if n, err := strconv.Atoi(size); err != nil || n < 1 {
-			bad("targets.throughput_rps."+size, size, "keys must be cluster sizes (whole numbers from 1)")
-		}
-		if rps < 0 {
-			bad("targets.throughput_rps."+size, rps, "must not be negative")
-		}
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"targets.latency_p50", t.LatencyP50}, {"targets.latency_p95", t.LatencyP95}, {"targets.latency_p99", t.LatencyP99}} {
-		if d.v < 0 {
-			bad(d.name, d.v, "must not be negative (0 disables the target)")
-		}
-	}
-	if t.CPUPercent < 0 || t.CPUPercent > 100*1024 {
-		bad("targets.cpu_percent", t.CPUPercent, "must be between 0 and 100 per core")
-	}
-	if t.MemoryPerNodeMB < 0 {
-		bad("targets.memory_per_node_mb", t.MemoryPerNodeMB, "must not be negative")
-	}
-	if t.ErrorRatePercent < 0 || t.ErrorRatePercent > 100 {
-		bad("targets.error_rate_percent", t.ErrorRatePercent, "must be between 0 and 100")
-	}
-
-	r := c.Regression
-	if r.TolerancePercent <= 0 || r.TolerancePercent >= 1000 {
-		bad("regression.tolerance_percent", r.TolerancePercent, "must be above 0 and below 1000")
-	}
-	for _, m := range sortedKeys(r.Metrics) {
-		if !slices.Contains(RegressionMetrics, m) {
-			errs = append(errs, fmt.Errorf("regression.metrics.%s: unknown metric; valid metrics are %s", m, strings.Join(RegressionMetrics, ", ")))
-		} else if v := r.Metrics[m]; v <= 0 {
-			bad("regression.metrics."+m, v, "must be above 0")
-		}
-	}
-	for _, s := range sortedKeys(r.Scenarios) {
-		if v := r.Scenarios[s]; v <= 0 {
-			bad("regression.scenarios."+s, v, "must be above 0")
-		}
-	}
-	if r.Alpha <= 0 || r.Alpha >= 1 {
-		bad("regression.alpha", r.Alpha, "must be between 0 and 1")
-	}
-	if r.MinSamples < 2 {
-		bad("regression.min_samples", r.MinSamples, "must be at least 2")
-	} else if r.Alpha > 0 && r.Alpha < 1 && MinUTestP(r.MinSamples) >= r.Alpha {
-		errs = append(errs, fmt.Errorf("regression.min_samples: with %d repetitions a side the Mann-Whitney U test can never find a change significant at alpha %g "+
-			"(its smallest p is %.3g); use min_samples %d or more, or a larger regression.alpha",
-			r.MinSamples, r.Alpha, MinUTestP(r.MinSamples), MinUTestSamples(r.Alpha)))
-	}
-
-	if c.Monitor.Address == "" {
-		bad("monitor.address", `""`, "must be host:port")
-	}
-	if c.Monitor.Interval < 100*time.Millisecond {
-		bad("monitor.interval", c.Monitor.Interval, "must be at least 100ms")
-	}
-	for i, a := range c.Monitor.Alerts {
-		field := fmt.Sprintf("monitor.alerts[%d]", i)
-		if a.Name == "" {
-			bad(field+".name", `""`, "must not be empty")
-		}
-		if !slices.Contains(AlertMetrics, a.Metric) {
-			errs = append(errs, fmt.Errorf("%s.metric: unknown metric %q; valid metrics are %s", field, a.Metric, strings.Join(AlertMetrics, ", ")))
-		}
-		if a.Condition != ">" && a.Condition != "<" {
-			bad(field+".condition", fmt.Sprintf("%q", a.Condition), `must be ">" or "<"`)
-		}
-		if a.For < 0 {
-			bad(field+".for", a.For, "must not be negative")
-		}
-		if !slices.Contains([]string{"info", "warning", "critical"}, a.Severity) {
-			bad(field+".severity", fmt.Sprintf("%q", a.Severity), "must be info, warning or critical")
-		}
-	}
-
-	cl := c.Cluster
-	if !slices.Contains(Drivers, cl.Driver) {
-		errs = append(errs, fmt.Errorf("cluster.driver: unknown driver %q; valid drivers are %s", cl.Driver, strings.Join(Drivers, ", ")))
-	}
-	if cl.Driver == "exec" && len(cl.Exec.Command) == 0 {
-		bad("cluster.exec.command", "[]", `must name the node binary and its arguments when cluster.driver is "exec"`)
-	}
-	if cl.Driver == "external" && len(cl.Targets) == 0 {
-		bad("cluster.targets", "[]", `must list node URLs when cluster.driver is "external" (or pass --targets)`)
-	}
-	for _, u := range cl.Targets {
-		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			bad("cluster.targets", fmt.Sprintf("%q", u), "must hold http:// or https:// URLs")
-		}
-	}
-	if cl.StartTimeout < time.Second {
-		bad("cluster.start_timeout", cl.StartTimeout, "must be at least 1s")
-	}
-	if c.AB.Binary != "" && cl.Driver == "external" {
-		bad("ab.binary", fmt.Sprintf("%q", c.AB.Binary), "needs the local or exec driver: odbench cannot start nodes of an external cluster")
-	}
-	if c.AB.Binary == "" && (len(c.AB.BaselineArgs) > 0 || len(c.AB.CurrentArgs) > 0) {
-		bad("ab.baseline_args and ab.current_args", fmt.Sprintf("%v and %v", c.AB.BaselineArgs, c.AB.CurrentArgs), "need ab.binary (run --ab OLD_BINARY)")
-	}
-	if cl.Local.Slots < 1 {
-		bad("cluster.local.slots", cl.Local.Slots, "must be at least 1")
-	}
-	if cl.Local.TokenDelay < 0 {
-		bad("cluster.local.token_delay", cl.Local.TokenDelay, "must not be negative")
-	}
-	return errors.Join(errs...)
+	return 0, fmt.Errorf("%q: the unit must be s, min or h", s)
 }
 
 // MinUTestP is the smallest p-value the two-sided Mann-Whitney U test can
@@ -638,11 +453,30 @@ func MinUTestSamples(alpha float64) int {
 	return n
 }
 
-// Policies are the inference scheduling policies of the reference node.
-var Policies = []string{"round_robin", "least_connections", "random"}
+// policies are the inference scheduling policies of the reference node:
+// the one list the node and the loadbalance configuration both use.
+var policies = []string{"round_robin", "least_connections", "random"}
 
-// RegressionMetrics are the metrics compare judges.
-var RegressionMetrics = []string{"throughput", "p50", "p95", "p99", "error_rate", "peak_rss"}
+// regressionMetrics are the metrics compare judges.
+var regressionMetrics = []string{"throughput", "p50", "p95", "p99", "error_rate", "peak_rss"}
+
+// Categories lists every scenario category odbench knows, in run order.
+func Categories() []string { return slices.Clone(categories) }
+
+// Drivers lists the cluster drivers.
+func Drivers() []string { return slices.Clone(drivers) }
+
+// MixOps lists the operations the mixed workload knows.
+func MixOps() []string { return slices.Clone(mixOps) }
+
+// AlertMetrics lists the metric names alert rules may watch.
+func AlertMetrics() []string { return slices.Clone(alertMetrics) }
+
+// Policies lists the reference node's inference scheduling policies.
+func Policies() []string { return slices.Clone(policies) }
+
+// RegressionMetrics lists the metrics compare judges.
+func RegressionMetrics() []string { return slices.Clone(regressionMetrics) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

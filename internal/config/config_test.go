@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -176,4 +177,23 @@ func TestValidateOrderIsStable(t *testing.T) {
 			t.Fatalf("messages changed order:\n%s\n---\n%s", first, got)
 		}
 	}
+}
+
+// FuzzCheckFile: any bytes given as a config file get an error or none,
+// never a panic, and a syntax error always names the file.
+func FuzzCheckFile(f *testing.F) {
+	for _, name := range []string{"benchmark_config", "quick", "full", "ci", "exec-ollama-distributed"} {
+		if b, err := os.ReadFile("../../configs/" + name + ".yaml"); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("execution:\n  durationn: 1s\n"))
+	f.Add([]byte("execution: [1, 2\n"))
+	f.Add([]byte("categories:\n  api: yes\n  gpu: true\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := CheckFile("fuzz.yaml", data)
+		if errors.Is(err, ErrSyntax) && !strings.Contains(err.Error(), "fuzz.yaml") {
+			t.Errorf("syntax error without the file name: %v", err)
+		}
+	})
 }

@@ -34,6 +34,12 @@ var knownKeys = func() map[string]bool {
 				walk(path, f.Type)
 			case reflect.Map:
 				keys[path] = true
+			case reflect.Slice:
+				keys[path] = false
+				if f.Type.Elem().Kind() == reflect.Struct {
+					// The keys of each item of a list of objects: "monitor.alerts[].name".
+					walk(path+"[]", f.Type.Elem())
+				}
 			default:
 				keys[path] = false
 			}
@@ -63,6 +69,9 @@ func KnownKey(path string) bool {
 func AllKeys() []string {
 	var out []string
 	for k := range knownKeys {
+		if strings.Contains(k, "[]") {
+			continue // keys of list items have no variable of their own
+		}
 		isParent := false
 		for other := range knownKeys {
 			if strings.HasPrefix(other, k+".") {
@@ -121,10 +130,28 @@ func CheckFile(name string, data []byte) error {
 			if free, ok := knownKeys[path]; ok && !free && v.Kind == yaml.MappingNode {
 				walk(path, v)
 			}
+			if v.Kind == yaml.SequenceNode && hasItemKeys(path) {
+				for _, item := range v.Content {
+					if item.Kind == yaml.MappingNode {
+						walk(path+"[]", item)
+					}
+				}
+			}
 		}
 	}
 	walk("", root)
 	return errors.Join(errs...)
+}
+
+// hasItemKeys reports whether path is a list of objects whose items have
+// known keys ("monitor.alerts[].name").
+func hasItemKeys(path string) bool {
+	for k := range knownKeys {
+		if strings.HasPrefix(k, path+"[].") {
+			return true
+		}
+	}
+	return false
 }
 
 // suggest names the known keys that share the unknown key's parent.

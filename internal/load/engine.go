@@ -48,7 +48,10 @@ func MeasureStart(ctx context.Context) (time.Time, bool) {
 // throughput.
 func Window(ctx context.Context) (from, to time.Time, ok bool) {
 	w, ok := ctx.Value(windowKey{}).(window)
-	return w.measure, w.end, ok
+	if !ok {
+		return time.Time{}, time.Time{}, false
+	}
+	return w.measure, w.stop(), true
 }
 
 // IntendedStart returns the time an open-loop operation was scheduled to
@@ -84,6 +87,10 @@ type Open struct {
 	MaxInFlight int
 	Drain       time.Duration
 	Seed        uint64
+	// End, if not nil, ends the measured window early when it is closed
+	// (a scenario that measures until something happened): the window is
+	// then shorter than Duration, and that is not an error.
+	End <-chan struct{}
 }
 
 // Result is what one run measured.
@@ -92,6 +99,22 @@ type Result struct {
 	MeasureStart time.Time
 	MeasureEnd   time.Time
 	Load         metrics.Load
+	// RateLimit is what the first HTTP 429 answer said of the target's
+	// limit, or nil when there was none.
+	RateLimit *metrics.RateLimit
+}
+
+// limitSeen keeps the first HTTP 429 answer of a run.
+type limitSeen struct {
+	once sync.Once
+	rl   *metrics.RateLimit
+}
+
+func (l *limitSeen) note(err error) {
+	var se *StatusError
+	if errors.As(err, &se) && se.Code == 429 {
+		l.once.Do(func() { l.rl = &metrics.RateLimit{RetryAfter: se.RetryAfter, Headers: se.RateLimit} })
+	}
 }
 
 // Measured is the length of the measured window.
@@ -146,17 +169,26 @@ func (m *mix) pick(rnd *rand.Rand) int {
 }
 
 // window holds the timing of one run: warm-up from start, measurement
-// from measure until end.
+// from measure until end, or until an early end noted in cut.
 type window struct {
 	start, measure, end time.Time
+	cut                 *atomic.Int64 // unix ns of an early end (Open.End); 0: none
+}
+
+// stop is the end of the measured window: the planned end, or an early one.
+func (w window) stop() time.Time {
+	if c := w.cut.Load(); c != 0 {
+		return time.Unix(0, c)
+	}
+	return w.end
 }
 
 // in reports whether t falls inside the measured window.
-func (w window) in(t time.Time) bool { return !t.Before(w.measure) && t.Before(w.end) }
+func (w window) in(t time.Time) bool { return !t.Before(w.measure) && t.Before(w.stop()) }
 
 func newWindow(warmup, duration time.Duration) window {
 	now := time.Now()
-	return window{start: now, measure: now.Add(warmup), end: now.Add(warmup + duration)}
+	return window{start: now, measure: now.Add(warmup), end: now.Add(warmup + duration), cut: new(atomic.Int64)}
 }
 
 // startTicker closes an interval every second of the measured window until
@@ -209,6 +241,7 @@ func RunClosed(ctx context.Context, c Closed, ops ...Operation) (*Result, error)
 	defer cancelOps()
 	stopTicks := startTicker(rec, w)
 
+	var limits limitSeen
 	var workers sync.WaitGroup
 	for i := 0; i < c.Workers; i++ {
 		shards := make([]*metrics.Shard, len(recOps))
@@ -234,17 +267,17 @@ func RunClosed(ctx context.Context, c Closed, ops ...Operation) (*Result, error)
 					continue
 				}
 				if err != nil {
-					recordError(opCtx, shards[k], err)
+					recordError(opCtx, shards[k], err, &limits)
 					continue
 				}
 				shards[k].RecordDone(done.Sub(start).Nanoseconds(), w.in(done))
 			}
 		}()
 	}
-	end := finish(ctx, rec, w, &workers, cancelOps, stopTicks, c.Drain)
+	end := finish(ctx, nil, rec, w, &workers, cancelOps, stopTicks, c.Drain)
 	return &Result{
 		Recorder: rec, MeasureStart: w.measure, MeasureEnd: end,
-		Load: metrics.Load{Mode: "closed", Workers: c.Workers},
+		Load: metrics.Load{Mode: "closed", Workers: c.Workers}, RateLimit: limits.rl,
 	}, ctx.Err()
 }
 
@@ -274,6 +307,7 @@ func RunOpen(ctx context.Context, o Open, ops ...Operation) (*Result, error) {
 
 	starts := make(chan time.Time)
 	var late atomic.Int64
+	var limits limitSeen
 	var workers sync.WaitGroup
 	for i := 0; i < o.MaxInFlight; i++ {
 		shards := make([]*metrics.Shard, len(recOps))
@@ -299,7 +333,7 @@ func RunOpen(ctx context.Context, o Open, ops ...Operation) (*Result, error) {
 					late.Add(1)
 				}
 				if err != nil {
-					recordError(opCtx, shards[k], err)
+					recordError(opCtx, shards[k], err, &limits)
 					continue
 				}
 				shards[k].RecordOpen(done.Sub(intended).Nanoseconds(), done.Sub(actual).Nanoseconds(), w.in(done))
@@ -328,10 +362,28 @@ func RunOpen(ctx context.Context, o Open, ops ...Operation) (*Result, error) {
 	defer endTimer.Stop()
 	sleeper := pace.NewSleeper()
 	defer sleeper.Close()
+	// schedCtx ends the scheduling at an interruption or at o.End; an
+	// early end is noted in the window first, so nothing completing after
+	// it counts as inside the window.
+	schedCtx, endSched := context.WithCancel(ctx)
+	defer endSched()
+	var ended chan struct{}
+	if o.End != nil {
+		ended = make(chan struct{})
+		go func() {
+			select {
+			case <-o.End:
+				w.cut.Store(time.Now().UnixNano())
+				close(ended)
+				endSched()
+			case <-schedCtx.Done():
+			}
+		}()
+	}
 schedule:
 	for {
 		next := arrival()
-		if !next.Before(w.end) || !sleeper.Until(ctx, next) {
+		if !next.Before(w.end) || !sleeper.Until(schedCtx, next) {
 			break
 		}
 		// A free worker takes the start at once; only when every worker is
@@ -341,7 +393,7 @@ schedule:
 		default:
 			select {
 			case starts <- next:
-			case <-ctx.Done():
+			case <-schedCtx.Done():
 				break schedule
 			case <-endTimer.C:
 				// Every worker is busy until the end: this start and every
@@ -359,7 +411,7 @@ schedule:
 		}
 	}
 	close(starts)
-	end := finish(ctx, rec, w, &workers, cancelOps, stopTicks, o.Drain)
+	end := finish(ctx, ended, rec, w, &workers, cancelOps, stopTicks, o.Drain)
 	kind := "constant"
 	if o.Poisson {
 		kind = "poisson"
@@ -368,16 +420,18 @@ schedule:
 		Recorder: rec, MeasureStart: w.measure, MeasureEnd: end,
 		Load: metrics.Load{Mode: "open", RateOpsPerSec: o.Rate, Arrival: kind, MaxInFlight: o.MaxInFlight,
 			IntendedStarts: sent + dropped, LateStarts: late.Load(), DroppedStarts: dropped},
+		RateLimit: limits.rl,
 	}, ctx.Err()
 }
 
-// finish waits for the end of the measured window (or an interruption),
-// closes the window's last interval, then waits for the operations still
-// running, cancelling them after drain, and adds those that finished to the
-// totals. It returns the end of the measured window: the planned end, or
-// the moment of an interruption. Throughput counts what completed inside
-// it, so neither a straggler nor a slow drain changes it (wrk's rule).
-func finish(ctx context.Context, rec *metrics.Recorder, w window, workers *sync.WaitGroup, cancelOps context.CancelFunc, stopTicks func(), drain time.Duration) time.Time {
+// finish waits for the end of the measured window (or an interruption,
+// or earlyEnd closing), closes the window's last interval, then waits for
+// the operations still running, cancelling them after drain, and adds
+// those that finished to the totals. It returns the end of the measured
+// window: the planned end, or the moment of an interruption or early end.
+// Throughput counts what completed inside it, so neither a straggler nor
+// a slow drain changes it (wrk's rule).
+func finish(ctx context.Context, earlyEnd <-chan struct{}, rec *metrics.Recorder, w window, workers *sync.WaitGroup, cancelOps context.CancelFunc, stopTicks func(), drain time.Duration) time.Time {
 	if drain <= 0 {
 		drain = DefaultDrain
 	}
@@ -388,6 +442,8 @@ func finish(ctx context.Context, rec *metrics.Recorder, w window, workers *sync.
 		case <-t.C:
 		case <-ctx.Done():
 			end = time.Now()
+		case <-earlyEnd:
+			end = w.stop()
 		}
 		t.Stop()
 	}
@@ -415,11 +471,12 @@ func finish(ctx context.Context, rec *metrics.Recorder, w window, workers *sync.
 
 // recordError counts a failed operation: as unfinished when the engine
 // itself cut it off (the drain ended, or the run was interrupted), else as
-// an error of its kind.
-func recordError(opCtx context.Context, s *metrics.Shard, err error) {
+// an error of its kind (noting the first HTTP 429's limit).
+func recordError(opCtx context.Context, s *metrics.Shard, err error, limits *limitSeen) {
 	if opCtx.Err() != nil && errors.Is(err, context.Canceled) {
 		s.Unfinished()
 		return
 	}
+	limits.note(err)
 	s.Error(Classify(err))
 }

@@ -15,8 +15,11 @@ import (
 	"go.uber.org/goleak"
 )
 
-// fasthttp keeps one goroutine for the whole process once it has dialled.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreTopFunction(GoleakIgnore)) }
+// fasthttp keeps one goroutine for the whole process once it has dialled:
+// its default dialer's DNS cache cleaner.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"))
+}
 
 // TestClosedLoopConcurrency checks that a closed loop keeps exactly N
 // operations outstanding: never more, and all N at some point.
@@ -156,6 +159,32 @@ func TestOpenLoopAccounting(t *testing.T) {
 		if !poisson && res.Load.IntendedStarts != 100 {
 			t.Errorf("constant arrivals: %d intended starts in 500ms at 200/s, want 100", res.Load.IntendedStarts)
 		}
+	}
+}
+
+// TestOpenLoopEarlyEnd: closing End ends the window early, without an
+// error, and throughput counts only what completed before the end.
+func TestOpenLoopEarlyEnd(t *testing.T) {
+	t.Parallel()
+	end := make(chan struct{})
+	var started atomic.Int64
+	op := Operation{Name: "slow", Do: func(ctx context.Context) error {
+		if started.Add(1) == 20 {
+			close(end)
+		}
+		time.Sleep(50 * time.Millisecond) // every one in flight at the end finishes after it
+		return nil
+	}}
+	res, err := RunOpen(context.Background(), Open{Rate: 100, Duration: time.Minute, MaxInFlight: 64, End: end}, op)
+	if err != nil {
+		t.Fatalf("an early end is not an error: %v", err)
+	}
+	if m := res.Measured(); m >= time.Minute {
+		t.Fatalf("measured %v: the window did not end early", m)
+	}
+	o := res.Operations()[0]
+	if done := o.ThroughputOpsPerSec * res.Measured().Seconds(); done > float64(o.Count)-1 {
+		t.Errorf("throughput counts %.0f completions of %d: those finishing after the end must not count", done, o.Count)
 	}
 }
 

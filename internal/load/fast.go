@@ -194,7 +194,11 @@ func (f *FastClient) Do(ctx context.Context, method, url string, body []byte, re
 	code := resp.StatusCode()
 	if code < 200 || code > 299 {
 		body := resp.Body()
-		return &StatusError{Code: code, RetryAfter: string(resp.Header.Peek("Retry-After")), Body: string(body[:min(len(body), maxErrorBody)])}
+		se := &StatusError{Code: code, RetryAfter: string(resp.Header.Peek("Retry-After")), Body: string(body[:min(len(body), maxErrorBody)])}
+		if code == fasthttp.StatusTooManyRequests {
+			se.RateLimit = rateLimitOf(func(h string) string { return string(resp.Header.Peek(h)) })
+		}
+		return se
 	}
 	if read != nil {
 		return read(code, resp.Body())
@@ -205,7 +209,3 @@ func (f *FastClient) Do(ctx context.Context, method, url string, body []byte, re
 // Close closes idle connections; fasthttp's cleaner goroutines for them
 // end within about two seconds.
 func (f *FastClient) Close() { f.c.CloseIdleConnections() }
-
-// GoleakIgnore names the one goroutine fasthttp keeps for the whole
-// process (its default dialer's DNS cache cleaner), for goleak options.
-const GoleakIgnore = "github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"

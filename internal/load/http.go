@@ -45,6 +45,9 @@ type StatusError struct {
 	Code int
 	// RetryAfter is the Retry-After header, if any.
 	RetryAfter string
+	// RateLimit holds the rate-limit headers of a 429 answer that has any
+	// (X-RateLimit-Limit, RateLimit-Policy, ...), by canonical name.
+	RateLimit map[string]string
 	// Body is the start of the answer's body (at most 256 bytes), for
 	// telling a missing route from a missing resource.
 	Body string
@@ -52,6 +55,25 @@ type StatusError struct {
 
 // maxErrorBody bounds StatusError.Body.
 const maxErrorBody = 256
+
+// rateLimitHeaders are the headers servers use to say their limit: the
+// de facto X-RateLimit-* and the IETF draft's RateLimit-*.
+var rateLimitHeaders = []string{"X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Reset",
+	"Ratelimit-Limit", "Ratelimit-Remaining", "Ratelimit-Reset", "Ratelimit-Policy", "Ratelimit"}
+
+// rateLimitOf collects the rate-limit headers get returns.
+func rateLimitOf(get func(string) string) map[string]string {
+	var out map[string]string
+	for _, h := range rateLimitHeaders {
+		if v := get(h); v != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[h] = v
+		}
+	}
+	return out
+}
 
 func (e *StatusError) Error() string {
 	if e.Code == http.StatusTooManyRequests {
@@ -92,7 +114,11 @@ func Do(c *http.Client, req *http.Request, read func(*http.Response) error) erro
 	}()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return &StatusError{Code: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After"), Body: string(b)}
+		se := &StatusError{Code: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After"), Body: string(b)}
+		if se.Code == http.StatusTooManyRequests {
+			se.RateLimit = rateLimitOf(resp.Header.Get)
+		}
+		return se
 	}
 	if read != nil {
 		return read(resp)

@@ -18,12 +18,22 @@
 //     whole host with gopsutil, at 1 s by default; on Linux also the share
 //     of CPU time the hypervisor gave to other guests (steal).
 //  4. Results. Snapshot turns an Op into an Operation: counts, errors by
-//     kind, percentiles in nanoseconds and the HDR histogram itself (base64
-//     of hdrhistogram-go's V2 compressed encoding). A Run (schema_version 1)
+//     kind, unfinished operations, throughput (successes completed inside
+//     the window over the window, when the engine counted them), percentiles
+//     in nanoseconds and the HDR histogram itself (base64 of
+//     hdrhistogram-go's V2 compressed encoding). A Run (schema_version 1)
 //     holds every cluster's scenarios; WriteRun writes it atomically and
-//     ReadRun refuses files from a newer schema.
-//  5. Statistics. Helpers other packages use to judge results (fairness,
-//     quantiles over repetitions).
+//     ReadRun refuses files from a newer schema, and fills what older files
+//     of this schema left empty (check severities, phase markers) so they
+//     read as they were judged.
+//  5. Verdict (verdict.go). Judge sets a scenario's status from its checks
+//     (severity fail), its request error rate outside fault windows, and
+//     whether any request succeeded; SummaryOf counts outcomes and checks;
+//     SplitSides cuts an A/B run into its two sides. The runner, report and
+//     compare all use these, so a results file alone yields its verdict.
+//  6. Merge adds runs of one plan made at once from several load machines:
+//     histograms exactly, counts, errors and the load applied.
+//  7. Statistics: Jain's fairness index.
 //
 // This package prints nothing.
 package metrics

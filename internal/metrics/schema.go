@@ -75,7 +75,15 @@ type Cluster struct {
 	// Side is "baseline" or "current" in an interleaved A/B run, else empty.
 	Side string `json:"side,omitempty"`
 	// StartupMs is how long the driver took to bring the cluster to ready, in milliseconds.
-	StartupMs int64             `json:"startup_ms,omitempty"`
+	StartupMs int64 `json:"startup_ms,omitempty"`
+	// Restarts counts the times the runner started this cluster again
+	// because a node died.
+	Restarts int `json:"restarts,omitempty"`
+	// Unformed is why the cluster did not form (cluster.ready), when it was
+	// measured anyway (--allow-unformed).
+	Unformed string `json:"unformed,omitempty"`
+	// Lost names nodes of an external cluster that stopped answering.
+	Lost      []string          `json:"lost,omitempty"`
 	Nodes     []NodeInfo        `json:"nodes,omitempty"`
 	Error     string            `json:"error,omitempty"`
 	Scenarios []Scenario        `json:"scenarios"`
@@ -121,11 +129,42 @@ type Scenario struct {
 	Resources       *Resources  `json:"resources,omitempty"`
 	Events          []Event     `json:"events,omitempty"`
 	Checks          []Check     `json:"checks,omitempty"`
-	Scalars         []Scalar    `json:"scalars,omitempty"`
-	Warnings        []string    `json:"warnings,omitempty"`
+	// NodeDeaths are nodes that exited without odbench asking them to
+	// during the scenario: it failed for them, and its errors from then on
+	// are theirs, not the target's.
+	NodeDeaths []NodeDeath `json:"node_deaths,omitempty"`
+	Scalars    []Scalar    `json:"scalars,omitempty"`
+	Warnings   []string    `json:"warnings,omitempty"`
+	// RateLimit is what a rate-limiting target said (HTTP 429), or how the
+	// load was paced below cluster.rate_limit.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
 	// HostBound: the load machine's CPU was above the warning threshold
 	// during the measurement, so the numbers may describe the machine.
 	HostBound bool `json:"host_bound,omitempty"`
+	// Consistency is the linearizability check of the key-value history
+	// recorded beside the scenario's load (fault scenarios, and consensus
+	// ones with consensus.check_consistency).
+	Consistency *Consistency `json:"consistency,omitempty"`
+}
+
+// Consistency is what the linearizability check of a recorded history found.
+type Consistency struct {
+	// Verdict is "linearizable", "violation", or "unknown" (the check ran
+	// out of faults.check_timeout); only linearizable passes.
+	Verdict string `json:"verdict"`
+	// Operations were checked; Ambiguous of them were writes whose outcome
+	// the client could not know (counted as possibly applied).
+	Operations int `json:"operations"`
+	Ambiguous  int `json:"ambiguous"`
+	// NotRecorded counts operations left out of the history because they
+	// certainly changed nothing: failed reads, refused writes.
+	NotRecorded int     `json:"not_recorded"`
+	Keys        int     `json:"keys"`
+	Clients     int     `json:"clients"`
+	CheckMs     float64 `json:"check_ms"`
+	// Visualization is the path of porcupine's HTML view of a violation,
+	// written beside the results file.
+	Visualization string `json:"visualization,omitempty"`
 }
 
 // Load describes the load that was applied.
@@ -182,6 +221,10 @@ type Operation struct {
 	// inside the measured window divided by the window's length (wrk's
 	// definition), in operations per second.
 	ThroughputOpsPerSec float64 `json:"throughput_ops_per_sec"`
+	// WindowMs is the length of the window this operation's throughput is
+	// over, when it is a part of the measured window (a fault scenario's
+	// writes before, during and after the fault); 0: the whole window.
+	WindowMs int64 `json:"window_ms,omitempty"`
 	// Latency is measured from the intended start in open-loop mode (corrected).
 	Latency LatencySummary `json:"latency"`
 	// Histogram is base64 of hdrhistogram-go's V2 compressed encoding, values in nanoseconds.
@@ -259,6 +302,34 @@ type Event struct {
 	Kind     string `json:"kind"`
 	Node     string `json:"node,omitempty"`
 	Detail   string `json:"detail,omitempty"`
+}
+
+// RateLimit describes a target's per-client rate limit as one scenario
+// met it.
+type RateLimit struct {
+	// RetryAfter and Headers are from the first HTTP 429 answer: its
+	// Retry-After and rate-limit headers (X-RateLimit-*, RateLimit-*).
+	RetryAfter string            `json:"retry_after,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	// AcceptedPerMin is the requests the target accepted per minute from
+	// this load machine (one client address) while it limited it.
+	AcceptedPerMin float64 `json:"accepted_per_min,omitempty"`
+	// Capped is set when cluster.rate_limit paced the load below the limit:
+	// the scenario's throughput is the limit's, not the target's.
+	Capped string `json:"capped,omitempty"`
+}
+
+// NodeDeath is a node process that exited unasked during a scenario.
+type NodeDeath struct {
+	Node string `json:"node"`
+	// OffsetMs is when, in milliseconds since the scenario started.
+	OffsetMs int64 `json:"offset_ms"`
+	// State is how it ended ("exit status 2", "signal: killed").
+	State string `json:"state"`
+	// Fatal is the first fatal-looking line of its log, if any.
+	Fatal string `json:"fatal,omitempty"`
+	// Log is the path of its log file.
+	Log string `json:"log"`
 }
 
 // Check is one pass/fail assertion a scenario made about the target.

@@ -75,6 +75,9 @@ type FaultWindow struct {
 // the window covers the fault's whole effect.
 func FaultWindows(s Scenario) []FaultWindow {
 	var out []FaultWindow
+	for _, d := range s.NodeDeaths { // a death is a fault nobody injected: it never ends
+		out = append(out, FaultWindow{Kind: "node_death", StartMs: d.OffsetMs, EndMs: -1, Node: d.Node, Detail: d.State})
+	}
 	open := map[string]int{}
 	for _, e := range s.Events {
 		switch {
@@ -157,6 +160,9 @@ func Judge(s *Scenario, maxErrorPercent float64) {
 	}
 	t := RequestErrors(*s)
 	switch {
+	case len(s.NodeDeaths) > 0:
+		// The scenario failed for the death; the errors after it are the
+		// death's, not the target's.
 	case t.Requests > 0 && t.Errors == t.Requests:
 		reasons = append(reasons, fmt.Sprintf("every request failed (%d: %s)", t.Errors, FormatKinds(t.ByKind)))
 	case maxErrorPercent > 0 && 100*t.Rate() > maxErrorPercent:

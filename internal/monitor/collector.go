@@ -67,9 +67,9 @@ type Collector struct {
 
 // NewCollector watches the nodes at urls; latency statistics cover the
 // last window probes.
-func NewCollector(urls []string, window int) *Collector {
+func NewCollector(ctx context.Context, urls []string, window int) *Collector {
 	return &Collector{urls: urls, client: &http.Client{Timeout: 2 * time.Second}, window: window,
-		prevReq: map[string]int64{}, prevErr: map[string]int64{}, steal: metrics.NewStealMeter(context.Background())}
+		prevReq: map[string]int64{}, prevErr: map[string]int64{}, steal: metrics.NewStealMeter(ctx)}
 }
 
 // Collect takes one snapshot.

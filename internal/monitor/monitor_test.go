@@ -89,7 +89,7 @@ func TestServerStreamsSnapshots(t *testing.T) {
 	cfg.Interval = 100 * time.Millisecond
 	cfg.Alerts = []config.AlertRule{{Name: "errors", Metric: "error_rate_percent", Condition: ">", Threshold: 5, Severity: "critical"}}
 	logged := &syncWriter{w: &strings.Builder{}}
-	srv := NewServer([]string{node.URL}, cfg, logged)
+	srv := NewServer(context.Background(), []string{node.URL}, cfg, logged)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Run(ctx); close(done) }()

@@ -41,8 +41,8 @@ type Server struct {
 
 // NewServer watches the nodes at urls with cfg's interval and alert rules;
 // alert changes are written to log.
-func NewServer(urls []string, cfg config.Monitor, log io.Writer) *Server {
-	s := &Server{collector: NewCollector(urls, 60), engine: NewEngine(cfg.Alerts), interval: cfg.Interval, log: log,
+func NewServer(ctx context.Context, urls []string, cfg config.Monitor, log io.Writer) *Server {
+	s := &Server{collector: NewCollector(ctx, urls, 60), engine: NewEngine(cfg.Alerts), interval: cfg.Interval, log: log,
 		subs: map[chan []byte]struct{}{}, reg: prometheus.NewRegistry()}
 	s.metric = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "odbench_monitor", Name: "metric",
 		Help: "The dashboard's metrics, by name (cpu_percent, requests_per_s, ...)."}, []string{"name"})

@@ -14,7 +14,9 @@
 //     commands applied by the FSM on every node. A write sent to a follower
 //     is forwarded by that follower to the leader's API (one extra hop,
 //     header X-Forwarded-By), so clients may write to any node; with no
-//     leader the answer is 503 with Retry-After.
+//     leader the answer is 503 with Retry-After. A failed write that
+//     certainly never reached the Raft log says so (X-Not-Applied: true),
+//     so a linearizability checker need not count it as possibly applied.
 //  3. Reads are linearizable by default (read index: the leader notes its
 //     commit index, confirms leadership with VerifyLeader and waits until
 //     it has applied that index; followers forward), or stale on request
@@ -27,15 +29,35 @@
 //     (a mismatch is rejected and never registered) and registers the
 //     replica through Raft. A reconciler converges every model to the
 //     replication factor.
-//  6. Inference requests (Ollama's /api/generate and /api/chat, and
-//     /api/v1/generate and /api/v1/chat) are scheduled by the receiving
+//  6. Inference requests (Ollama's /api/generate and /api/chat,
+//     /api/v1/generate and /api/v1/chat, OpenAI's /v1/chat/completions
+//     and /v1/completions) are scheduled by the receiving
 //     node onto a node holding the model, by policy, and proxied; the
 //     serving node takes one of its slots, pays model load time when the
 //     model is not cached, prompt time, and one token delay per token,
 //     streaming each token as it is "generated".
-//  7. A fault filter at the Raft stream layer and memberlist's transport
-//     drops or delays traffic to and from chosen peers: partitions are real
-//     at the node's network edge.
+//  7. A fault filter at the Raft stream layer, memberlist's transport and
+//     the node-to-node HTTP client cuts or shapes traffic to and from
+//     chosen peers (delay with jitter, loss, a bandwidth cap; partitions
+//     are real at the node's network edge) and slows the Raft log's
+//     writes. Debug flags (config.go) break the node in known ways for
+//     odbench's negative controls: stale follower reads, acknowledging a
+//     put before it commits, added latency, a hanging route, a leak, a
+//     stuck round robin.
 //
-// This package never imports odbench's runner, scenarios or reports.
+// One file per concern: node.go (Run and shutdown), config.go (flags and
+// their validation), http.go (routes with their time bounds, middleware,
+// JSON helpers), raft.go (the log, applying, read index, the leader),
+// forward.go (writes and reads a follower sends to the leader; 503 without
+// a leader, 504 or 502 naming a leader that stalls or cannot be reached),
+// join.go, membership.go (cluster status, join, leave, the node registry),
+// kv.go, models.go (with the replication loop), blobs.go, p2p.go,
+// gossip.go, infer.go (simulated inference and its timing), wire.go (how
+// answers are encoded: Ollama NDJSON, OpenAI JSON and SSE), admin.go (the
+// fault filter and policy routes), faults.go (the filter itself), fsm.go,
+// metrics.go and runtime_metrics.go.
+//
+// It imports only config (the policy list) and pace (precise debug
+// latency) of odbench; nothing that benchmarks it imports it, and the
+// local driver starts it as a process.
 package node

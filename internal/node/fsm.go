@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -38,6 +39,46 @@ const (
 	opDrain        = "drain"
 	opUndrain      = "undrain"
 )
+
+// errUnknownNode: a command names a node the registry does not hold.
+var errUnknownNode = errors.New("no registered node")
+
+// errBadCommand marks a command that lacks what its op needs: refused
+// before it reaches the log, where every node would have to apply it.
+var errBadCommand = errors.New("malformed command")
+
+// validate checks that c carries what its op needs.
+func (c Command) validate() error {
+	var missing string
+	switch c.Op {
+	case opPut, opDelete, opCAS, opModelDelete:
+		if c.Key == "" {
+			missing = "key"
+		}
+	case opModelAdd:
+		if c.Model == nil || c.Model.Name == "" || c.Model.Digest == "" || c.NodeID == "" {
+			missing = "model (name, digest) and node_id"
+		}
+	case opModelDrop:
+		if c.Key == "" || c.NodeID == "" {
+			missing = "key and node_id"
+		}
+	case opNodeRegister:
+		if c.Node == nil || c.Node.ID == "" {
+			missing = "node (with an id)"
+		}
+	case opNodeRemove, opDrain, opUndrain:
+		if c.NodeID == "" {
+			missing = "node_id"
+		}
+	default:
+		return fmt.Errorf("%w: unknown op %q", errBadCommand, c.Op)
+	}
+	if missing != "" {
+		return fmt.Errorf("%w: op %q needs %s", errBadCommand, c.Op, missing)
+	}
+	return nil
+}
 
 // KVEntry is one stored value with the Raft index that last wrote it.
 type KVEntry struct {
@@ -99,7 +140,12 @@ var _ raft.FSM = (*fsm)(nil)
 func (f *fsm) Apply(l *raft.Log) any {
 	var c Command
 	if err := json.Unmarshal(l.Data, &c); err != nil {
-		return ApplyResult{Err: fmt.Errorf("bad command: %w", err)}
+		f.applied.Store(l.Index)
+		return ApplyResult{Err: fmt.Errorf("%w: %v", errBadCommand, err)}
+	}
+	if err := c.validate(); err != nil { // never in the log from this node; one from elsewhere must not crash it
+		f.applied.Store(l.Index)
+		return ApplyResult{Err: err}
 	}
 	var dropped []string
 	f.mu.Lock()
@@ -154,7 +200,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		if n := f.nodes[c.NodeID]; n != nil {
 			n.Drained = c.Op == opDrain
 		} else {
-			res.Err = fmt.Errorf("no node %q", c.NodeID)
+			res.Err = fmt.Errorf("%w %q", errUnknownNode, c.NodeID)
 		}
 	default:
 		res.Err = fmt.Errorf("unknown command %q", c.Op)

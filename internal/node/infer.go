@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"container/list"
 	"context"
-	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -101,17 +100,20 @@ func (in *inferencer) touch(model string) bool {
 	return false
 }
 
-// handle serves POST /api/generate, /api/chat and their /api/v1 twins.
-func (in *inferencer) handle(chat bool) http.HandlerFunc {
+// handle serves an inference route of kind: Ollama's /api/generate and
+// /api/chat (and their /api/v1 twins), or the OpenAI-compatible
+// /v1/chat/completions and /v1/completions. The receiving node schedules
+// the request onto a node holding the model and proxies it there.
+func (in *inferencer) handle(kind apiKind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			writeErr(w, http.StatusBadRequest, "reading body: %v", err)
 			return
 		}
-		var req inferRequest
-		if err := json.Unmarshal(body, &req); err != nil {
-			writeErr(w, http.StatusBadRequest, "malformed JSON: %v", err)
+		req, emit, err := parseInference(kind, body, w, in.n.cfg.ID)
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, "%v", err)
 			return
 		}
 		if req.Model == "" {
@@ -119,7 +121,11 @@ func (in *inferencer) handle(chat bool) http.HandlerFunc {
 			return
 		}
 		if req.Options.NumPredict < 0 || req.Options.NumPredict > 100_000 {
-			writeErr(w, http.StatusBadRequest, "options.num_predict must be between 0 and 100000")
+			field := "options.num_predict"
+			if kind == openaiChat || kind == openaiCompletions {
+				field = "max_tokens (or max_completion_tokens)"
+			}
+			writeErr(w, http.StatusBadRequest, "%s: the number of tokens to generate must be between 0 and 100000", field)
 			return
 		}
 		m, ok := in.n.modelSynced(r.Context(), req.Model)
@@ -128,7 +134,7 @@ func (in *inferencer) handle(chat bool) http.HandlerFunc {
 			return
 		}
 		if r.Header.Get(headerLocal) != "" {
-			in.serve(w, r, req, chat)
+			in.serve(w, r, req, emit)
 			return
 		}
 		target, ok := in.pick(m.Replicas)
@@ -139,7 +145,7 @@ func (in *inferencer) handle(chat bool) http.HandlerFunc {
 		}
 		if target.ID == in.n.cfg.ID {
 			in.n.metrics.inferRequests.WithLabelValues("local").Inc()
-			in.serve(w, r, req, chat)
+			in.serve(w, r, req, emit)
 			return
 		}
 		in.n.metrics.inferRequests.WithLabelValues("proxied").Inc()
@@ -251,8 +257,9 @@ func (in *inferencer) proxy(w http.ResponseWriter, r *http.Request, target NodeR
 var words = strings.Fields("the quick brown fox jumps over a lazy dog while distributed nodes agree on every token they emit")
 
 // serve runs one simulated inference on this node: a slot, model load time
-// when not cached, prompt time, then one token per token delay, streamed.
-func (in *inferencer) serve(w http.ResponseWriter, r *http.Request, req inferRequest, chat bool) {
+// when not cached, prompt time, then one token per token delay, each
+// written as it is "generated" in the request's wire format.
+func (in *inferencer) serve(w http.ResponseWriter, r *http.Request, req inferRequest, emit emitter) {
 	ctx := r.Context()
 	start := time.Now()
 	in.queued.Add(1)
@@ -281,10 +288,7 @@ func (in *inferencer) serve(w http.ResponseWriter, r *http.Request, req inferReq
 		in.n.metrics.cacheMisses.Inc()
 		loadDur = 50*time.Millisecond + time.Duration(float64(in.n.cfg.ModelLoadPerGB)*float64(m.SizeBytes)/float64(1<<30))
 	}
-	promptTokens := len(strings.Fields(req.Prompt))
-	for _, msg := range req.Messages {
-		promptTokens += len(strings.Fields(msg.Content))
-	}
+	promptTokens := promptWords(req)
 	promptDur := time.Duration(promptTokens) * in.n.cfg.PromptTokenDelay
 	if !sleepCtx(ctx, in.quit, loadDur+promptDur) {
 		return
@@ -293,15 +297,8 @@ func (in *inferencer) serve(w http.ResponseWriter, r *http.Request, req inferReq
 	if numPredict == 0 {
 		numPredict = in.n.cfg.DefaultNumPredict
 	}
-	stream := req.Stream == nil || *req.Stream
 	w.Header().Set("X-Served-By", in.n.cfg.ID)
-	if stream {
-		w.Header().Set("Content-Type", "application/x-ndjson")
-	} else {
-		w.Header().Set("Content-Type", "application/json")
-	}
-	fl, _ := w.(http.Flusher)
-	enc := json.NewEncoder(w)
+	emit.header(w)
 	var full strings.Builder
 	evalStart := time.Now()
 	for i := 0; i < numPredict; i++ {
@@ -311,38 +308,14 @@ func (in *inferencer) serve(w http.ResponseWriter, r *http.Request, req inferReq
 		}
 		tok := words[i%len(words)] + " "
 		in.n.metrics.tokens.Inc()
-		if !stream {
-			full.WriteString(tok)
-			continue
-		}
-		c := inferChunk{Model: req.Model, CreatedAt: time.Now().UTC().Format(time.RFC3339Nano)}
-		if chat {
-			c.Message = &chatMessage{Role: "assistant", Content: tok}
-		} else {
-			c.Response = &tok
-		}
-		if enc.Encode(c) != nil {
+		full.WriteString(tok)
+		if emit.token(tok) != nil {
 			return
-		}
-		if fl != nil {
-			fl.Flush()
 		}
 	}
 	end := time.Now()
-	final := inferChunk{Model: req.Model, CreatedAt: end.UTC().Format(time.RFC3339Nano), Done: true, DoneReason: "length",
-		TotalDuration: end.Sub(start).Nanoseconds(), LoadDuration: loadDur.Nanoseconds(),
-		PromptEvalCount: promptTokens, PromptEvalDuration: promptDur.Nanoseconds(),
-		EvalCount: numPredict, EvalDuration: end.Sub(evalStart).Nanoseconds(), ServedBy: in.n.cfg.ID}
-	text := ""
-	if !stream {
-		text = full.String()
-	}
-	if chat {
-		final.Message = &chatMessage{Role: "assistant", Content: text}
-	} else {
-		final.Response = &text
-	}
-	_ = enc.Encode(final)
+	_ = emit.finish(genStats{start: start, evalStart: evalStart, end: end, load: loadDur, prompt: promptDur,
+		promptTokens: promptTokens, tokens: numPredict, text: full.String()})
 	in.n.metrics.inferDuration.Observe(end.Sub(start).Seconds())
 }
 

@@ -16,10 +16,19 @@ import (
 
 // startNode runs a node in this process and returns its API URL; the node
 // shuts down when the test ends.
-func startNode(t *testing.T, bootstrap bool) string {
+func startNode(t testing.TB, bootstrap bool) string {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.ID, cfg.DataDir, cfg.Bootstrap, cfg.Fsync = "t1", t.TempDir(), bootstrap, false
+	cfg.ID, cfg.Bootstrap = "t1", bootstrap
+	return startNodeWith(t, cfg)
+}
+
+// startNodeWith runs a node of cfg (data dir, fsync off and a short token
+// delay filled in) in this process.
+func startNodeWith(t testing.TB, cfg Config) string {
+	t.Helper()
+	bootstrap := cfg.Bootstrap
+	cfg.DataDir, cfg.Fsync = t.TempDir(), false
 	cfg.TokenDelay = time.Millisecond
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -58,7 +67,7 @@ func startNode(t *testing.T, bootstrap bool) string {
 	return r.API
 }
 
-func waitFor(t *testing.T, ok func() bool) {
+func waitFor(t testing.TB, ok func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if ok() {
@@ -104,7 +113,7 @@ func TestBadInput(t *testing.T) {
 		{"bad digest", "GET", "/api/v1/blobs/sha256:zz", "", 400, "64 hex digits"},
 		{"path traversal digest", "GET", "/api/v1/blobs/..%2F..%2Fetc%2Fpasswd", "", 400, "64 hex digits"},
 		{"faults unknown node", "POST", "/api/v1/admin/faults", `{"drop":["ghost"]}`, 400, "unknown node IDs"},
-		{"faults bad delay", "POST", "/api/v1/admin/faults", `{"delay":{"t1":"forever"}}`, 400, "want a duration"},
+		{"faults bad delay", "POST", "/api/v1/admin/faults", `{"links":{"t1":{"delay":"forever"}}}`, 400, "want a duration"},
 		{"cas without version", "POST", "/api/v1/kv/k/cas", "v", 400, "expect_version"},
 		{"unknown node", "GET", "/api/v1/nodes/ghost", "", 404, "not found"},
 		{"drain unknown node", "POST", "/api/v1/nodes/ghost/drain", "", 404, "not found"},
@@ -202,4 +211,62 @@ func TestGenerateStreamsOllamaChunks(t *testing.T) {
 	if code != 200 || json.Unmarshal([]byte(body), &one) != nil || !one.Done || one.Message == nil || one.EvalCount != 3 {
 		t.Errorf("stream:false chat = %d %s", code, body)
 	}
+}
+
+// TestForwardToStalledLeader: a follower whose leader does not answer a
+// forwarded write within the forward timeout answers 504 naming the
+// leader, not 503 "no leader" (there is one).
+func TestForwardToStalledLeader(t *testing.T) {
+	leaderCfg := DefaultConfig()
+	leaderCfg.ID, leaderCfg.Bootstrap, leaderCfg.HangPath = "t1", true, "/api/v1/internal/apply"
+	leader := startNodeWith(t, leaderCfg)
+	followerCfg := DefaultConfig()
+	followerCfg.ID, followerCfg.Join, followerCfg.ForwardTimeout = "t2", leader, 300*time.Millisecond
+	follower := startNodeWith(t, followerCfg)
+	waitFor(t, func() bool {
+		code, _, body := do(t, http.MethodGet, follower+"/api/v1/cluster/status", "")
+		return code == 200 && strings.Contains(body, `"leader_id":"t1"`) && strings.Contains(body, `"leader_api":"`+leader)
+	})
+	code, _, body := do(t, http.MethodPut, follower+"/api/v1/kv/x", "v")
+	if code != http.StatusGatewayTimeout || !strings.Contains(body, "leader t1 ("+leader+") did not answer in time") {
+		t.Errorf("HTTP %d %s; want 504 naming the leader", code, body)
+	}
+}
+
+// FuzzRequestBodies posts any bytes to the routes that decode a JSON body
+// (models excepted: a valid one would write a blob to disk) of one running
+// node. Malformed input gets a 4xx, never a 5xx or a crash, and the node
+// still answers afterwards.
+func FuzzRequestBodies(f *testing.F) {
+	for _, seed := range []string{
+		`{"op":"put","key":"k","value":"dg=="}`, `{"op":"nonsense"}`, `{"drop":["nobody"]}`, `{"links":{"t1":{"delay":"1ms","jitter":"1ms","loss_percent":5,"bandwidth_kb_per_s":10}}}`, `{"disk_delay":"2ms"}`,
+		`{"model":"m","prompt":"hi","options":{"num_predict":-1}}`, `{"payload_bytes":2000}`, `{"policy":"fastest"}`,
+		`{"id":"x","payload_bytes":0}`, `[1,2`, `null`, `"str"`, `{"op":"node_register","node":null}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	api := startNode(f, true)
+	routes := []string{"/api/v1/internal/apply", "/api/v1/admin/faults", "/api/generate", "/api/v1/chat",
+		"/api/v1/p2p/broadcast", "/api/v1/admin/policy", "/api/v1/kv/fuzz/cas?expect_version=0"}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, route := range routes {
+			resp, err := http.Post(api+route, "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatalf("POST %s: %v", route, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode >= 500 {
+				t.Errorf("POST %s %q: HTTP %d %s", route, body, resp.StatusCode, b)
+			}
+		}
+		_, _ = http.Post(api+"/api/v1/admin/policy", "application/json", strings.NewReader(`{"policy":"round_robin"}`))
+		req, _ := http.NewRequest(http.MethodDelete, api+"/api/v1/admin/faults", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+		if code, _, _ := do(t, http.MethodGet, api+"/api/v1/health", ""); code != http.StatusOK {
+			t.Fatalf("health after %q: HTTP %d", body, code)
+		}
+	})
 }

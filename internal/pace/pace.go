@@ -29,9 +29,6 @@ func NewSleeper() *Sleeper {
 	return &Sleeper{Margin: 60 * time.Microsecond, t: newTimerFD()}
 }
 
-// Precise reports whether the timerfd path is in use.
-func (s *Sleeper) Precise() bool { return s.t != nil }
-
 // Close releases the timer.
 func (s *Sleeper) Close() {
 	if s.t != nil {

@@ -51,8 +51,8 @@ type Metric struct {
 	Absolute bool
 }
 
-// Metrics are the metrics Compare judges, in output order.
-var Metrics = []Metric{
+// judged are the metrics Compare judges, in output order.
+var judged = []Metric{
 	{Name: "throughput", Unit: "ops/s", HigherIsBetter: true},
 	{Name: "p50", Unit: "ms"},
 	{Name: "p95", Unit: "ms"},
@@ -103,30 +103,6 @@ type Row struct {
 	Method  string `json:"method"`
 	Verdict string `json:"verdict"`
 	Note    string `json:"note,omitempty"`
-}
-
-// Kinds of breakage.
-const (
-	// BrokeFailed: ok in the baseline, failed in the current run.
-	BrokeFailed = "failed"
-	// BrokeMissing: measured in the baseline, not in the current run.
-	BrokeMissing = "missing"
-)
-
-// Breakage is a scenario the current run broke: it passed in the baseline
-// and failed, or it was measured there and is not here.
-type Breakage struct {
-	Size     int    `json:"size"`
-	Scenario string `json:"scenario"`
-	Kind     string `json:"kind"`
-	Baseline string `json:"baseline"`
-	Current  string `json:"current"`
-	// Regression is false only for a missing scenario with --allow-missing.
-	Regression bool `json:"regression"`
-}
-
-func (b Breakage) String() string {
-	return fmt.Sprintf("%d nodes %s: %s in the baseline, %s in the current run", b.Size, b.Scenario, b.Baseline, b.Current)
 }
 
 // Options change how Compare judges.
@@ -181,86 +157,6 @@ func (c *Comparison) Failures() int {
 
 // samples gathers, per key and metric, one value per repetition.
 type samples map[Key]map[string][]float64
-
-// outcome counts one scenario's repetitions by status on one side.
-type outcome struct {
-	ok, failed, skipped int
-	err, reason         string // the first failure's error, the first skip's reason
-}
-
-func outcomes(run *metrics.Run) map[Key]*outcome {
-	out := map[Key]*outcome{}
-	for _, c := range run.Clusters {
-		for _, s := range c.Scenarios {
-			k := Key{Size: c.Size, Scenario: s.Name}
-			o := out[k]
-			if o == nil {
-				o = &outcome{}
-				out[k] = o
-			}
-			switch s.Status {
-			case metrics.StatusOK:
-				o.ok++
-			case metrics.StatusFailed:
-				o.failed++
-				if o.err == "" {
-					o.err = s.Error
-				}
-			default:
-				o.skipped++
-				if o.reason == "" {
-					o.reason = s.Reason
-				}
-			}
-		}
-	}
-	return out
-}
-
-func (o *outcome) reps() int { return o.ok + o.failed + o.skipped }
-
-// broken finds the scenarios the current run broke, and notes the ones
-// that failed on both sides or no longer fail.
-func broken(base, cur map[Key]*outcome, opt Options) (out []Breakage, notes []string) {
-	var keys []Key
-	for k := range base {
-		keys = append(keys, k)
-	}
-	sortKeys(keys)
-	var both, fixed []string
-	for _, k := range keys {
-		b, c := base[k], cur[k]
-		baseText := fmt.Sprintf("ok in %d of %d repetitions", b.ok, b.reps())
-		switch {
-		case b.ok == 0:
-			if b.failed > 0 && c != nil && c.failed > 0 {
-				both = append(both, k.String())
-			}
-			if b.failed > 0 && c != nil && c.failed == 0 && c.ok > 0 {
-				fixed = append(fixed, k.String())
-			}
-		case c == nil || c.ok+c.failed == 0:
-			now := "not run"
-			if c != nil {
-				now = "skipped: " + c.reason
-			}
-			out = append(out, Breakage{Size: k.Size, Scenario: k.Scenario, Kind: BrokeMissing, Baseline: baseText, Current: now,
-				Regression: !opt.AllowMissing})
-		case c.failed > 0 && b.failed == 0:
-			out = append(out, Breakage{Size: k.Size, Scenario: k.Scenario, Kind: BrokeFailed, Baseline: baseText,
-				Current: fmt.Sprintf("failed in %d of %d repetitions: %s", c.failed, c.reps(), c.err), Regression: true})
-		case c.failed > 0:
-			both = append(both, k.String())
-		}
-	}
-	if len(both) > 0 {
-		notes = append(notes, "failed on both sides (not a change, but still failing): "+strings.Join(both, "; "))
-	}
-	if len(fixed) > 0 {
-		notes = append(notes, "failed in the baseline, ok now: "+strings.Join(fixed, "; "))
-	}
-	return out, notes
-}
 
 func sortKeys(keys []Key) {
 	sort.Slice(keys, func(i, j int) bool {
@@ -389,7 +285,7 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 	baseBound, curBound := hostBoundKeys(baseline), hostBoundKeys(current)
 	boundChanges := 0
 	for _, k := range keys {
-		for _, m := range Metrics {
+		for _, m := range judged {
 			b, c := base[k][m.Name], cur[k][m.Name]
 			if len(b) == 0 || len(c) == 0 {
 				continue
@@ -438,7 +334,7 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 				row.Method = MethodTolerance
 				if (row.Failed1 > 0 && len(b)+row.Failed1 >= r.MinSamples) || (row.Failed2 > 0 && len(c)+row.Failed2 >= r.MinSamples) {
 					row.Note = fmt.Sprintf("failed repetitions left %d+%d, fewer than %d: judged by the tolerance, not the U test", len(b), len(c), r.MinSamples)
-					if m.Name == Metrics[0].Name {
+					if m.Name == judged[0].Name {
 						thinned = append(thinned, k.String())
 					}
 				}

@@ -59,6 +59,19 @@ func provenanceWarnings(base, cur *metrics.Run) []string {
 	if base.Host.Cores != cur.Host.Cores {
 		out = append(out, fmt.Sprintf("the runs had different core counts (%d and %d)", base.Host.Cores, cur.Host.Cores))
 	}
+	for _, side := range []struct {
+		name string
+		run  *metrics.Run
+	}{{"the baseline", base}, {"the current run", cur}} {
+		for _, c := range side.run.Clusters {
+			if c.Unformed != "" {
+				out = append(out, fmt.Sprintf("%s measured a cluster of %d that did not form (--allow-unformed): its numbers may describe nodes that are not one cluster", side.name, c.Size))
+			}
+			if c.Restarts > 0 {
+				out = append(out, fmt.Sprintf("%s restarted its cluster of %d %d time(s) after a node died", side.name, c.Size, c.Restarts))
+			}
+		}
+	}
 	if diff := configDiff(base.Config, cur.Config); len(diff) > 0 {
 		if len(diff) > 6 {
 			diff = append(diff[:6], fmt.Sprintf("and %d more", len(diff)-6))

@@ -93,6 +93,7 @@ func (r *Report) sections() []section {
 		ck.Lines = append(ck.Lines, "No scenario of this run made a check.")
 	}
 	out = append(out, ck)
+	out = append(out, r.faultSections()...)
 	tg := section{Title: "Targets", Head: []string{"target", "goal", "measured", "status", "where"}}
 	for _, t := range r.Targets {
 		tg.Rows = append(tg.Rows, []string{t.Name, t.Target, t.Measured, strings.ToUpper(t.Status), t.Where})

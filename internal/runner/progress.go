@@ -20,6 +20,9 @@ type Progress interface {
 	// ScenarioStarted: the i-th scenario run of the plan (1-based) begins.
 	ScenarioStarted(i int, where Where, name string, rep int)
 	ScenarioDone(i int, where Where, res metrics.Scenario)
+	// Note says something worth knowing before it shows (scenarios that
+	// will be skipped, and why).
+	Note(msg string)
 }
 
 type nopProgress struct{}
@@ -30,3 +33,4 @@ func (nopProgress) ClusterReady(string, time.Duration, []cluster.Node) {}
 func (nopProgress) ClusterFailed(string, error)                        {}
 func (nopProgress) ScenarioStarted(int, Where, string, int)            {}
 func (nopProgress) ScenarioDone(int, Where, metrics.Scenario)          {}
+func (nopProgress) Note(string)                                        {}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -241,15 +242,68 @@ sizes:
 	if err := metrics.WriteRun(path, run); err != nil {
 		return run, "", fmt.Errorf("%w: writing results: %v", ErrResultsDir, err)
 	}
-	switch {
-	case ctx.Err() != nil:
-		return run, path, ErrInterrupted
-	case st.startErr != nil:
-		return run, path, st.startErr
-	case st.failed:
-		return run, path, fmt.Errorf("%w: %d of %d", ErrScenariosFailed, run.Summary.Failed, run.Summary.Scenarios)
+	// A cluster that could not be started or was lost, and scenarios that
+	// failed, are both said (the CLI's exit code picks the first).
+	var failed error
+	if st.failed {
+		failed = fmt.Errorf("%w: %d of %d", ErrScenariosFailed, run.Summary.Failed, run.Summary.Scenarios)
 	}
-	return run, path, nil
+	if ctx.Err() != nil {
+		return run, path, ErrInterrupted
+	}
+	return run, path, errors.Join(st.startErr, failed)
+}
+
+// probe asks the target which route families it serves and says up front
+// which scenarios will be skipped for it.
+func (r *Runner) probe(ctx context.Context, c cluster.Cluster, label string) scenarios.Capabilities {
+	caps := scenarios.Probe(ctx, c, r.opt.Config)
+	for _, f := range caps.Families() {
+		var names []string
+		for _, spec := range r.specs {
+			if slices.Contains(spec.Routes, f) {
+				names = append(names, spec.Name)
+			}
+		}
+		if len(names) > 0 {
+			r.opt.Progress.Note(fmt.Sprintf("the %s does not serve %s (%s): skipping %d scenario(s): %s",
+				label, f, caps[f], len(names), strings.Join(names, ", ")))
+		}
+	}
+	return caps
+}
+
+// restart stops a cluster one of whose nodes died and starts it again
+// with fresh data, as the plan's driver starts any cluster. With
+// execution.fail_fast it does not: the first death ends the run.
+func (r *Runner) restart(ctx context.Context, plan clusterPlan, label string, c cluster.Cluster, stop func(cluster.Cluster),
+	deaths []metrics.NodeDeath) (cluster.Cluster, error) {
+	var names []string
+	for _, d := range deaths {
+		names = append(names, fmt.Sprintf("%s (%s)", d.Node, d.State))
+	}
+	why := "node " + strings.Join(names, ", node ") + " died"
+	stop(c)
+	if r.opt.Config.Execution.FailFast {
+		return nil, fmt.Errorf("%s; --fail-fast: not restarting the cluster", why)
+	}
+	r.opt.Progress.ClusterStarting(label + " again, with fresh data: " + why)
+	startCtx, cancel := context.WithTimeout(ctx, r.opt.Config.Cluster.StartTimeout)
+	defer cancel()
+	began := time.Now()
+	next, err := plan.driver.Start(startCtx, plan.where.Size)
+	if err != nil {
+		r.opt.Progress.ClusterFailed(label, err)
+		return nil, fmt.Errorf("%s and the cluster could not be started again: %w", why, err)
+	}
+	r.opt.Progress.ClusterReady(label, time.Since(began), next.Nodes())
+	return next, nil
+}
+
+// skipped is a scenario that did not run, and why.
+func skipped(spec scenarios.Spec, rep int, reason string) metrics.Scenario {
+	return metrics.Scenario{Name: spec.Name, Category: spec.Category, Repetition: rep, Params: spec.Params,
+		Status: metrics.StatusSkipped, Reason: reason}
 }
 
 // runState is what a run accumulates across its clusters.
@@ -278,6 +332,19 @@ func (r *Runner) runCluster(ctx context.Context, st *runState, plan clusterPlan)
 	began := time.Now()
 	c, err := plan.driver.Start(startCtx, size)
 	cancel()
+	if errors.Is(err, cluster.ErrNotFormed) && c != nil {
+		if cfg.Cluster.AllowUnformed {
+			// Measured anyway, and marked so in every output.
+			cl.Unformed = err.Error()
+			st.run.Warnings = append(st.run.Warnings, fmt.Sprintf("%s was measured anyway (--allow-unformed): %v", label, err))
+			r.opt.Progress.ClusterFailed(label+" (measured anyway, --allow-unformed)", err)
+			err = nil
+		} else {
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			_ = c.Stop(stopCtx)
+			cancel()
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return true
@@ -285,16 +352,22 @@ func (r *Runner) runCluster(ctx context.Context, st *runState, plan clusterPlan)
 		cl.Error = err.Error()
 		r.opt.Progress.ClusterFailed(label, err)
 		st.startErr = errors.Join(st.startErr, fmt.Errorf("%s: %w", label, err))
+		for _, rep := range plan.reps {
+			for _, spec := range r.specs {
+				cl.Scenarios = append(cl.Scenarios, skipped(spec, rep, fmt.Sprintf("the %s was not run: %v", label, err)))
+			}
+		}
 		st.done += len(r.specs) * len(plan.reps)
 		return cfg.Execution.FailFast
 	}
-	defer func() {
+	stopCluster := func(c cluster.Cluster) {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if err := c.Stop(stopCtx); err != nil {
 			st.run.Warnings = append(st.run.Warnings, fmt.Sprintf("stopping the %s: %v", label, err))
 		}
-	}()
+	}
+	defer func() { stopCluster(c) }() // c is replaced when a node's death makes the runner start the cluster again
 	cl.StartupMs = time.Since(began).Milliseconds()
 	for _, n := range c.Nodes() {
 		cl.Nodes = append(cl.Nodes, metrics.NodeInfo{ID: n.ID, URL: n.API, PID: n.PID})
@@ -303,22 +376,72 @@ func (r *Runner) runCluster(ctx context.Context, st *runState, plan clusterPlan)
 		cl.Settings = d.Settings()
 	}
 	r.opt.Progress.ClusterReady(label, time.Since(began), c.Nodes())
+	caps := r.probe(ctx, c, label)
 
+	var gone string                 // why the remaining scenarios cannot run on this cluster
+	var pending []metrics.NodeDeath // deaths the cluster must be started again for
 	for _, rep := range plan.reps {
 		for _, spec := range r.specs {
-			if ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil:
 				cl.Scenarios = append(cl.Scenarios, interrupted(spec, rep))
+				continue
+			case gone == "" && len(pending) > 0:
+				// A node died: start a fresh cluster before the next scenario.
+				next, err := r.restart(ctx, plan, label, c, stopCluster, pending)
+				pending = nil
+				if err != nil {
+					gone = err.Error()
+					cl.Error = gone
+					st.startErr = errors.Join(st.startErr, fmt.Errorf("%s: %s", label, gone))
+					if cfg.Execution.FailFast {
+						return true
+					}
+				} else {
+					c = next
+					cl.Restarts++
+					caps = r.probe(ctx, c, label)
+				}
+			}
+			if gone != "" {
+				cl.Scenarios = append(cl.Scenarios, skipped(spec, rep, gone))
+				st.done++
 				continue
 			}
 			st.done++
 			r.opt.Progress.ScenarioStarted(st.done, plan.where, spec.Name, rep)
-			res := r.runOne(ctx, spec, c, plan.driver, size, rep, st.runDir, metrics.ScenarioSeed(st.run.Seed, size, spec.Name, rep))
+			res := r.runOne(ctx, spec, c, caps, plan.driver, size, rep, st.runDir, metrics.ScenarioSeed(st.run.Seed, size, spec.Name, rep))
+			if cl.Unformed != "" {
+				// First: it qualifies every number of the scenario.
+				res.Warnings = append([]string{"measured on a cluster that did not form (--allow-unformed): " + cl.Unformed}, res.Warnings...)
+			}
 			cl.Scenarios = append(cl.Scenarios, res)
 			r.opt.Progress.ScenarioDone(st.done, plan.where, res)
 			if res.Status == metrics.StatusFailed && ctx.Err() == nil {
 				st.failed = true
 				if cfg.Execution.FailFast {
 					return true
+				}
+			}
+			if ctx.Err() != nil {
+				continue
+			}
+			pending = append(pending, res.NodeDeaths...)
+			if w, ok := c.(cluster.Watcher); ok { // deaths after the scenario, during its cleanup
+				for _, d := range w.Deaths() {
+					pending = append(pending, metrics.NodeDeath{Node: d.Node, State: d.State, Fatal: d.Fatal, Log: d.Log})
+				}
+			}
+			// A node of a cluster odbench did not start is only seen to
+			// answer or not.
+			if p, ok := c.(cluster.Prober); ok {
+				if errs := p.Probe(ctx); len(errs) > 0 {
+					for _, e := range errs {
+						cl.Lost = append(cl.Lost, e.Error())
+					}
+					gone = errors.Join(errs...).Error()
+					st.startErr = errors.Join(st.startErr, fmt.Errorf("%s: %w: %s", label, cluster.ErrStart, gone))
+					r.opt.Progress.ClusterFailed(label, errors.Join(errs...))
 				}
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,18 +18,11 @@ import (
 	"github.com/odbench/odbench/internal/cluster/clustertest"
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/scenarios"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if err := clustertest.FindLeaks(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// TestMain builds odbench once, for the tests that start real nodes.
+func TestMain(m *testing.M) { os.Exit(clustertest.MainWithLeakCheck(m)) }
 
 // target serves ollama-distributed's health and status; status answers
 // with statusCode.
@@ -173,6 +167,8 @@ func TestRateLimitedIsNotThroughput(t *testing.T) {
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/v1/health" && n.Add(1) > 5 {
+			w.Header().Set("Retry-After", "60")
+			w.Header().Set("X-RateLimit-Limit", "100")
 			w.WriteHeader(http.StatusTooManyRequests)
 		}
 	}))
@@ -185,10 +181,59 @@ func TestRateLimitedIsNotThroughput(t *testing.T) {
 	}
 	found := false
 	for _, w := range sc.Warnings {
-		found = found || strings.Contains(w, "rate-limited (HTTP 429)")
+		found = found || (strings.Contains(w, "rate-limited (HTTP 429)") && strings.Contains(w, "requests/min from this client") &&
+			strings.Contains(w, "Retry-After: 60") && strings.Contains(w, "X-Ratelimit-Limit: 100"))
 	}
 	if !found {
-		t.Errorf("warnings %q lack the rate-limit explanation", sc.Warnings)
+		t.Errorf("warnings %q lack the rate-limit explanation with what the target said", sc.Warnings)
+	}
+	if sc.RateLimit == nil || sc.RateLimit.RetryAfter != "60" || sc.RateLimit.AcceptedPerMin <= 0 {
+		t.Errorf("rate limit recorded as %+v", sc.RateLimit)
+	}
+}
+
+// TestRateLimitPacesTheLoad: with cluster.rate_limit set, a closed loop
+// becomes an open loop just below the limit: the target (which answers 429
+// above 12 requests in any second) is never flooded, and the scenario says
+// its throughput is the limit's.
+func TestRateLimitPacesTheLoad(t *testing.T) {
+	var mu sync.Mutex
+	var recent []time.Time
+	var limited atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		for len(recent) > 0 && now.Sub(recent[0]) > time.Second {
+			recent = recent[1:]
+		}
+		if r.URL.Path == "/api/v1/cluster/status" {
+			if len(recent) >= 12 {
+				limited.Add(1)
+				w.WriteHeader(http.StatusTooManyRequests)
+				return
+			}
+			recent = append(recent, now)
+		}
+	}))
+	defer srv.Close()
+	opt := options(t, []string{srv.URL}, "api/cluster_status/clients=2")
+	opt.Config.Cluster.RateLimit = "600/min"
+	opt.Config.Execution.Duration = 2 * time.Second
+	run, err := runIt(t, context.Background(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := run.Clusters[0].Scenarios[0]
+	op := sc.Operations[0]
+	if limited.Load() != 0 || op.RateLimited != 0 {
+		t.Errorf("the target limited %d requests: the load was not paced below 600/min", limited.Load())
+	}
+	if sc.RateLimit == nil || !strings.Contains(sc.RateLimit.Capped, "became an open loop at 9.5 requests/s") {
+		t.Errorf("rate limit %+v: want the scenario marked as capped", sc.RateLimit)
+	}
+	if op.ThroughputOpsPerSec < 7 || op.ThroughputOpsPerSec > 11 {
+		t.Errorf("throughput %.1f/s, want about 9.5 (95%% of 10/s)", op.ThroughputOpsPerSec)
 	}
 }
 
@@ -315,5 +360,119 @@ func TestABPlanAlternates(t *testing.T) {
 	}
 	if r.Total() != 0 { // no specs here; Total counts both sides
 		t.Errorf("Total = %d", r.Total())
+	}
+}
+
+// TestPanicInFinishStillWritesResults: a scenario whose finish step panics
+// fails with the panic, the run goes on, and the results file is written.
+func TestPanicInFinishStillWritesResults(t *testing.T) {
+	srv := target(t, 200)
+	opt := options(t, []string{srv.URL}, "api/health_check/clients=2")
+	r, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.specs = []scenarios.Spec{
+		{Name: "api/finish_panics", Category: "api", MinNodes: 1,
+			Run:    func(context.Context, *scenarios.Env, cluster.Cluster) error { return nil },
+			Finish: func(*metrics.Scenario) { panic("boom") }},
+		{Name: "api/after", Category: "api", MinNodes: 1,
+			Run: func(context.Context, *scenarios.Env, cluster.Cluster) error { return nil }},
+	}
+	run, path, err := r.Run(context.Background())
+	if path == "" || !errors.Is(err, ErrScenariosFailed) {
+		t.Fatalf("path %q, err %v: want the results written and the failure reported", path, err)
+	}
+	sc := run.Clusters[0].Scenarios
+	if len(sc) != 2 || sc[0].Status != metrics.StatusFailed || !strings.Contains(sc[0].Error, "panic in the finish step: boom") ||
+		sc[1].Status != metrics.StatusOK {
+		t.Errorf("scenarios %+v: want the panic as a failure and the next scenario run", sc)
+	}
+}
+
+// dyingNode is an exec node program: `odbench node` behind a wrapper that,
+// the first time it runs node n2, prints a panic line and dies after the
+// given delay.
+func dyingNode(t *testing.T, delay string) cluster.ExecOptions {
+	dir := t.TempDir()
+	wrapper := filepath.Join(dir, "node.sh")
+	script := `#!/bin/sh
+id=$1; marker=$2; delay=$3; shift 3
+if [ "$id" = n2 ] && mkdir "$marker" 2>/dev/null; then
+  "$@" &
+  sleep "$delay"
+  echo "panic: deliberate crash for the test" >&2
+  kill -9 $!
+  exit 2
+fi
+exec "$@"
+`
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return cluster.ExecOptions{
+		Command: []string{wrapper, "{{.ID}}", filepath.Join(dir, "died-once"), delay,
+			clustertest.Binary, "node", "--id", "{{.ID}}", "--data-dir", "{{.DataDir}}/data",
+			"--api-port", "{{.APIPort}}", "--raft-port", "{{.RaftPort}}", "--gossip-port", "{{.P2PPort}}", "--fsync=false",
+			"{{if eq .Index 1}}--bootstrap{{else}}--join=http://{{.JoinAddr}}{{end}}"},
+		HealthURL:       "http://127.0.0.1:{{.APIPort}}/api/v1/health",
+		ClusterReadyURL: "http://127.0.0.1:{{.APIPort}}/api/v1/cluster/leader",
+		TempRoot:        t.TempDir(),
+		LogDir:          t.TempDir(),
+	}
+}
+
+// TestNodeDeathFailsItsScenario: a node that dies mid-scenario fails
+// exactly that scenario, which names the node, how it ended and its
+// fatal log line; the runner starts the cluster again and the next
+// scenario passes on it.
+func TestNodeDeathFailsItsScenario(t *testing.T) {
+	d, err := cluster.NewExec(dyingNode(t, "2.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.OnlyCategories([]string{"api"})
+	cfg.Execution.Duration, cfg.Execution.WarmupDuration = 3*time.Second, 0
+	cfg.Execution.Scenarios = []string{"api/health_check/clients=1", "api/cluster_status/clients=1"}
+	cfg.System.ClusterSizes, cfg.System.ConcurrencyLevels = []int{2}, []int{1}
+	cfg.Cluster.Driver = "exec"
+	opt := Options{Config: &cfg, Driver: d, ResultsDir: t.TempDir(), Tool: metrics.Tool{Name: "odbench", Version: "test"}}
+	run, err := runIt(t, context.Background(), opt)
+	if !errors.Is(err, ErrScenariosFailed) || errors.Is(err, cluster.ErrStart) {
+		t.Fatalf("err = %v, want the scenario failed (exit 1), not a start failure", err)
+	}
+	cl := run.Clusters[0]
+	if len(cl.Scenarios) != 2 || cl.Restarts != 1 {
+		t.Fatalf("scenarios %+v, restarts %d: want two scenarios and one restart", cl.Scenarios, cl.Restarts)
+	}
+	died, next := cl.Scenarios[0], cl.Scenarios[1]
+	if died.Status != metrics.StatusFailed || len(died.NodeDeaths) != 1 ||
+		!strings.Contains(died.Error, "node n2 exited (exit status 2): panic: deliberate crash for the test; log: ") ||
+		!strings.Contains(died.Error, "during api/health_check/clients=1") {
+		t.Errorf("first scenario %s %q (deaths %+v): want failed naming n2, its exit and its panic line", died.Status, died.Error, died.NodeDeaths)
+	}
+	if next.Status != metrics.StatusOK {
+		t.Errorf("the scenario after the restart: %s %s", next.Status, next.Error)
+	}
+}
+
+// TestExternalNodeStopsAnswering: a node of an external cluster that stops
+// answering is named, and the scenarios after it are skipped with that
+// reason; the run exits as for an unreachable target.
+func TestExternalNodeStopsAnswering(t *testing.T) {
+	srv := target(t, 200)
+	time.AfterFunc(300*time.Millisecond, srv.Close)
+	run, err := runIt(t, context.Background(), options(t, []string{srv.URL}, "api/cluster_status/clients=2", "api/health_check/clients=2"))
+	if !errors.Is(err, cluster.ErrStart) {
+		t.Fatalf("err = %v, want it to say the target could not be reached", err)
+	}
+	cl := run.Clusters[0]
+	last := cl.Scenarios[len(cl.Scenarios)-1]
+	if last.Status != metrics.StatusSkipped || !strings.Contains(last.Reason, "node-1 ("+srv.URL+") stopped answering GET /api/v1/health") {
+		t.Errorf("last scenario %s %q: want skipped naming the node that stopped answering", last.Status, last.Reason)
+	}
+	if len(cl.Lost) != 1 {
+		t.Errorf("lost nodes %q", cl.Lost)
 	}
 }

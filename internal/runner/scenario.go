@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/odbench/odbench/internal/cluster"
@@ -21,7 +23,8 @@ func interrupted(spec scenarios.Spec, rep int) metrics.Scenario {
 }
 
 // runOne runs one scenario and always returns its result.
-func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Cluster, driver cluster.Driver, size, rep int, runDir string, seed uint64) (res metrics.Scenario) {
+func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Cluster, caps scenarios.Capabilities, driver cluster.Driver,
+	size, rep int, runDir string, seed uint64) (res metrics.Scenario) {
 	cfg := r.opt.Config
 	began := time.Now()
 	skip := func(reason string) metrics.Scenario {
@@ -34,12 +37,29 @@ func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Clus
 	if missing := cluster.Missing(c, spec.Needs); len(missing) > 0 {
 		return skip(fmt.Sprintf("the %s driver cannot %v nodes", driver.Name(), missing))
 	}
+	if why := caps.Missing(spec); why != "" {
+		return skip(why)
+	}
 	timeout := spec.Timeout
 	if timeout == 0 {
 		timeout = cfg.Execution.ScenarioTimeout
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// A node that dies ends the scenario at once: what it would measure
+	// from then on is the death, not the target.
+	watcher, _ := c.(cluster.Watcher)
+	if watcher != nil {
+		stopWatch := make(chan struct{})
+		defer close(stopWatch)
+		go func() {
+			select {
+			case <-watcher.DeathNotice():
+				cancel()
+			case <-stopWatch:
+			}
+		}()
+	}
 
 	procs := []metrics.Proc{{ID: "odbench", PID: os.Getpid()}}
 	for _, n := range c.Nodes() {
@@ -59,9 +79,23 @@ func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Clus
 	if !from.IsZero() {
 		res.Resources = sampler.Summarize(from, to)
 	}
+	var deaths []cluster.Death
+	if watcher != nil {
+		deaths = watcher.Deaths()
+	}
+	for _, d := range deaths {
+		res.NodeDeaths = append(res.NodeDeaths, metrics.NodeDeath{Node: d.Node, OffsetMs: d.At.Sub(began).Milliseconds(),
+			State: d.State, Fatal: d.Fatal, Log: d.Log})
+	}
 	res.Status = metrics.StatusOK
 	var skipErr *scenarios.SkipError
 	switch {
+	case len(deaths) > 0:
+		msgs := make([]string, len(deaths))
+		for i, d := range deaths {
+			msgs[i] = fmt.Sprintf("%s during %s", d, spec.Name)
+		}
+		res.Status, res.Error = metrics.StatusFailed, strings.Join(msgs, "\n")
 	case errors.As(err, &skipErr):
 		res.Status, res.Reason = metrics.StatusSkipped, skipErr.Reason
 	case ctx.Err() != nil:
@@ -72,10 +106,51 @@ func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Clus
 		res.Status, res.Error = metrics.StatusFailed, err.Error()
 	}
 	if spec.Finish != nil && res.Status == metrics.StatusOK {
-		spec.Finish(&res)
+		if err := safeFinish(spec, &res); err != nil {
+			res.Status, res.Error = metrics.StatusFailed, err.Error()
+		}
 	}
 	judge(&res, cfg)
 	return res
+}
+
+// rateLimitWarning says, once per scenario, that the target rate-limited
+// the load and what it said of its limit: the requests it accepted per
+// minute from this client, Retry-After and the X-RateLimit-* headers.
+func rateLimitWarning(res *metrics.Scenario, ok, limited, errs int64) string {
+	msg := fmt.Sprintf("%d of %d requests were rate-limited (HTTP 429): the target limits requests per client, so these are not throughput", limited, ok+errs)
+	if res.RateLimit == nil {
+		res.RateLimit = &metrics.RateLimit{}
+	}
+	rl := res.RateLimit
+	if minutes := float64(res.MeasuredNs) / float64(time.Minute); minutes > 0 {
+		rl.AcceptedPerMin = float64(ok) / minutes
+		msg += fmt.Sprintf("; it accepted %.0f requests/min from this client", rl.AcceptedPerMin)
+	}
+	if rl.RetryAfter != "" {
+		msg += "; Retry-After: " + rl.RetryAfter
+	}
+	keys := make([]string, 0, len(rl.Headers))
+	for k := range rl.Headers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		msg += fmt.Sprintf("; %s: %s", k, rl.Headers[k])
+	}
+	return msg + "; set cluster.rate_limit (ollama-distributed allows 100/min per client IP) to pace the load below the limit"
+}
+
+// safeFinish runs the scenario's Finish step, turning a panic into an
+// error: the cluster is still stopped and the results file still written.
+func safeFinish(spec scenarios.Spec, res *metrics.Scenario) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in the finish step: %v\n%s", p, debug.Stack())
+		}
+	}()
+	spec.Finish(res)
+	return nil
 }
 
 // sampleInterval is the configured interval, shortened so that even a
@@ -127,9 +202,10 @@ func judge(res *metrics.Scenario, cfg *config.Config) {
 		}
 	}
 	if limited > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf(
-			"%d of %d requests were rate-limited (HTTP 429): the target limits requests per client, so these are not throughput; "+
-				"ollama-distributed allows 100 requests per minute per client IP", limited, ok+errs))
+		res.Warnings = append(res.Warnings, rateLimitWarning(res, ok, limited, errs))
+	}
+	if rl := res.RateLimit; rl != nil && rl.Capped != "" {
+		res.Warnings = append(res.Warnings, "throughput capped by the target's rate limit, not measured: "+rl.Capped)
 	}
 	if unfinished > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf(

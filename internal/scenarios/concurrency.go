@@ -269,6 +269,9 @@ func dumpGoroutines(ctx context.Context, env *Env, c cluster.Cluster) string {
 // throughput and p99 against clients, and the knee: the first level after
 // which throughput grows less than 10% while p99 grows more than 50%.
 func runContention(ctx context.Context, env *Env, c cluster.Cluster) error {
+	if why := env.RateLimited(); why != "" {
+		return Skip("%s", why)
+	}
 	kv, err := openKV(ctx, env, c, env.Config.Consensus.KeySpace)
 	if err != nil {
 		return err
@@ -336,6 +339,9 @@ func knee(levels []int, tput, p99 []float64) (int, bool) {
 // runStress ramps the open-loop write rate until the error rate exceeds
 // 1% or p99 exceeds targets.latency_p99, and reports the last rate that held.
 func runStress(ctx context.Context, env *Env, c cluster.Cluster) error {
+	if why := env.RateLimited(); why != "" {
+		return Skip("%s", why)
+	}
 	kv, err := openKV(ctx, env, c, env.Config.Consensus.KeySpace)
 	if err != nil {
 		return err

@@ -13,6 +13,14 @@
 //     (which wraps internal/load with the configured warm-up and duration)
 //     and records what it saw: operations with their histograms, scalars
 //     with units, events, checks and warnings.
+//     Fault scenarios (faults.go) run under faultLoad (faultload.go): a
+//     steady open-loop write load measured until the fault and a quarter
+//     of the duration after it are over, its writes also split into
+//     before, during and after windows, the acknowledged keys read back,
+//     and beside it the recorded history workload (history.go) whose
+//     history internal/history checks for linearizability. With
+//     consensus.check_consistency the same workload runs beside every
+//     consensus scenario.
 //  3. The runner reads the filled result back with Env.Result.
 //
 // Scenarios never start processes themselves: fault abilities come from

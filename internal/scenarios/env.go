@@ -42,9 +42,42 @@ func NewEnv(cfg *config.Config, log *slog.Logger, spec Spec, dir string, seed ui
 	}
 }
 
+// limitMargin is how far below cluster.rate_limit loads are paced, so the
+// jitter of arrivals does not cross it.
+const limitMargin = 0.95
+
+// rateLimit returns the target's per-client limit in requests per second
+// (cluster.rate_limit), or 0 when none is configured.
+func (e *Env) rateLimit() float64 {
+	if e.Config.Cluster.RateLimit == "" {
+		return 0
+	}
+	r, _ := config.ParseRate(e.Config.Cluster.RateLimit) // validated
+	return r
+}
+
+// capped marks the scenario's throughput as the rate limit's.
+func (e *Env) capped(how string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.res.RateLimit == nil {
+		e.res.RateLimit = &metrics.RateLimit{}
+	}
+	e.res.RateLimit.Capped = how
+}
+
 // Closed runs ops in a closed loop with the configured warm-up and
-// duration and records the result.
+// duration and records the result. Against a rate-limited target
+// (cluster.rate_limit) it runs an open loop paced just below the limit
+// with as many requests in flight as workers, and says so: a closed loop
+// would only measure the limiter's 429s.
 func (e *Env) Closed(ctx context.Context, workers int, ops ...load.Operation) (*load.Result, error) {
+	if limit := e.rateLimit(); limit > 0 {
+		rate := limit * limitMargin
+		e.capped(fmt.Sprintf("cluster.rate_limit %s: %d closed-loop clients became an open loop at %.3g requests/s, %.0f%% of the limit",
+			e.Config.Cluster.RateLimit, workers, rate, 100*limitMargin))
+		return e.openAt(ctx, load.Open{Rate: rate, MaxInFlight: workers, Duration: e.Duration}, ops...)
+	}
 	res, err := load.RunClosed(ctx, load.Closed{Workers: workers, Warmup: e.Warmup, Duration: e.Duration,
 		Drain: e.Config.API.RequestTimeout, Seed: e.Seed}, ops...)
 	if res != nil {
@@ -60,9 +93,45 @@ func (e *Env) Open(ctx context.Context, rate float64, maxInFlight int, ops ...lo
 }
 
 // OpenArrivals is Open with the arrival process chosen by the scenario.
+// Against a rate-limited target a rate above the limit is capped to just
+// below it, and the scenario says so.
 func (e *Env) OpenArrivals(ctx context.Context, rate float64, poisson bool, maxInFlight int, ops ...load.Operation) (*load.Result, error) {
-	res, err := load.RunOpen(ctx, load.Open{Rate: rate, Poisson: poisson, Warmup: e.Warmup,
-		Duration: e.Duration, MaxInFlight: maxInFlight, Drain: e.Config.API.RequestTimeout, Seed: e.Seed}, ops...)
+	return e.openAt(ctx, load.Open{Rate: e.capRate(rate), Poisson: poisson, MaxInFlight: maxInFlight, Duration: e.Duration}, ops...)
+}
+
+// OpenUntil is Open for a load measured until end is closed (or, at the
+// latest, for limit).
+func (e *Env) OpenUntil(ctx context.Context, rate float64, maxInFlight int, limit time.Duration, end <-chan struct{}, ops ...load.Operation) (*load.Result, error) {
+	return e.openAt(ctx, load.Open{Rate: e.capRate(rate), Poisson: e.Config.API.Arrival == "poisson", MaxInFlight: maxInFlight,
+		Duration: limit, End: end}, ops...)
+}
+
+// capRate caps an open loop's rate just below cluster.rate_limit, and
+// says so.
+func (e *Env) capRate(rate float64) float64 {
+	limit := e.rateLimit()
+	if limit <= 0 || rate <= limit*limitMargin {
+		return rate
+	}
+	e.capped(fmt.Sprintf("cluster.rate_limit %s: the open loop's %.3g requests/s was capped to %.3g, %.0f%% of the limit",
+		e.Config.Cluster.RateLimit, rate, limit*limitMargin, 100*limitMargin))
+	return limit * limitMargin
+}
+
+// RateLimited reports why a scenario cannot run against a rate-limited
+// target (one that needs more requests than the limit allows), or "".
+func (e *Env) RateLimited() string {
+	if e.Config.Cluster.RateLimit == "" {
+		return ""
+	}
+	return "cluster.rate_limit " + e.Config.Cluster.RateLimit + " caps the request rate, which this scenario's load would only measure the limiter with"
+}
+
+// openAt runs o with the scenario's warm-up, drain and seed, and records
+// the result.
+func (e *Env) openAt(ctx context.Context, o load.Open, ops ...load.Operation) (*load.Result, error) {
+	o.Warmup, o.Drain, o.Seed = e.Warmup, e.Config.API.RequestTimeout, e.Seed
+	res, err := load.RunOpen(ctx, o, ops...)
 	if res != nil {
 		e.AddResult(res)
 	}
@@ -77,6 +146,17 @@ func (e *Env) AddResult(r *load.Result) {
 	e.res.Operations = append(e.res.Operations, ops...)
 	l := r.Load
 	e.res.Load = &l
+	if r.RateLimit != nil {
+		capped := ""
+		if e.res.RateLimit != nil {
+			capped = e.res.RateLimit.Capped
+		}
+		if e.res.RateLimit == nil || (e.res.RateLimit.RetryAfter == "" && e.res.RateLimit.Headers == nil) {
+			rl := *r.RateLimit
+			rl.Capped = capped
+			e.res.RateLimit = &rl
+		}
+	}
 	if len(e.windows) == 0 {
 		e.res.MeasureOffsetMs = r.MeasureStart.Sub(e.start).Milliseconds()
 	}

@@ -2,214 +2,43 @@ package scenarios
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
-	"sort"
-	"sync"
-	"sync/atomic"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/config"
-	"github.com/odbench/odbench/internal/load"
 	"github.com/odbench/odbench/internal/metrics"
 )
 
-// errText is err's message, or "succeeded" when there was none.
-func errText(err error) string {
-	if err == nil {
-		return "succeeded"
-	}
-	return err.Error()
-}
-
 // faultScenarios hurt a cluster under a steady write load and measure how
-// it copes: a killed leader (election time, time to the first successful
-// write, no acknowledged write lost), a partitioned minority (the
+// it copes: a leader killed faults.leader_kills times (election time,
+// time to the first successful write), a partitioned minority (the
 // majority keeps committing, the minority cannot, and it converges after
-// healing), and a paused follower. Each fault is an event pair
-// (<fault>_start, <fault>_stop) that the report shades on the timeline.
-// They need the cluster's fault abilities and are skipped without them.
+// healing), a paused follower, the leader's links slowed, made lossy or
+// capped, its disk slowed, and a node lost under inference load. Each fault is an event pair
+// (<fault>_start, <fault>_stop) that the report shades on the timeline;
+// every scenario reports its requests before, during and after the fault;
+// those under write load check that no acknowledged write was lost and
+// check the history of the recorded workload beside it for
+// linearizability. They need the
+// cluster's fault abilities and are skipped without them.
 func faultScenarios(cfg *config.Config) []Spec {
+	shape := []cluster.Ability{cluster.CanShape}
+	f := cfg.Faults
 	return []Spec{
 		{Name: "faults/leader_failure", MinNodes: 3, Needs: []cluster.Ability{cluster.CanKill, cluster.CanRestart}, Run: runLeaderFailure},
 		{Name: "faults/partition_minority", MinNodes: 3, Needs: []cluster.Ability{cluster.CanPartition}, Run: runPartition},
 		{Name: "faults/node_pause", MinNodes: 3, Needs: []cluster.Ability{cluster.CanPause}, Run: runPause},
-	}
-}
-
-// ackLog remembers every key whose write was acknowledged, to check none
-// is lost after a fault.
-type ackLog struct {
-	mu   sync.Mutex
-	keys []string
-}
-
-func (a *ackLog) add(k string) {
-	a.mu.Lock()
-	a.keys = append(a.keys, k)
-	a.mu.Unlock()
-}
-
-func (a *ackLog) all() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.keys...)
-}
-
-// faultLoad is the steady write load a fault scenario runs under: writes
-// through every node in turn (followers forward), acknowledged keys logged.
-type faultLoad struct {
-	kv     *kvSession
-	client *load.FastClient
-	acked  ackLog
-	op     load.Operation
-	// faultAt is when the fault was injected and firstOK when the first
-	// write that started after it succeeded (unix ns; 0: not yet).
-	faultAt, firstOK atomic.Int64
-}
-
-// markFault notes the instant a fault is injected; recovery is timed from it.
-func (f *faultLoad) markFault(t time.Time) {
-	f.firstOK.Store(0)
-	f.faultAt.Store(t.UnixNano())
-}
-
-// recovered returns when the first write that started after the fault
-// succeeded.
-func (f *faultLoad) recovered() (time.Time, bool) {
-	ns := f.firstOK.Load()
-	return time.Unix(0, ns), ns != 0
-}
-
-func newFaultLoad(ctx context.Context, env *Env, c cluster.Cluster) (*faultLoad, error) {
-	kv, err := openKV(ctx, env, c, 1<<30) // unique keys: every acknowledged one can be checked
-	if err != nil {
-		return nil, err
-	}
-	f := &faultLoad{kv: kv, client: load.NewFastClient(8, 2*time.Second)}
-	nodes := bases(c)
-	var next atomic.Uint64
-	f.op = load.Operation{Name: "put", Do: func(ctx context.Context) error {
-		key := kv.keys.nextKey()
-		base := nodes[int(next.Add(1))%len(nodes)]
-		began := time.Now().UnixNano()
-		if err := f.client.Do(ctx, http.MethodPut, base+"/api/v1/kv/"+key, []byte("f"), nil); err != nil {
-			return err
-		}
-		f.acked.add(key)
-		if at := f.faultAt.Load(); at != 0 && began > at {
-			f.firstOK.CompareAndSwap(0, time.Now().UnixNano())
-		}
-		return nil
-	}}
-	return f, nil
-}
-
-func (f *faultLoad) Close() { f.client.Close(); f.kv.Close() }
-
-// faultWriteRate is the steady write load of fault scenarios, in writes
-// per second: light enough that every acknowledged key can be read back
-// and deleted afterwards even on long runs.
-const faultWriteRate = 100
-
-// run drives faultWriteRate writes per second (open loop, so a stalled
-// cluster shows as latency and dropped starts) for the configured
-// duration while fault runs in the background once the warm-up is over.
-func (f *faultLoad) run(ctx context.Context, env *Env, fault func(ctx context.Context) error) error {
-	faultErr := errors.New("the fault never began: the load ended first (lengthen execution.duration)")
-	done := make(chan struct{})
-	loadDone := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTimer(env.Warmup + env.Duration/4)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			// The fault runs to its end (a restart must not be cut short),
-			// bounded by the scenario's own timeout.
-			faultErr = fault(ctx)
-		case <-loadDone:
-		case <-ctx.Done():
-		}
-	}()
-	_, err := env.Open(ctx, faultWriteRate, 64, f.op)
-	close(loadDone)
-	<-done
-	return errors.Join(err, faultErr)
-}
-
-// verify reads back every acknowledged key through the node at base
-// (linearizable reads, 16 at a time) and records the consistency check.
-func (f *faultLoad) verify(ctx context.Context, env *Env, base string) error {
-	keys := f.acked.all()
-	var mu sync.Mutex
-	var lost []string
-	var readErr error
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range work {
-				err := f.kv.ctl.Get(ctx, base+"/api/v1/kv/"+k)
-				var se *load.StatusError
-				mu.Lock()
-				switch {
-				case err == nil:
-				case errors.As(err, &se) && se.Code == http.StatusNotFound:
-					lost = append(lost, k)
-				case readErr == nil:
-					readErr = fmt.Errorf("reading back %s: %w", k, err)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, k := range keys {
-		work <- k
-	}
-	close(work)
-	wg.Wait()
-	if readErr != nil {
-		return readErr
-	}
-	env.Scalar("acknowledged_writes", float64(len(keys)), "count")
-	env.Scalar("lost_writes", float64(len(lost)), "count")
-	// fail: an acknowledged write that is gone is data loss.
-	detail := fmt.Sprintf("%d of %d acknowledged writes missing after the fault", len(lost), len(keys))
-	if len(lost) > 0 {
-		sort.Strings(lost)
-		detail += ", e.g. " + lost[0]
-	}
-	env.Check("no_acknowledged_write_lost", metrics.SeverityFail, len(lost) == 0, detail)
-	return nil
-}
-
-// pollUntil polls cond every 10 ms until it holds (returning when), the
-// deadline passes or ctx ends.
-func pollUntil(ctx context.Context, deadline time.Time, cond func() bool) (time.Time, bool) {
-	for {
-		if cond() {
-			return time.Now(), true
-		}
-		if !time.Now().Before(deadline) || !sleepCtx(ctx, 10*time.Millisecond) {
-			return time.Now(), false
-		}
-	}
-}
-
-// sleepCtx waits for d or until ctx ends, reporting whether d passed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
+		{Name: "faults/slow_link", MinNodes: 3, Needs: shape, Run: shapeLeader("slow_link",
+			cluster.LinkFault{Delay: f.LinkDelay, Jitter: f.LinkJitter})},
+		{Name: "faults/lossy_link", MinNodes: 3, Needs: shape, Run: shapeLeader("lossy_link",
+			cluster.LinkFault{LossPercent: f.LinkLossPercent})},
+		{Name: "faults/bandwidth_cap", MinNodes: 3, Needs: shape, Run: shapeLeader("bandwidth_cap",
+			cluster.LinkFault{BandwidthKBPerSec: f.LinkBandwidthKBPerSec})},
+		{Name: "faults/slow_disk", MinNodes: 3, Needs: shape, Run: runSlowDisk},
+		{Name: "faults/inference_node_failure", MinNodes: 3, Needs: []cluster.Ability{cluster.CanKill, cluster.CanRestart}, Run: runInferenceNodeFailure},
 	}
 }
 
@@ -217,6 +46,49 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // successful write after a leader is killed, both timed from the kill.
 const electionWait = 10 * time.Second
 
+// leaderAndOther returns the leader's ID and the API of a node that is
+// not the leader.
+func leaderAndOther(ctx context.Context, api *API, c cluster.Cluster) (leader, other string, err error) {
+	var st ClusterStatus
+	for _, n := range c.Nodes() {
+		if st, err = api.Status(ctx, n.API); err == nil && st.LeaderID != "" {
+			break
+		}
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if st.LeaderID == "" {
+		return "", "", fmt.Errorf("no node reports a leader")
+	}
+	for _, n := range c.Nodes() {
+		if n.ID != st.LeaderID {
+			return st.LeaderID, n.API, nil
+		}
+	}
+	return "", "", fmt.Errorf("every node is the leader %s", st.LeaderID)
+}
+
+// settled waits until every node reports the same leader, so the next
+// kill hits a formed cluster.
+func settled(ctx context.Context, api *API, c cluster.Cluster, deadline time.Time) bool {
+	_, ok := pollUntil(ctx, deadline, func() bool {
+		leader := ""
+		for _, n := range c.Nodes() {
+			st, err := api.Status(ctx, n.API)
+			if err != nil || st.LeaderID == "" || (leader != "" && st.LeaderID != leader) {
+				return false
+			}
+			leader = st.LeaderID
+		}
+		return true
+	})
+	return ok
+}
+
+// runLeaderFailure kills the leader faults.leader_kills times, each time
+// timing the election and the recovery (the first write of the load that
+// started after the kill and succeeded) and restarting the killed node.
 func runLeaderFailure(ctx context.Context, env *Env, c cluster.Cluster) error {
 	f, err := newFaultLoad(ctx, env, c)
 	if err != nil {
@@ -225,53 +97,84 @@ func runLeaderFailure(ctx context.Context, env *Env, c cluster.Cluster) error {
 	defer f.Close()
 	api := f.kv.api
 	killer, restarter := c.(cluster.Killer), c.(cluster.Restarter)
-	var survivor string
+	kills := env.Config.Faults.LeaderKills
+	var elections, recoveries []float64
+	var lastSurvivor string
 	err = f.run(ctx, env, func(ctx context.Context) error {
-		st, err := api.Status(ctx, bases(c)[0])
-		if err != nil {
-			return err
-		}
-		leader := st.LeaderID
-		for _, n := range c.Nodes() {
-			if n.ID != leader {
-				survivor = n.API
-				break
+		for i := 1; i <= kills; i++ {
+			if i > 1 && !settled(ctx, api, c, time.Now().Add(electionWait)) {
+				return fmt.Errorf("kill %d of %d: the cluster did not agree on a leader within %v of the last restart", i, kills, electionWait)
 			}
+			leader, survivor, err := leaderAndOther(ctx, api, c)
+			if err != nil {
+				return fmt.Errorf("kill %d of %d: %w", i, kills, err)
+			}
+			lastSurvivor = survivor
+			// Election and recovery are both timed from this instant, the kill sent.
+			env.Event("leader_kill_start", leader, fmt.Sprintf("SIGKILL %d of %d", i, kills))
+			killed := time.Now()
+			f.markFault(killed)
+			if err := killer.Kill(ctx, leader); err != nil {
+				return err
+			}
+			deadline := killed.Add(electionWait)
+			if at, ok := pollUntil(ctx, deadline, func() bool {
+				st, err := api.Status(ctx, survivor)
+				return err == nil && st.LeaderID != "" && st.LeaderID != leader
+			}); ok {
+				elections = append(elections, float64(at.Sub(killed).Milliseconds()))
+			}
+			if _, ok := pollUntil(ctx, deadline, func() bool { _, ok := f.recovered(); return ok }); ok {
+				at, _ := f.recovered()
+				recoveries = append(recoveries, float64(at.Sub(killed).Milliseconds()))
+			}
+			if err := restarter.Restart(ctx, leader); err != nil {
+				return fmt.Errorf("restarting %s: %w", leader, err)
+			}
+			env.Event("leader_kill_stop", leader, "restarted and rejoined")
 		}
-		// Election and recovery are both timed from this instant, the kill sent.
-		env.Event("leader_kill_start", leader, "SIGKILL")
-		killed := time.Now()
-		f.markFault(killed)
-		if err := killer.Kill(ctx, leader); err != nil {
-			return err
-		}
-		deadline := killed.Add(electionWait)
-		if at, ok := pollUntil(ctx, deadline, func() bool {
-			st, err := api.Status(ctx, survivor)
-			return err == nil && st.LeaderID != "" && st.LeaderID != leader
-		}); ok {
-			env.Scalar("leader_election_ms", float64(at.Sub(killed).Milliseconds()), "ms")
-		} else {
-			env.Absent("leader_election_ms", "ms", fmt.Sprintf("no node reported a new leader within %v of the kill", electionWait))
-		}
-		// Recovery: the first write of the running load that started after
-		// the kill and succeeded.
-		if _, ok := pollUntil(ctx, deadline, func() bool { _, ok := f.recovered(); return ok }); ok {
-			at, _ := f.recovered()
-			env.Scalar("recovery_ms", float64(at.Sub(killed).Milliseconds()), "ms")
-		} else {
-			env.Absent("recovery_ms", "ms", fmt.Sprintf("no write of the load that started after the kill succeeded within %v of it", electionWait))
-		}
-		if err := restarter.Restart(ctx, leader); err != nil {
-			return fmt.Errorf("restarting %s: %w", leader, err)
-		}
-		env.Event("leader_kill_stop", leader, "restarted and rejoined")
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return f.verify(ctx, env, survivor)
+	distribution(env, "leader_election_ms", elections, kills, fmt.Sprintf("no node reported a new leader within %v of the kill", electionWait))
+	distribution(env, "recovery_ms", recoveries, kills, fmt.Sprintf("no write of the load that started after the kill succeeded within %v of it", electionWait))
+	worst := fmt.Sprintf("%d of %d kills recovered", len(recoveries), kills)
+	if len(recoveries) > 0 {
+		worst += fmt.Sprintf(", the slowest in %.0f ms", slices.Max(recoveries))
+	}
+	recoveryCheck(env, len(recoveries) == kills && (len(recoveries) == 0 || slices.Max(recoveries) <= float64(env.Config.Targets.RecoveryTime.Milliseconds())), worst)
+	return f.finish(ctx, env, lastSurvivor)
+}
+
+// distribution records the median and the extremes of ms over n tries
+// (name, name_min, name_max), or says why they are absent.
+func distribution(env *Env, name string, ms []float64, n int, missing string) {
+	if len(ms) == 0 {
+		env.Absent(name, "ms", missing)
+		return
+	}
+	s := slices.Clone(ms)
+	slices.Sort(s)
+	env.Scalar(name, s[len(s)/2], "ms") // the median (upper, for an even count)
+	env.Scalar(name+"_min", s[0], "ms")
+	env.Scalar(name+"_max", s[len(s)-1], "ms")
+	if len(ms) < n {
+		env.Warn("%s: %d of %d tries measured; the others: %s", name, len(ms), n, missing)
+	}
+}
+
+// recoveryCheck records the recovery target check (targets.recovery_time;
+// 0 turns it off).
+func recoveryCheck(env *Env, met bool, detail string) {
+	target := env.Config.Targets.RecoveryTime
+	if target <= 0 {
+		return
+	}
+	// fail: a cluster that takes no writes for longer than its recovery
+	// target after a failure misses the availability it is run for.
+	env.Check("recovery_within_target", metrics.SeverityFail, met, fmt.Sprintf("%s (targets.recovery_time %v)", detail, target))
 }
 
 func runPartition(ctx context.Context, env *Env, c cluster.Cluster) error {
@@ -299,6 +202,7 @@ func runPartition(ctx context.Context, env *Env, c cluster.Cluster) error {
 			}
 		}
 		env.Event("partition_start", fmt.Sprint(minority), "minority cut off")
+		f.markFault(time.Now())
 		if err := part.Partition(ctx, minority); err != nil {
 			return err
 		}
@@ -337,18 +241,21 @@ func runPartition(ctx context.Context, env *Env, c cluster.Cluster) error {
 			return true
 		})
 		if ok {
-			env.Scalar("convergence_ms", float64(at.Sub(healed).Milliseconds()), "ms")
+			ms := at.Sub(healed).Milliseconds()
+			env.Scalar("convergence_ms", float64(ms), "ms")
 			env.Event("partition_stop", fmt.Sprint(minority), "healed, and the minority caught up")
+			recoveryCheck(env, at.Sub(healed) <= env.Config.Targets.RecoveryTime, fmt.Sprintf("the minority caught up %d ms after healing", ms))
 		} else {
 			env.Absent("convergence_ms", "ms", fmt.Sprintf("the minority had not caught up %v after healing", catchUp))
 			env.Event("partition_stop", fmt.Sprint(minority), fmt.Sprintf("healed; the minority had not caught up after %v", catchUp))
+			recoveryCheck(env, false, fmt.Sprintf("the minority had not caught up %v after healing", catchUp))
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return f.verify(ctx, env, majorityAPI)
+	return f.finish(ctx, env, majorityAPI)
 }
 
 func runPause(ctx context.Context, env *Env, c cluster.Cluster) error {
@@ -374,6 +281,7 @@ func runPause(ctx context.Context, env *Env, c cluster.Cluster) error {
 			}
 		}
 		env.Event("pause_start", victim, "SIGSTOP")
+		f.markFault(time.Now())
 		if err := pauser.Pause(ctx, victim); err != nil {
 			return err
 		}
@@ -390,5 +298,145 @@ func runPause(ctx context.Context, env *Env, c cluster.Cluster) error {
 	if err != nil {
 		return err
 	}
-	return f.verify(ctx, env, reader)
+	return f.finish(ctx, env, reader)
+}
+
+// shapeLeader degrades every link of the leader for a quarter of
+// execution.duration: kind names the fault's events.
+func shapeLeader(kind string, link cluster.LinkFault) func(ctx context.Context, env *Env, c cluster.Cluster) error {
+	return func(ctx context.Context, env *Env, c cluster.Cluster) error {
+		return degradeLeader(ctx, env, c, kind, describeLink(link), func(ctx context.Context, s cluster.Shaper, leader string) error {
+			return s.Shape(ctx, []string{leader}, link)
+		})
+	}
+}
+
+func runSlowDisk(ctx context.Context, env *Env, c cluster.Cluster) error {
+	delay := env.Config.Faults.DiskDelay
+	return degradeLeader(ctx, env, c, "slow_disk", fmt.Sprintf("every Raft log write waits %v more", delay), func(ctx context.Context, s cluster.Shaper, leader string) error {
+		return s.SlowDisk(ctx, leader, delay)
+	})
+}
+
+// degradeLeader applies degrade to the leader for a quarter of
+// execution.duration, then heals, under the fault load.
+func degradeLeader(ctx context.Context, env *Env, c cluster.Cluster, kind, how string, degrade func(context.Context, cluster.Shaper, string) error) error {
+	f, err := newFaultLoad(ctx, env, c)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	s := c.(cluster.Shaper)
+	var other string
+	err = f.run(ctx, env, func(ctx context.Context) error {
+		leader, o, err := leaderAndOther(ctx, f.kv.api, c)
+		if err != nil {
+			return err
+		}
+		other = o
+		env.Event(kind+"_start", leader, how)
+		f.markFault(time.Now())
+		if err := degrade(ctx, s, leader); err != nil {
+			return err
+		}
+		if !sleepCtx(ctx, env.Duration/4) {
+			_ = s.Heal(context.WithoutCancel(ctx))
+			return ctx.Err()
+		}
+		if err := s.Heal(ctx); err != nil {
+			return err
+		}
+		env.Event(kind+"_stop", leader, "healed")
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return f.finish(ctx, env, other)
+}
+
+// describeLink says what a link fault does, for its event.
+func describeLink(l cluster.LinkFault) string {
+	var parts []string
+	if l.Delay > 0 {
+		parts = append(parts, fmt.Sprintf("delay %v ± %v", l.Delay, l.Jitter))
+	}
+	if l.LossPercent > 0 {
+		parts = append(parts, fmt.Sprintf("%.3g%% of writes lost", l.LossPercent))
+	}
+	if l.BandwidthKBPerSec > 0 {
+		parts = append(parts, fmt.Sprintf("at most %.4g KB/s", l.BandwidthKBPerSec))
+	}
+	return "the leader's links: " + strings.Join(parts, ", ")
+}
+
+// runInferenceNodeFailure streams inference at inference.rate through
+// every node while a node that is not the leader is killed for a quarter
+// of execution.duration and restarted: what LLM clients see of a lost
+// node, as latency, errors and goodput (the share of the requests sent in
+// each window that were answered within inference.slo_ttft and slo_tpot)
+// before, during and after.
+func runInferenceNodeFailure(ctx context.Context, env *Env, c cluster.Cluster) error {
+	api, done, err := withModel(ctx, env, c)
+	if err != nil {
+		return err
+	}
+	defer done()
+	in := env.Config.Inference
+	workers := env.Config.API.MaxInFlight
+	client := env.Client(workers)
+	defer client.CloseIdleConnections()
+	st := newInferStats(in.SLOTTFT, in.SLOTPOT, workers)
+	w := newFaultWindows(requestOp)
+	st.faults = w
+	op := generateOp(requestOp, client, bases(c), inferTargetOf(env.Config, false), st)
+	killer, restarter := c.(cluster.Killer), c.(cluster.Restarter)
+	res, err := underFault(ctx, env, w, in.Rate, workers, op, func(ctx context.Context) error {
+		leader, _, err := leaderAndOther(ctx, api, c)
+		if err != nil {
+			return err
+		}
+		var victim string
+		for _, n := range c.Nodes() {
+			if n.ID != leader {
+				victim = n.ID
+				break
+			}
+		}
+		env.Event("node_kill_start", victim, "SIGKILL (not the leader)")
+		w.begin(time.Now())
+		if err := killer.Kill(ctx, victim); err != nil {
+			return err
+		}
+		if !sleepCtx(ctx, env.Duration/4) {
+			return ctx.Err()
+		}
+		if err := restarter.Restart(ctx, victim); err != nil {
+			return fmt.Errorf("restarting %s: %w", victim, err)
+		}
+		env.Event("node_kill_stop", victim, "restarted and rejoined")
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	st.finish(env, res)
+	goodputByWindow(env, st, w)
+	return nil
+}
+
+// goodputByWindow records, per fault window, the share of the requests
+// sent in it that were answered within both SLOs (goodput_percent@window).
+func goodputByWindow(env *Env, st *inferStats, w *faultWindows) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, name := range windowNames {
+		snap := w.rec.Op(w.op + "@" + name).Snapshot(0)
+		sent := snap.Count + snap.Errors
+		if sent == 0 {
+			env.Absent("goodput_percent@"+name, "%", "no request was sent in this window")
+			continue
+		}
+		env.Scalar("goodput_percent@"+name, 100*float64(st.goodBy[name])/float64(sent), "%")
+	}
 }

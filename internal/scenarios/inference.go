@@ -41,14 +41,11 @@ func inferenceScenarios(cfg *config.Config) []Spec {
 // runInference drives streamed generate requests: closed loop of clients,
 // or (clients == 0) Poisson arrivals at rate.
 func runInference(ctx context.Context, env *Env, c cluster.Cluster, clients int, rate float64) error {
-	ctl := env.FastClient(4)
-	defer ctl.Close()
-	api := NewAPI(ctl)
-	cleanup, err := ensureModel(ctx, env, api, c)
+	_, done, err := withModel(ctx, env, c)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer done()
 	in := env.Config.Inference
 	workers := clients
 	if clients == 0 {
@@ -57,7 +54,7 @@ func runInference(ctx context.Context, env *Env, c cluster.Cluster, clients int,
 	client := env.Client(workers)
 	defer client.CloseIdleConnections()
 	st := newInferStats(in.SLOTTFT, in.SLOTPOT, workers)
-	op := generateOp(requestOp, client, bases(c), false, in.Model, in.Prompt, in.NumPredict, st)
+	op := generateOp(requestOp, client, bases(c), inferTargetOf(env.Config, false), st)
 	var res *load.Result
 	if clients > 0 {
 		res, err = env.Closed(ctx, clients, op)

@@ -84,7 +84,7 @@ func runBalance(ctx context.Context, env *Env, c cluster.Cluster, policy string,
 	defer client.CloseIdleConnections()
 	st := newInferStats(in.SLOTTFT, in.SLOTPOT, clients)
 	occ := startOccupancy(ctx, api, nodes, env.Warmup)
-	res, err := env.Closed(ctx, clients, generateOp(requestOp, client, bases(c), false, in.Model, in.Prompt, in.NumPredict, st))
+	res, err := env.Closed(ctx, clients, generateOp(requestOp, client, bases(c), inferTargetOf(env.Config, false), st))
 	occupancy := occ.stop()
 	if err != nil {
 		return err

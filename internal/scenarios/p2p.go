@@ -110,14 +110,11 @@ func runBroadcast(ctx context.Context, env *Env, c cluster.Cluster) error {
 
 // runLocate asks the nodes in turn which peers hold a model's blob.
 func runLocate(ctx context.Context, env *Env, c cluster.Cluster, clients int) error {
-	ctl := env.FastClient(4)
-	defer ctl.Close()
-	api := NewAPI(ctl)
-	cleanup, err := ensureModel(ctx, env, api, c)
+	api, done, err := withModel(ctx, env, c)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer done()
 	m, err := api.Model(ctx, bases(c)[0], env.Config.Inference.Model)
 	if err != nil {
 		return err

@@ -102,7 +102,7 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("category %s is implemented but has no scenario", c)
 		}
 	}
-	for _, want := range config.Categories {
+	for _, want := range config.Categories() {
 		if cats[want] == 0 {
 			t.Errorf("no %s scenarios", want)
 		}
@@ -161,6 +161,8 @@ func TestKnee(t *testing.T) {
 
 // TestSkipsWhatTheTargetLacks: a target that serves health and status
 // but no KV, models or policy API gets skips with reasons, not failures.
+// (A missing inference API is found by the runner's probe before any
+// inference scenario runs: TestProbeFindsWhatTheTargetServes.)
 func TestSkipsWhatTheTargetLacks(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -179,7 +181,7 @@ func TestSkipsWhatTheTargetLacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := shortConfig()
-	for _, name := range []string{"consensus/apply/clients=1/value=128B", "inference/generate/clients=1",
+	for _, name := range []string{"consensus/apply/clients=1/value=128B",
 		"loadbalance/policy=round_robin", "api/model_operations/clients=1", "concurrency/contention/op=kv_write"} {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := run(t, cfg, specNamed(t, cfg, name), c)
@@ -198,7 +200,9 @@ func TestFaults(t *testing.T) {
 	c := startLocal(t, 3)
 	cfg := shortConfig()
 	cfg.Execution.Duration = 2 * time.Second
-	for _, name := range []string{"faults/leader_failure", "faults/partition_minority", "faults/node_pause"} {
+	cfg.Faults.LeaderKills = 2
+	for _, name := range []string{"faults/leader_failure", "faults/partition_minority", "faults/node_pause",
+		"faults/slow_link", "faults/lossy_link", "faults/bandwidth_cap", "faults/slow_disk", "faults/inference_node_failure"} {
 		t.Run(name, func(t *testing.T) {
 			res, _, err := run(t, cfg, specNamed(t, cfg, name), c)
 			if err != nil {
@@ -216,19 +220,101 @@ func TestFaults(t *testing.T) {
 					t.Errorf("check %s failed: %s", ch.Name, ch.Detail)
 				}
 			}
-			var acked float64 = -1
+			for _, ch := range res.Checks {
+				t.Logf("%s: %s", ch.Name, ch.Detail)
+			}
+			scalars := map[string]float64{}
 			for _, sc := range res.Scalars {
-				if sc.Name == "acknowledged_writes" && sc.Value != nil {
-					acked = *sc.Value
+				if sc.Value != nil {
+					scalars[sc.Name] = *sc.Value
 				}
 			}
-			if acked <= 0 {
-				t.Errorf("no acknowledged writes recorded (%v)", acked)
+			op := "put"
+			if name == "faults/inference_node_failure" {
+				op = "e2e"
+				for _, w := range []string{"before", "during", "after"} {
+					if _, ok := scalars["goodput_percent@"+w]; !ok {
+						t.Errorf("no goodput_percent@%s among %v", w, scalars)
+					}
+				}
+			} else {
+				if scalars["acknowledged_writes"] <= 0 {
+					t.Errorf("no acknowledged writes recorded")
+				}
+				if cs := res.Consistency; cs == nil || cs.Verdict != "linearizable" || cs.Operations < 100 {
+					t.Errorf("consistency %+v: want a linearizable history of at least 100 operations", cs)
+				}
+			}
+			windows := map[string]bool{}
+			for _, o := range res.Operations {
+				if o.PhaseOf == op && o.WindowMs > 0 {
+					windows[o.Name] = true
+					t.Logf("%s: %d ok, %d errors (%v) over %d ms, %.0f/s, p99 %v", o.Name, o.Count, o.Errors, o.ErrorsByKind, o.WindowMs, o.ThroughputOpsPerSec, time.Duration(o.Latency.P99Ns))
+				}
+			}
+			for _, w := range []string{"before", "during", "after"} {
+				if !windows[op+"@"+w] {
+					t.Errorf("no %s@%s window among the operations", op, w)
+				}
 			}
 		})
 	}
 	if _, ok := interface{}(c).(cluster.Partitioner); !ok {
 		t.Fatal("the local cluster should partition")
+	}
+}
+
+// The linearizability check's negative controls: nodes broken in two
+// known ways must be caught, with the history drawn.
+func TestLinearizabilityCheckCatchesBrokenNodes(t *testing.T) {
+	cases := []struct {
+		flag, scenario string
+	}{
+		{"--debug-stale-reads", "faults/partition_minority"},
+		{"--debug-ack-before-commit", "faults/leader_failure"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.flag, func(t *testing.T) {
+			c := startLocal(t, 3, tc.flag)
+			cfg := shortConfig()
+			cfg.Execution.Duration = 2 * time.Second
+			res, _, err := run(t, cfg, specNamed(t, cfg, tc.scenario), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs := res.Consistency
+			for _, ch := range res.Checks {
+				t.Logf("%s: %s", ch.Name, ch.Detail)
+			}
+			if cs == nil || cs.Verdict != "violation" {
+				t.Fatalf("consistency %+v: want a violation", cs)
+			}
+			if b, err := os.ReadFile(cs.Visualization); err != nil || !strings.Contains(string(b), "<html") {
+				t.Errorf("visualization %q: %v", cs.Visualization, err)
+			}
+			var failed bool
+			for _, ch := range res.Checks {
+				if ch.Name == "linearizable" {
+					failed = !ch.Passed && ch.Severity == metrics.SeverityFail && strings.Contains(ch.Detail, cs.Visualization)
+				}
+			}
+			if !failed {
+				t.Errorf("checks %+v: want a failed linearizable check naming the drawing", res.Checks)
+			}
+		})
+	}
+}
+
+func TestConsensusWithConsistencyCheck(t *testing.T) {
+	c := startLocal(t, 3)
+	cfg := shortConfig()
+	cfg.Consensus.CheckConsistency = true
+	res, _, err := run(t, cfg, specNamed(t, cfg, "consensus/read/linearizable/clients=4"), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs := res.Consistency; cs == nil || cs.Verdict != "linearizable" || cs.Operations == 0 {
+		t.Errorf("consistency %+v: want a linearizable history", cs)
 	}
 }
 
@@ -349,3 +435,50 @@ func TestEveryCategoryOnLocalCluster(t *testing.T) {
 }
 
 func newFast() *load.FastClient { return load.NewFastClient(4, 10*time.Second) }
+
+// TestProbeFindsWhatTheTargetServes: route families the target lacks
+// (404 from its mux, a placeholder answer) are found before any scenario
+// runs; a route answering about a missing resource counts as served.
+func TestProbeFindsWhatTheTargetServes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/api/v1/health", r.URL.Path == "/api/v1/cluster/status":
+			w.Write([]byte(`{"status":"ok","leader_id":"x"}`))
+		case r.URL.Path == "/api/v1/nodes":
+			w.Write([]byte(`{"status":"not implemented yet"}`))
+		case strings.HasPrefix(r.URL.Path, "/api/v1/kv/"):
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error":"key not found"}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	c, err := cluster.NewExternal([]string{srv.URL}, 5*time.Second).Start(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	caps := Probe(context.Background(), c, &cfg)
+	if _, ok := caps[famKV]; ok {
+		t.Errorf("the KV route answers about a missing key, so it is served: %q", caps[famKV])
+	}
+	if !strings.Contains(caps[famNodes], "placeholder") {
+		t.Errorf("nodes: %q, want a placeholder found", caps[famNodes])
+	}
+	if caps[famModels] != "GET /api/v1/models answered 404 Not Found" {
+		t.Errorf("models: %q", caps[famModels])
+	}
+	spec := specNamed(t, &cfg, "api/model_operations/clients=1")
+	if why := caps.Missing(spec); why != "the target does not serve model registry (GET /api/v1/models answered 404 Not Found)" {
+		t.Errorf("api/model_operations: %q", why)
+	}
+	if why := caps.Missing(specNamed(t, &cfg, "api/health_check/clients=1")); why != "" {
+		t.Errorf("health_check would be skipped: %q", why)
+	}
+	for _, name := range []string{"inference/generate/clients=1", "faults/inference_node_failure"} {
+		if why := caps.Missing(specNamed(t, &cfg, name)); !strings.Contains(why, "inference") {
+			t.Errorf("%s against a target without an inference API: %q, want skipped naming it", name, why)
+		}
+	}
+}

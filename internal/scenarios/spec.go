@@ -23,6 +23,9 @@ type Spec struct {
 	MinNodes int
 	// Needs: the scenario is skipped where the cluster lacks an ability.
 	Needs []cluster.Ability
+	// Routes are the route families it needs from the target (see
+	// probe.go); All fills them. It is skipped where Probe finds one missing.
+	Routes []string
 	// Timeout bounds the whole scenario; 0 means the configured scenario timeout.
 	Timeout time.Duration
 	Run     func(ctx context.Context, env *Env, c cluster.Cluster) error
@@ -76,6 +79,12 @@ func All(cfg *config.Config) []Spec {
 				if s.MinNodes == 0 {
 					s.MinNodes = 1
 				}
+				if s.Routes == nil {
+					s.Routes = routesFor(s.Name, cfg)
+				}
+				if cat == "consensus" && cfg.Consensus.CheckConsistency {
+					s = withHistory(s)
+				}
 				out = append(out, s)
 			}
 		}
@@ -86,7 +95,7 @@ func All(cfg *config.Config) []Spec {
 // Implemented lists the categories that have scenarios.
 func Implemented() []string {
 	var out []string
-	for _, c := range config.Categories {
+	for _, c := range config.Categories() {
 		if len(families[c]) > 0 {
 			out = append(out, c)
 		}

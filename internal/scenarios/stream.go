@@ -1,20 +1,20 @@
 package scenarios
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/odbench/odbench/internal/cluster"
+	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/load"
 	"github.com/odbench/odbench/internal/metrics"
 )
@@ -33,7 +33,9 @@ func ensureModel(ctx context.Context, env *Env, api *API, c cluster.Cluster) (fu
 	var se *load.StatusError
 	switch {
 	case errors.Is(err, ErrUnsupported):
-		return nil, Skip("the target cannot create models (POST /api/v1/models); inference scenarios need one it can serve")
+		// A plain Ollama or OpenAI-compatible server: it serves the models
+		// it has, and inference.model must name one of them.
+		return func() {}, nil
 	case errors.As(err, &se) && se.Code == http.StatusConflict:
 		// It exists (left by an earlier run, or by a scenario that failed to
 		// clean up): reuse it, after checking that it really does.
@@ -67,74 +69,119 @@ func ensureModel(ctx context.Context, env *Env, api *API, c cluster.Cluster) (fu
 	return cleanup, nil
 }
 
+// withModel opens a small control client of the node API and makes sure
+// the inference model exists on every node; done deletes the model and
+// closes the client.
+func withModel(ctx context.Context, env *Env, c cluster.Cluster) (api *API, done func(), err error) {
+	ctl := env.FastClient(4)
+	api = NewAPI(ctl)
+	cleanup, err := ensureModel(ctx, env, api, c)
+	if err != nil {
+		ctl.Close()
+		return nil, nil, err
+	}
+	return api, func() { cleanup(); ctl.Close() }, nil
+}
+
 // inferStats collects per-request measurements that the load engine does
-// not see: TTFT, TPOT, inter-token gaps, tokens, the serving node, and
-// per-node end-to-end latency. Requests that started before the engine's
-// measured window (warm-up) are not recorded, like the engine's own.
+// not see: TTFT, TPOT, inter-token gaps, Ollama's load and prompt times,
+// tokens, the serving node, and per-node end-to-end latency. Requests that
+// started before the engine's measured window (warm-up) are not recorded,
+// like the engine's own; counts (tokens, goodput) are of the answers that
+// ended inside the window. An answer that came in one piece yields no
+// TTFT, TPOT or ITL, and one without a token count no TPOT: they are
+// reported absent, never computed as if streamed.
 type inferStats struct {
-	rec      *metrics.Recorder
-	perNode  *metrics.Recorder
-	seq      atomic.Uint64
-	tokens   atomic.Int64
-	good     atomic.Int64
-	sloTTFT  time.Duration
-	sloTPOT  time.Duration
-	mu       sync.Mutex
-	servedBy map[string]int64
+	rec     *metrics.Recorder
+	perNode *metrics.Recorder
+	seq     atomic.Uint64
+	sloTTFT time.Duration
+	sloTPOT time.Duration
+
+	mu         sync.Mutex
+	servedBy   map[string]int64
+	answers    int64 // answers read inside the window
+	streamed   int64 // of which came in more than one piece
+	counted    int64 // of which had a token count from the server
+	tokens     int64 // tokens of those answers
+	chunkCount int64 // content chunks of answers without a count
+	good       int64
+	// faults, in a fault scenario, splits goodput by window: goodBy counts
+	// the good answers of the requests sent in each.
+	faults *faultWindows
+	goodBy map[string]int64
 }
 
 func newInferStats(sloTTFT, sloTPOT time.Duration, workers int) *inferStats {
-	s := &inferStats{rec: metrics.NewRecorder(workers, false), perNode: metrics.NewRecorder(workers, false),
-		sloTTFT: sloTTFT, sloTPOT: sloTPOT, servedBy: map[string]int64{}}
-	for _, name := range []string{"ttft", "tpot", "itl"} {
-		s.rec.Op(name)
-	}
-	return s
-}
-
-// chunk is the part of an Ollama NDJSON line the measurement reads.
-type chunk struct {
-	Response string `json:"response"`
-	Message  *struct {
-		Content string `json:"content"`
-	} `json:"message"`
-	Done      bool   `json:"done"`
-	EvalCount int    `json:"eval_count"`
-	ServedBy  string `json:"served_by"`
-	Error     string `json:"error"`
-}
-
-// decodeChunk parses one NDJSON line of a generate or chat stream.
-func decodeChunk(line []byte) (chunk, error) {
-	var c chunk
-	if err := json.Unmarshal(line, &c); err != nil {
-		return c, fmt.Errorf("undecodable stream line: %v", err)
-	}
-	if c.Error != "" {
-		return c, fmt.Errorf("stream error: %s", c.Error)
-	}
-	return c, nil
+	return &inferStats{rec: metrics.NewRecorder(workers, false), perNode: metrics.NewRecorder(workers, false),
+		sloTTFT: sloTTFT, sloTPOT: sloTPOT, servedBy: map[string]int64{}, goodBy: map[string]int64{}}
 }
 
 // requestOp names the inference request operation; its phases (ttft,
-// tpot, itl) and per-node breakdowns (e2e@n1) name it as what they are part of.
+// tpot, itl, load, prompt_eval) and per-node breakdowns (e2e@n1) name it
+// as what they are part of.
 const requestOp = "e2e"
 
-// generateOp streams one generate (or chat) request per call to the entry
-// nodes in turn and measures its phases.
-func generateOp(name string, client *http.Client, entries []string, chat bool, model, prompt string, numPredict int, st *inferStats) load.Operation {
-	path := "/api/generate"
-	body, _ := json.Marshal(map[string]any{"model": model, "prompt": prompt, "options": map[string]int{"num_predict": numPredict}})
-	if chat {
-		path = "/api/chat"
-		body, _ = json.Marshal(map[string]any{"model": model, "messages": []map[string]string{{"role": "user", "content": prompt}},
-			"options": map[string]int{"num_predict": numPredict}})
+// inferTarget says how to send a streamed inference request: the API, the
+// model, the prompt, the tokens asked for and the key to send.
+type inferTarget struct {
+	api        string // ollama | openai
+	chat       bool
+	model      string
+	prompt     string
+	numPredict int
+	apiKey     string
+}
+
+func inferTargetOf(cfg *config.Config, chat bool) inferTarget {
+	in := cfg.Inference
+	t := inferTarget{api: in.API, chat: chat, model: in.Model, prompt: in.Prompt, numPredict: in.NumPredict}
+	if in.API == "openai" && in.OpenAIRoute == "chat" {
+		t.chat = true
 	}
+	if in.APIKeyEnv != "" {
+		t.apiKey = os.Getenv(in.APIKeyEnv)
+	}
+	return t
+}
+
+// request returns the path and body of one streamed request.
+func (t inferTarget) request() (string, []byte) {
+	var path string
+	var body map[string]any
+	switch {
+	case t.api == "openai" && t.chat:
+		path = "/v1/chat/completions"
+		body = map[string]any{"model": t.model, "messages": []map[string]string{{"role": "user", "content": t.prompt}}}
+	case t.api == "openai":
+		path = "/v1/completions"
+		body = map[string]any{"model": t.model, "prompt": t.prompt}
+	case t.chat:
+		path = "/api/chat"
+		body = map[string]any{"model": t.model, "messages": []map[string]string{{"role": "user", "content": t.prompt}},
+			"options": map[string]int{"num_predict": t.numPredict}}
+	default:
+		path = "/api/generate"
+		body = map[string]any{"model": t.model, "prompt": t.prompt, "options": map[string]int{"num_predict": t.numPredict}}
+	}
+	if t.api == "openai" {
+		body["max_tokens"] = t.numPredict
+		body["stream"] = true
+		body["stream_options"] = map[string]bool{"include_usage": true}
+	}
+	b, _ := json.Marshal(body)
+	return path, b
+}
+
+// generateOp streams one inference request per call to the entry nodes in
+// turn and measures its phases.
+func generateOp(name string, client *http.Client, entries []string, t inferTarget, st *inferStats) load.Operation {
+	path, body := t.request()
 	var next atomic.Uint64
 	return load.Operation{Name: name, Do: func(ctx context.Context) error {
 		start := time.Now()
-		if t, ok := load.IntendedStart(ctx); ok {
-			start = t // phases are measured from the intended start, like the engine's latency
+		if it, ok := load.IntendedStart(ctx); ok {
+			start = it // phases are measured from the intended start, like the engine's latency
 		}
 		url := entries[int(next.Add(1)-1)%len(entries)] + path
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
@@ -142,92 +189,103 @@ func generateOp(name string, client *http.Client, entries []string, chat bool, m
 			return err
 		}
 		req.Header.Set("Content-Type", "application/json")
+		if t.apiKey != "" {
+			req.Header.Set("Authorization", "Bearer "+t.apiKey)
+		}
 		return load.Do(client, req, func(resp *http.Response) error {
-			if from, ok := load.MeasureStart(ctx); ok && start.Before(from) {
-				_, err := io.Copy(io.Discard, resp.Body) // warm-up: read it, record nothing
+			var a answer
+			var err error
+			if t.api == "openai" {
+				a, err = readSSE(resp.Body)
+			} else {
+				a, err = readNDJSON(resp.Body)
+			}
+			if err != nil {
 				return err
 			}
-			return st.read(ctx, resp, start)
+			if node := resp.Header.Get("X-Served-By"); node != "" {
+				a.node = node
+			}
+			// A warm-up request's latencies are not recorded, like the
+			// engine's; its tokens count if it ended inside the window,
+			// as the engine counts it in requests/s.
+			from, ok := load.MeasureStart(ctx)
+			st.record(ctx, a, start, ok && start.Before(from))
+			return nil
 		})
 	}}
 }
 
-// read consumes one streamed answer and records its measurements. Tokens
-// and goodput count the answers that ended inside the measured window, as
-// the engine's throughput counts requests.
-func (s *inferStats) read(ctx context.Context, resp *http.Response, start time.Time) error {
-	br := bufio.NewReaderSize(resp.Body, 4096)
-	var first, last time.Time
-	var gaps []time.Duration
-	var final chunk
-	for {
-		line, err := br.ReadBytes('\n')
-		now := time.Now()
-		if len(bytes.TrimSpace(line)) > 0 {
-			c, derr := decodeChunk(line)
-			if derr != nil {
-				return derr
-			}
-			if c.Done {
-				final = c
-				last = now
-				break
-			}
-			if c.Response != "" || (c.Message != nil && c.Message.Content != "") {
-				if first.IsZero() {
-					first = now
-				} else {
-					gaps = append(gaps, now.Sub(last))
-				}
-				last = now
-			}
-		}
-		if err == io.EOF {
-			return fmt.Errorf("stream ended without a done line")
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if first.IsZero() {
-		first = last // stream:false or no token: the whole answer is the first token
-	}
-	node := resp.Header.Get("X-Served-By")
-	if node == "" {
-		node = final.ServedBy
-	}
+// record adds one answer's measurements: of a warm-up request (warm),
+// only the counts of an answer that ended inside the window.
+func (s *inferStats) record(ctx context.Context, a answer, start time.Time, warm bool) {
 	shard := int(s.seq.Add(1))
-	ttft := first.Sub(start)
-	e2e := last.Sub(start)
-	s.rec.Op("ttft").Shard(shard).Record(ttft.Nanoseconds())
-	for _, g := range gaps {
-		s.rec.Op("itl").Shard(shard).Record(g.Nanoseconds())
-	}
+	streamed := a.chunks >= 2
+	e2e := a.last.Sub(start)
+	ttft := a.first.Sub(start)
 	var tpot time.Duration
-	if final.EvalCount > 1 {
-		tpot = (e2e - ttft) / time.Duration(final.EvalCount-1)
-		s.rec.Op("tpot").Shard(shard).Record(tpot.Nanoseconds())
+	if streamed && a.tokensKnown && a.tokens > 1 {
+		tpot = (e2e - ttft) / time.Duration(a.tokens-1)
 	}
-	if from, to, ok := load.Window(ctx); !ok || (!last.Before(from) && last.Before(to)) {
-		s.tokens.Add(int64(final.EvalCount))
-		if ttft <= s.sloTTFT && (final.EvalCount < 2 || tpot <= s.sloTPOT) {
-			s.good.Add(1)
-		}
+	from, to, windowed := load.Window(ctx)
+	inWindow := !windowed || (!a.last.Before(from) && a.last.Before(to))
+	good := streamed && ttft <= s.sloTTFT && (!a.tokensKnown || a.tokens < 2 || tpot <= s.sloTPOT)
+	if !warm {
+		s.recordLatencies(a, shard, streamed, e2e, ttft, tpot)
 	}
-	if node != "" {
-		s.perNode.Op("e2e@" + node).Shard(shard).Record(e2e.Nanoseconds())
-		s.mu.Lock()
-		s.servedBy[node]++
-		s.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a.node != "" && !warm {
+		s.servedBy[a.node]++
 	}
-	return nil
+	if s.faults != nil && good && !warm {
+		s.goodBy[s.faults.window(start)]++ // by when it was sent, like the fault's windows
+	}
+	if !inWindow {
+		return
+	}
+	s.answers++
+	if streamed {
+		s.streamed++
+	}
+	if a.tokensKnown {
+		s.counted++
+		s.tokens += int64(a.tokens)
+	} else {
+		s.chunkCount += int64(a.chunks)
+	}
+	if good {
+		s.good++
+	}
 }
 
-// finish adds the phase histograms and the per-request scalars to env.
+// recordLatencies records one measured answer's phases.
+func (s *inferStats) recordLatencies(a answer, shard int, streamed bool, e2e, ttft, tpot time.Duration) {
+	if streamed {
+		s.rec.Op("ttft").Shard(shard).Record(ttft.Nanoseconds())
+		for _, g := range a.gaps {
+			s.rec.Op("itl").Shard(shard).Record(g.Nanoseconds())
+		}
+		if a.tokensKnown && a.tokens > 1 {
+			s.rec.Op("tpot").Shard(shard).Record(tpot.Nanoseconds())
+		}
+	}
+	if a.load != nil {
+		s.rec.Op("load").Shard(shard).Record(a.load.Nanoseconds())
+	}
+	if a.promptEval != nil {
+		s.rec.Op("prompt_eval").Shard(shard).Record(a.promptEval.Nanoseconds())
+	}
+	if a.node != "" {
+		s.perNode.Op("e2e@" + a.node).Shard(shard).Record(e2e.Nanoseconds())
+	}
+}
+
+// finish adds the phase histograms and the per-request scalars to env,
+// and says what could not be measured and why.
 func (s *inferStats) finish(env *Env, res *load.Result) {
 	measured := res.Measured()
-	now := res.MeasureEnd
-	s.rec.Tick(now)
+	s.rec.Tick(res.MeasureEnd)
 	var phases []metrics.Operation
 	for _, op := range s.rec.Ops() {
 		snap := op.Snapshot(measured)
@@ -235,10 +293,44 @@ func (s *inferStats) finish(env *Env, res *load.Result) {
 		phases = append(phases, snap)
 	}
 	env.AddOperations(phases...)
-	env.Scalar("output_tokens_per_s", float64(s.tokens.Load())/measured.Seconds(), "tokens/s")
-	env.Scalar("goodput_rps", float64(s.good.Load())/measured.Seconds(), "requests/s")
 	for _, op := range res.Operations() {
 		env.Scalar("requests_per_s", op.ThroughputOpsPerSec, "requests/s")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	secs := measured.Seconds()
+	if s.answers == 0 {
+		env.Absent("output_tokens_per_s", "tokens/s", "no answer ended inside the measured window")
+		env.Absent("goodput_rps", "requests/s", "no answer ended inside the measured window")
+		return
+	}
+	unstreamed := s.answers - s.streamed
+	switch {
+	case s.streamed == 0:
+		why := "the target answered in one piece (no streaming): there is no time to a first token or between tokens to measure"
+		env.Absent("ttft", "ms", why)
+		env.Absent("tpot", "ms", why)
+		env.Absent("itl", "ms", why)
+		env.Absent("goodput_rps", "requests/s", why+", so no TTFT to judge against inference.slo_ttft")
+	case unstreamed > 0:
+		env.Warn("%d of %d answers came in one piece: TTFT, TPOT and ITL count only the %d streamed ones", unstreamed, s.answers, s.streamed)
+	}
+	if s.streamed > 0 {
+		env.Scalar("goodput_rps", float64(s.good)/secs, "requests/s")
+	}
+	switch {
+	case s.counted == s.answers:
+		env.Scalar("output_tokens_per_s", float64(s.tokens)/secs, "tokens/s")
+	case s.counted == 0 && env.Config.Inference.API == "openai":
+		env.Scalar("output_tokens_per_s", float64(s.chunkCount)/secs, "tokens/s")
+		env.Absent("tpot", "ms", "the server sent no usage (stream_options.include_usage): no token count to divide by")
+		env.Warn("the server sent no usage: output tokens are counted content chunks, one token each, which a server that sends several tokens per chunk undercounts")
+	case s.counted == 0:
+		env.Absent("output_tokens_per_s", "tokens/s", "the target reported no token counts (Ollama's eval_count)")
+		env.Absent("tpot", "ms", "the target reported no token counts (Ollama's eval_count)")
+	default:
+		env.Scalar("output_tokens_per_s", float64(s.tokens)/secs, "tokens/s")
+		env.Warn("%d of %d answers had no token count: tokens/s counts only the others", s.answers-s.counted, s.answers)
 	}
 }
 

@@ -1,0 +1,110 @@
+// The node's configuration, its defaults and their validation.
+
+package node
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/odbench/odbench/internal/config"
+)
+
+// Config configures one node. The CLI fills it from flags.
+type Config struct {
+	ID        string
+	DataDir   string
+	Bind      string // IP to bind every listener to
+	Bootstrap bool   // start a new cluster with this node as its only voter
+	Join      string // API URL of any member to join through
+	// Ports; 0 picks a free one (a restart passes the previous ones).
+	APIPort, RaftPort, GossipPort int
+
+	Fsync            bool
+	HeartbeatTimeout time.Duration
+	ElectionTimeout  time.Duration
+	LeaderLease      time.Duration
+	// ForwardTimeout bounds a request a follower forwards to the leader;
+	// past it the follower answers 504 naming the leader.
+	ForwardTimeout   time.Duration
+	SnapshotInterval time.Duration
+	SnapshotEntries  uint64
+
+	Slots             int
+	TokenDelay        time.Duration // per generated token
+	PromptTokenDelay  time.Duration // per prompt token
+	ModelLoadPerGB    time.Duration // load time of an uncached model, per GB (plus a fixed 50 ms)
+	ModelCache        int           // models kept "loaded"
+	Policy            string        // round_robin | least_connections | random
+	ReplicationFactor int
+	DefaultNumPredict int
+
+	// Debug knobs for odbench's own tests: each breaks the node in one
+	// known way, so a check can be shown to fail.
+	ExtraLatency    time.Duration // added to every API request
+	HangPath        string        // requests to this path never answer (until shutdown)
+	LeakBytesPerSec int           // heap retained forever, per second
+	StuckRoundRobin bool          // round robin always picks the first candidate
+	// StaleReads: a follower answers linearizable reads from its own
+	// state, without asking the leader (breaks linearizability).
+	StaleReads bool
+	// AckBeforeCommit: the leader acknowledges a put at once and hands it
+	// to Raft ackBeforeCommitDelay later (loses acknowledged writes when
+	// the leader dies in between, and breaks linearizability).
+	AckBeforeCommit bool
+
+	// ParentPID: exit when the parent process changes (odbench died).
+	ParentPID int
+	// Debug turns on Raft's and memberlist's own logs.
+	Debug bool
+}
+
+// DefaultConfig returns defaults suited to loopback clusters.
+func DefaultConfig() Config {
+	return Config{
+		Bind: "127.0.0.1", Fsync: true,
+		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
+		LeaderLease: 150 * time.Millisecond, ForwardTimeout: 10 * time.Second, SnapshotInterval: 30 * time.Second, SnapshotEntries: 16384,
+		Slots: 4, TokenDelay: 5 * time.Millisecond, PromptTokenDelay: 200 * time.Microsecond,
+		ModelLoadPerGB: 500 * time.Millisecond, ModelCache: 2, Policy: "round_robin",
+		ReplicationFactor: 1, DefaultNumPredict: 16,
+	}
+}
+
+// Validate checks the configuration, reporting every problem.
+func (c Config) Validate() error {
+	var errs []error
+	if c.ID == "" {
+		errs = append(errs, errors.New("--id: must not be empty"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir: must not be empty"))
+	}
+	if c.Bootstrap && c.Join != "" {
+		errs = append(errs, errors.New("--bootstrap and --join: give one, not both"))
+	}
+	if c.Slots < 1 {
+		errs = append(errs, fmt.Errorf("--slots: must be at least 1, but is %d", c.Slots))
+	}
+	if c.ModelCache < 1 {
+		errs = append(errs, fmt.Errorf("--model-cache: must be at least 1, but is %d", c.ModelCache))
+	}
+	if c.ReplicationFactor < 1 {
+		errs = append(errs, fmt.Errorf("--replication-factor: must be at least 1, but is %d", c.ReplicationFactor))
+	}
+	if !slices.Contains(config.Policies(), c.Policy) {
+		errs = append(errs, fmt.Errorf("--policy: must be one of %s, but is %q", strings.Join(config.Policies(), ", "), c.Policy))
+	}
+	if c.ForwardTimeout <= 0 || c.ForwardTimeout > requestTimeout {
+		errs = append(errs, fmt.Errorf("--forward-timeout: must be above 0 and at most %v (the node's own request bound), but is %v", requestTimeout, c.ForwardTimeout))
+	}
+	if c.LeakBytesPerSec < 0 {
+		errs = append(errs, fmt.Errorf("--debug-leak-bytes-per-s: must not be negative, but is %d", c.LeakBytesPerSec))
+	}
+	if c.HeartbeatTimeout < 5*time.Millisecond || c.ElectionTimeout < 5*time.Millisecond {
+		errs = append(errs, errors.New("--heartbeat-timeout and --election-timeout: must be at least 5ms"))
+	}
+	return errors.Join(errs...)
+}

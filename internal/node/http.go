@@ -1,0 +1,217 @@
+// The node's HTTP layer: routes with their per-route timeouts, the
+// middleware every request passes (panics, body bound, debug knobs,
+// counters), and the JSON helpers handlers answer with.
+
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/odbench/odbench/internal/pace"
+)
+
+// Version is the node API's version string.
+const Version = "odbench-node/1"
+
+const (
+	maxBody        = 8 << 20 // request bodies
+	requestTimeout = 30 * time.Second
+	longTimeout    = 10 * time.Minute // inference, model pulls, blob ranges, profiles
+)
+
+var fixedTime time.Time // zero: no Last-Modified on blobs
+
+// buildName names the binary serving: its module version and VCS revision
+// when the toolchain stamped them.
+func buildName() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	name := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			name += " " + s.Value
+		}
+	}
+	return strings.TrimSpace(name)
+}
+
+func (n *Node) routes() http.Handler {
+	mux := http.NewServeMux()
+	// Every route is bounded where it is registered: most answer within
+	// requestTimeout; an inference, a model pull, a blob range or a profile
+	// may take up to longTimeout.
+	h := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, bounded(requestTimeout, fn)) }
+	long := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, bounded(longTimeout, fn)) }
+
+	h("GET /api/v1/health", n.health)
+	h("GET /api/v1/version", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"version": Version, "build": buildName(), "go": runtime.Version()})
+	})
+	h("GET /api/v1/cluster/status", n.clusterStatus)
+	h("GET /api/v1/cluster/leader", n.clusterLeader)
+	h("POST /api/v1/cluster/join", n.clusterJoin)
+	h("POST /api/v1/cluster/leave", n.clusterLeave)
+	h("GET /api/v1/nodes", n.nodesList)
+	h("GET /api/v1/nodes/{id}", n.nodeGet)
+	h("POST /api/v1/nodes/{id}/drain", n.nodeDrain(true))
+	h("POST /api/v1/nodes/{id}/undrain", n.nodeDrain(false))
+	h("GET /api/v1/metrics", n.metricsJSON)
+	h("GET /metrics", n.metrics.handler().ServeHTTP)
+
+	h("PUT /api/v1/kv/{key}", n.kvPut)
+	h("GET /api/v1/kv/{key}", n.kvGet)
+	h("DELETE /api/v1/kv/{key}", n.kvDelete)
+	h("POST /api/v1/kv/{key}/cas", n.kvCAS)
+	h("POST /api/v1/internal/apply", n.internalApply)
+	h("GET /api/v1/internal/read-index", n.internalReadIndex)
+
+	h("GET /api/v1/models", n.modelsList)
+	h("GET /api/v1/models/{name}", n.modelGet)
+	h("POST /api/v1/models", n.modelCreate)
+	long("POST /api/v1/models/{name}/download", n.modelDownload)
+	h("DELETE /api/v1/models/{name}", n.modelDelete)
+	long("GET /api/v1/blobs/{digest}", n.blobGet)
+
+	h("POST /api/v1/p2p/broadcast", n.p2pBroadcast)
+	h("GET /api/v1/p2p/messages/{id}", n.p2pMessage)
+	h("GET /api/v1/p2p/locate/{digest}", n.p2pLocate)
+
+	h("GET /api/v1/admin/faults", n.faultsGet)
+	h("POST /api/v1/admin/faults", n.faultsSet)
+	h("DELETE /api/v1/admin/faults", n.faultsClear)
+	h("GET /api/v1/admin/policy", n.policyGet)
+	h("POST /api/v1/admin/policy", n.policySet)
+
+	long("POST /api/generate", n.infer.handle(ollamaGenerate))
+	long("POST /api/chat", n.infer.handle(ollamaChat))
+	long("POST /api/v1/generate", n.infer.handle(ollamaGenerate))
+	long("POST /api/v1/chat", n.infer.handle(ollamaChat))
+	long("POST /v1/chat/completions", n.infer.handle(openaiChat))
+	long("POST /v1/completions", n.infer.handle(openaiCompletions))
+	h("GET /v1/models", n.openaiModels)
+	h("GET /api/tags", n.tags)
+	long("POST /api/pull", n.pull)
+
+	long("/debug/pprof/", pprof.Index)
+	h("/debug/pprof/cmdline", pprof.Cmdline)
+	long("/debug/pprof/profile", pprof.Profile)
+	h("/debug/pprof/symbol", pprof.Symbol)
+	long("/debug/pprof/trace", pprof.Trace)
+	return n.middleware(mux)
+}
+
+// bounded gives a route's requests a deadline.
+func bounded(d time.Duration, fn http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		fn(w, r.WithContext(ctx))
+	})
+}
+
+// middleware turns panics into 500s, bounds request bodies, applies the
+// debug knobs and counts requests and server errors.
+func (n *Node) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				n.log.Error("handler panic", "path", r.URL.Path, "panic", p)
+				writeErr(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
+		if n.cfg.HangPath != "" && r.URL.Path == n.cfg.HangPath {
+			<-r.Context().Done() // debug: this endpoint hangs until the client or the node gives up
+			return
+		}
+		if d := n.cfg.ExtraLatency; d > 0 && (strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/v1/")) && !strings.HasPrefix(r.URL.Path, "/api/v1/internal/") {
+			// A precise wait: time.Sleep(100µs) lasts about 1 ms on Linux,
+			// which would plant ten times the slowdown asked for. No spin at
+			// the end (Margin 0): under load it would take CPU from the node.
+			s := pace.NewSleeper()
+			s.Margin = 0
+			s.Sleep(d)
+			s.Close()
+		}
+		n.requests.Add(1)
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.code >= 500 {
+			n.serverErrors.Add(1)
+		}
+	})
+}
+
+// statusWriter remembers the status code, for the error counter; it
+// passes Flush through for streamed answers.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, code int, format string, args ...any) {
+	writeJSON(w, code, map[string]string{"error": fmt.Sprintf(format, args...)})
+}
+
+// decode reads a JSON body into v, answering 400 on failure.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeErr(w, http.StatusRequestEntityTooLarge, "request body over %d bytes", mbe.Limit)
+			return false
+		}
+		writeErr(w, http.StatusBadRequest, "malformed JSON: %v", err)
+		return false
+	}
+	return true
+}
+
+func (n *Node) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "id": n.cfg.ID, "uptime_s": time.Since(n.started).Seconds()})
+}
+
+// maxModelBytes bounds synthetic models (64 GiB).
+const maxModelBytes = 64 << 30

@@ -1,0 +1,89 @@
+// The KV store over Raft: writes go through the log, reads are
+// linearizable (read index) unless ?consistency=stale.
+
+package node
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+func (n *Node) kvPut(w http.ResponseWriter, r *http.Request) {
+	n.metrics.kvOps.WithLabelValues("put").Inc()
+	value, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeErr(w, http.StatusRequestEntityTooLarge, "value: %v", err)
+		return
+	}
+	res, err := n.apply(r.Context(), Command{Op: opPut, Key: r.PathValue("key"), Value: value})
+	if err != nil {
+		writeApplyErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]uint64{"version": res.Version})
+}
+
+func (n *Node) kvCAS(w http.ResponseWriter, r *http.Request) {
+	n.metrics.kvOps.WithLabelValues("cas").Inc()
+	expect, err := strconv.ParseUint(r.URL.Query().Get("expect_version"), 10, 64)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "expect_version must be a whole number (0: the key must not exist)")
+		return
+	}
+	value, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeErr(w, http.StatusRequestEntityTooLarge, "value: %v", err)
+		return
+	}
+	res, err := n.apply(r.Context(), Command{Op: opCAS, Key: r.PathValue("key"), Value: value, ExpectVersion: expect})
+	if err != nil {
+		if errors.Is(err, ErrCASConflict) {
+			writeJSON(w, http.StatusConflict, map[string]any{"error": "version mismatch", "version": res.Version})
+			return
+		}
+		writeApplyErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]uint64{"version": res.Version})
+}
+
+func (n *Node) kvDelete(w http.ResponseWriter, r *http.Request) {
+	n.metrics.kvOps.WithLabelValues("delete").Inc()
+	res, err := n.apply(r.Context(), Command{Op: opDelete, Key: r.PathValue("key")})
+	if err != nil {
+		writeApplyErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]uint64{"version": res.Version})
+}
+
+// kvGet reads a key: linearizable by default (read index on the leader;
+// followers forward), or ?consistency=stale from this node's FSM. The value
+// is the body; its version is the X-Version header.
+func (n *Node) kvGet(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	stale := r.URL.Query().Get("consistency") == "stale"
+	n.metrics.kvOps.WithLabelValues(map[bool]string{true: "get_stale", false: "get"}[stale]).Inc()
+	if !stale {
+		if !n.isLeader() {
+			if !n.cfg.StaleReads { // debug: otherwise answered below, possibly stale
+				n.relayToLeader(w, r, nil)
+				return
+			}
+		} else if err := n.readIndex(r.Context()); err != nil {
+			writeApplyErr(w, errNoLeaderIf(err))
+			return
+		}
+	}
+	e, ok := n.fsm.Get(key)
+	if !ok {
+		writeErr(w, http.StatusNotFound, "key %q not found", key)
+		return
+	}
+	w.Header().Set("X-Version", strconv.FormatUint(e.Version, 10))
+	w.Header().Set("X-Served-By", n.cfg.ID)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	_, _ = w.Write(e.Value)
+}

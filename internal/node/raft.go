@@ -1,0 +1,239 @@
+// Raft: the log store and transport, applying commands on the leader,
+// read index for linearizable reads, and finding the leader.
+
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+func (n *Node) startRaft() error {
+	cfg := n.cfg
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLease
+	rc.CommitTimeout = 5 * time.Millisecond
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.SnapshotThreshold = cfg.SnapshotEntries
+	rc.MaxAppendEntries = 256
+	rc.BatchApplyCh = true
+	level := hclog.Warn
+	if cfg.Debug {
+		level = hclog.Debug
+	}
+	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Output: os.Stderr, Level: level})
+
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db"), NoSync: !cfg.Fsync})
+	if err != nil {
+		return fmt.Errorf("raft store: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, rc.Logger)
+	if err != nil {
+		store.Close()
+		return fmt.Errorf("raft snapshots: %w", err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.RaftPort)))
+	if err != nil {
+		store.Close()
+		return fmt.Errorf("raft listener: %w", err)
+	}
+	n.raftAddr = ln.Addr().String()
+	n.trans = raft.NewNetworkTransportWithLogger(&streamLayer{Listener: ln, f: n.faults}, 8, 5*time.Second, rc.Logger)
+	existing, err := raft.HasExistingState(store, store, snaps)
+	if err != nil {
+		store.Close()
+		n.trans.Close()
+		return err
+	}
+	r, err := raft.NewRaft(rc, n.fsm, slowLogStore{LogStore: store, f: n.faults}, store, snaps, n.trans)
+	if err != nil {
+		store.Close()
+		n.trans.Close()
+		return fmt.Errorf("raft: %w", err)
+	}
+	n.raft, n.store = r, store
+	if cfg.Bootstrap && !existing {
+		f := r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: n.trans.LocalAddr()}}})
+		if err := f.Error(); err != nil {
+			return fmt.Errorf("raft bootstrap: %w", err)
+		}
+	}
+	return nil
+}
+
+func (n *Node) stopRaft() {
+	done := make(chan struct{})
+	go func() {
+		_ = n.raft.Shutdown().Error()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		n.log.Warn("raft shutdown took over 1s; closing the store anyway")
+	}
+	n.trans.Close()
+	n.store.Close()
+}
+
+func (n *Node) watchLeader(ctx context.Context) {
+	ch := make(chan raft.Observation, 16)
+	obs := raft.NewObserver(ch, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	n.raft.RegisterObserver(obs)
+	defer n.raft.DeregisterObserver(obs)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+			n.leaderChanges.Add(1)
+		}
+	}
+}
+
+// errNoLeader is returned when a write finds no leader.
+var errNoLeader = errors.New("no raft leader")
+
+// errNotApplied marks a failed write that certainly did not reach the
+// Raft log (refused before it was sent or enqueued). Its answer carries
+// "X-Not-Applied: true", so a client checking linearizability need not
+// treat it as possibly applied.
+var errNotApplied = errors.New("the write was not applied")
+
+// notApplied marks err as a write that was certainly not applied.
+func notApplied(err error) error { return fmt.Errorf("%w (%w)", err, errNotApplied) }
+
+// ackBeforeCommitDelay is how long --debug-ack-before-commit holds an
+// acknowledged put back from Raft.
+const ackBeforeCommitDelay = 50 * time.Millisecond
+
+// applyLocal applies cmd on this node, which must lead.
+func (n *Node) applyLocal(cmd Command) (ApplyResult, error) {
+	if err := cmd.validate(); err != nil {
+		return ApplyResult{}, err
+	}
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	if n.cfg.AckBeforeCommit && cmd.Op == opPut {
+		// Debug: the broken pattern of acknowledging before committing.
+		// The version guessed is the index the entry would get now.
+		next := n.raft.LastIndex() + 1
+		time.AfterFunc(ackBeforeCommitDelay, func() { n.raft.Apply(data, 5*time.Second) })
+		return ApplyResult{Version: next}, nil
+	}
+	f := n.raft.Apply(data, 5*time.Second)
+	if err := f.Error(); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout):
+			// Raft refused it before appending it to the log.
+			return ApplyResult{}, notApplied(errNoLeader)
+		case errors.Is(err, raft.ErrLeadershipLost):
+			return ApplyResult{}, errNoLeader // appended, perhaps committed
+		}
+		return ApplyResult{}, err
+	}
+	res, _ := f.Response().(ApplyResult)
+	return res, res.Err
+}
+
+// readIndex waits until this leader's FSM reflects every write committed
+// before the call: the linearizable read path.
+func (n *Node) readIndex(ctx context.Context) error {
+	idx := n.raft.CommitIndex()
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return errNoLeader
+	}
+	for n.fsm.AppliedIndex() < idx {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Microsecond):
+		}
+	}
+	return nil
+}
+
+// catchUp makes this node's FSM reflect every write committed before the
+// call (a read index): on the leader directly, on a follower by asking the
+// leader for its verified commit index and waiting to apply it.
+func (n *Node) catchUp(ctx context.Context) error {
+	if n.isLeader() {
+		return n.readIndex(ctx)
+	}
+	id, api, ok := n.leaderAPI()
+	if !ok {
+		return errNoLeader
+	}
+	fctx, cancel := context.WithTimeout(ctx, n.cfg.ForwardTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(fctx, http.MethodGet, api+"/api/v1/internal/read-index", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return leaderErr(id, api, err)
+	}
+	defer resp.Body.Close()
+	var ri struct {
+		Index uint64 `json:"index"`
+	}
+	switch derr := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&ri); {
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		return errNoLeader // it lost its leadership
+	case resp.StatusCode != http.StatusOK:
+		return &upstreamStatus{Code: resp.StatusCode, Msg: "read index"}
+	case derr != nil:
+		return &leaderError{ID: id, API: api, Code: http.StatusBadGateway, Err: fmt.Errorf("undecodable read index: %v", derr)}
+	}
+	for n.fsm.AppliedIndex() < ri.Index {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Microsecond):
+		}
+	}
+	return nil
+}
+
+// leaderAPI returns the current leader's API URL.
+func (n *Node) leaderAPI() (id, api string, ok bool) {
+	_, lid := n.raft.LeaderWithID()
+	if lid == "" {
+		return "", "", false
+	}
+	if rec, found := n.fsm.Node(string(lid)); found {
+		return rec.ID, rec.API, true
+	}
+	// The registry may not have the leader yet (a bootstrap node registers
+	// itself once it leads); gossip metadata carries every API address.
+	for _, m := range n.members() {
+		if m.ID == string(lid) && m.Meta.API != "" {
+			return m.ID, m.Meta.API, true
+		}
+	}
+	return string(lid), "", false
+}
+
+func (n *Node) isLeader() bool { return n.raft.State() == raft.Leader }

@@ -1,0 +1,287 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/odbench/odbench/internal/cluster"
+	"github.com/odbench/odbench/internal/history"
+	"github.com/odbench/odbench/internal/metrics"
+)
+
+// historyLoad is the recorded key-value workload that runs beside a fault
+// scenario's load (and a consensus scenario's, with
+// consensus.check_consistency): faults.history_clients clients send get,
+// put and compare-and-set on faults.history_keys shared keys through every
+// node in turn, together at about faults.history_rate operations per
+// second, and record each operation for the linearizability check.
+type historyLoad struct {
+	rec     *history.Recorder
+	keys    *keySpace
+	clients int
+	client  *http.Client
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	// notRecorded counts operations that certainly changed nothing:
+	// failed reads and refused writes.
+	notRecorded atomic.Int64
+}
+
+// The checker's cost grows faster than the history (ambiguous writes stay
+// open to the end), so a history aims at historyBudget operations, its rate
+// lowered for long scenarios, and stops at historyCap.
+const (
+	historyBudget = 50_000
+	historyCap    = 100_000
+)
+
+// historyRate is faults.history_rate, lowered so that a scenario of the
+// configured warm-up and duration (and a fault that outlasts a quarter of
+// it) records about historyBudget operations.
+func historyRate(env *Env) float64 {
+	span := env.Warmup + env.Duration*3/2
+	return min(env.Config.Faults.HistoryRate, historyBudget/span.Seconds())
+}
+
+// startHistory starts the workload against every node of c; stop ends it.
+func startHistory(ctx context.Context, env *Env, c cluster.Cluster) *historyLoad {
+	f := env.Config.Faults
+	keys := newKeySpace(f.HistoryKeys)
+	keys.next.Store(uint64(f.HistoryKeys)) // every key is used: cleanup deletes them all
+	h := &historyLoad{rec: history.NewRecorder(), keys: keys, clients: f.HistoryClients,
+		client: env.Client(f.HistoryClients)}
+	ctx, h.cancel = context.WithCancel(ctx)
+	nodes := bases(c)
+	interval := time.Duration(float64(time.Second) * float64(f.HistoryClients) / historyRate(env))
+	for i := range f.HistoryClients {
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			h.runClient(ctx, i, nodes, interval, rand.New(rand.NewPCG(env.Seed, uint64(i))))
+		}()
+	}
+	return h
+}
+
+// errorPause is how long a client waits after an operation failed, so a
+// node that refuses everything does not fill the history with failures.
+const errorPause = 50 * time.Millisecond
+
+// runClient sends one operation every interval (at once when behind),
+// each to the next node, until ctx ends. It remembers the last version it
+// saw of each key, to expect in its compare-and-sets.
+func (h *historyLoad) runClient(ctx context.Context, id int, nodes []string, interval time.Duration, rng *rand.Rand) {
+	seen := map[string]uint64{}
+	next := time.Now()
+	for seq := 0; h.rec.Len() < historyCap; seq++ {
+		key := h.keys.key(rng.IntN(h.keys.size))
+		in := history.Input{Key: key, Value: fmt.Sprintf("c%d-%d", id, seq)}
+		switch p := rng.IntN(10); {
+		case p < 4:
+			in.Kind, in.Value = history.Get, ""
+		case p < 7:
+			in.Kind = history.Put
+		default:
+			in.Kind, in.Expect = history.CAS, seen[key]
+		}
+		base := nodes[(id+seq)%len(nodes)]
+		call := h.rec.Now()
+		// A write cut short by the end of the workload is recorded too, as
+		// ambiguous: the node may have applied it, and another client may
+		// have read its value.
+		out, record := h.send(ctx, base, in)
+		if record {
+			h.rec.Add(id, in, call, out)
+			if !out.Ambiguous {
+				seen[key] = out.Version
+			}
+		} else if ctx.Err() == nil {
+			h.notRecorded.Add(1)
+		}
+		next = next.Add(interval)
+		if out.Ambiguous || !record {
+			next = time.Now().Add(errorPause)
+		}
+		if d := time.Until(next); d > 0 {
+			if !sleepCtx(ctx, d) {
+				return
+			}
+		} else if ctx.Err() != nil {
+			return
+		} else {
+			next = time.Now() // behind: do not burst to catch up
+		}
+	}
+}
+
+// send performs in against the node at base and says what the client
+// learnt, and whether the operation belongs in the history (a failed
+// read and a refused write changed nothing and do not).
+func (h *historyLoad) send(ctx context.Context, base string, in history.Input) (history.Output, bool) {
+	var req *http.Request
+	var err error
+	url := base + "/api/v1/kv/" + in.Key
+	switch in.Kind {
+	case history.Get:
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	case history.Put:
+		req, err = http.NewRequestWithContext(ctx, http.MethodPut, url, strings.NewReader(in.Value))
+	case history.CAS:
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, url+"/cas?expect_version="+strconv.FormatUint(in.Expect, 10), strings.NewReader(in.Value))
+	}
+	if err != nil {
+		return history.Output{}, false
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		if in.Kind == history.Get || notSent(err) {
+			return history.Output{}, false
+		}
+		return history.Output{Ambiguous: true}, true
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		if in.Kind == history.Get {
+			return history.Output{}, false
+		}
+		return history.Output{Ambiguous: true}, true
+	}
+	return kvAnswer(in.Kind, resp, body)
+}
+
+// kvAnswer interprets a node's answer to a KV operation.
+func kvAnswer(kind history.Kind, resp *http.Response, body []byte) (history.Output, bool) {
+	code := resp.StatusCode
+	if kind == history.Get {
+		switch {
+		case code == http.StatusOK:
+			v, err := strconv.ParseUint(resp.Header.Get("X-Version"), 10, 64)
+			if err != nil {
+				return history.Output{}, false // no version: nothing to check against
+			}
+			return history.Output{Found: true, Value: string(body), Version: v}, true
+		case code == http.StatusNotFound && !strings.Contains(string(body), "404 page not found"):
+			return history.Output{}, true // the key does not exist
+		}
+		return history.Output{}, false
+	}
+	var v struct {
+		Version uint64 `json:"version"`
+	}
+	switch {
+	case code == http.StatusOK:
+		if json.Unmarshal(body, &v) != nil {
+			return history.Output{Ambiguous: true}, true
+		}
+		return history.Output{Version: v.Version}, true
+	case code == http.StatusConflict && kind == history.CAS:
+		if json.Unmarshal(body, &v) != nil {
+			return history.Output{Ambiguous: true}, true
+		}
+		return history.Output{Conflict: true, Version: v.Version}, true
+	case code >= 400 && code < 500 && code != http.StatusRequestTimeout:
+		return history.Output{}, false // refused: nothing happened
+	case resp.Header.Get("X-Not-Applied") == "true":
+		return history.Output{}, false // the node says the write never reached its log
+	}
+	return history.Output{Ambiguous: true}, true
+}
+
+// notSent reports whether a request failed before it could reach the
+// server (the connection was refused), so it changed nothing.
+func notSent(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// stop ends the workload and waits for its clients.
+func (h *historyLoad) stop() {
+	h.cancel()
+	h.wg.Wait()
+	h.client.CloseIdleConnections()
+}
+
+// check stops the workload, checks its history within
+// faults.check_timeout and records the verdict: a "linearizable" check of
+// severity fail, the Consistency of the result, and on a violation
+// porcupine's visualisation beside the results file. It then deletes the
+// keys through base.
+func (h *historyLoad) check(ctx context.Context, env *Env, base string) {
+	h.stop()
+	defer func() {
+		ctl := env.FastClient(16)
+		defer ctl.Close()
+		h.keys.cleanup(ctx, env, NewAPI(ctl), base)
+	}()
+	vis := ""
+	if env.Dir != "" {
+		if err := os.MkdirAll(env.Dir, 0o755); err == nil {
+			vis = filepath.Join(env.Dir, fmt.Sprintf("linearizability-%s-%x.html",
+				strings.NewReplacer("/", "_", "=", "-").Replace(env.res.Name), env.Seed))
+		}
+	}
+	// The check cannot be interrupted: it must end inside the scenario's
+	// own timeout, with a little time left for the cleanup.
+	timeout := env.Config.Faults.CheckTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(min(timeout, time.Until(d)-5*time.Second), time.Second)
+	}
+	res := h.rec.Check(timeout, vis)
+	c := &metrics.Consistency{Verdict: string(res.Verdict), Operations: res.Operations, Ambiguous: res.Ambiguous,
+		NotRecorded: int(h.notRecorded.Load()), Keys: res.Keys, Clients: h.clients, CheckMs: float64(res.Took.Microseconds()) / 1000,
+		Visualization: res.Visualization}
+	env.mu.Lock()
+	env.res.Consistency = c
+	env.mu.Unlock()
+
+	detail := fmt.Sprintf("%d operations (%d ambiguous writes) by %d clients on %d keys: %s, checked in %s",
+		res.Operations, res.Ambiguous, h.clients, res.Keys, res.Verdict, res.Took.Round(time.Millisecond))
+	if res.Operations >= historyCap {
+		detail += fmt.Sprintf(" (the workload stopped at %d operations, before the scenario ended)", historyCap)
+	}
+	switch {
+	case res.Verdict == history.Unknown:
+		detail += fmt.Sprintf(" (the check ran out of its %v: raise faults.check_timeout and execution.scenario_timeout, or lower faults.history_rate)", timeout)
+	case res.Verdict == history.Violation && res.Visualization != "":
+		detail += "; the history is drawn in " + res.Visualization
+	case res.Verdict == history.Violation && res.VisualizationErr != nil:
+		detail += "; its drawing could not be written: " + res.VisualizationErr.Error()
+	}
+	if res.Operations == 0 {
+		// fail: a check of nothing proves nothing.
+		env.Check("linearizable", metrics.SeverityFail, false, fmt.Sprintf("no operation of the history workload could be recorded (%d failed or were refused)", h.notRecorded.Load()))
+		return
+	}
+	// fail: a history no sequential order explains is a consistency bug
+	// (stale reads, lost or phantom writes); unknown proves nothing either.
+	env.Check("linearizable", metrics.SeverityFail, res.Verdict == history.Linearizable, detail)
+}
+
+// withHistory runs the recorded workload beside s and checks its history
+// once s has run (consensus.check_consistency).
+func withHistory(s Spec) Spec {
+	run := s.Run
+	s.Run = func(ctx context.Context, env *Env, c cluster.Cluster) error {
+		h := startHistory(ctx, env, c)
+		defer h.stop()
+		if err := run(ctx, env, c); err != nil {
+			return err
+		}
+		h.check(ctx, env, bases(c)[0])
+		return nil
+	}
+	return s
+}
