@@ -393,7 +393,7 @@ func (r *Runner) runCluster(ctx context.Context, st *runState, plan clusterPlan)
 				if err != nil {
 					gone = err.Error()
 					cl.Error = gone
-					st.startErr = errors.Join(st.startErr, fmt.Errorf("%s: %s", label, gone))
+					st.startErr = errors.Join(st.startErr, fmt.Errorf("%s: %w", label, err))
 					if cfg.Execution.FailFast {
 						return true
 					}

@@ -476,3 +476,42 @@ func TestExternalNodeStopsAnswering(t *testing.T) {
 		t.Errorf("lost nodes %q", cl.Lost)
 	}
 }
+
+// startsOnce is a driver whose clusters cannot be started a second time.
+type startsOnce struct {
+	cluster.Driver
+	starts int
+}
+
+func (d *startsOnce) Start(ctx context.Context, n int) (cluster.Cluster, error) {
+	d.starts++
+	if d.starts > 1 {
+		return nil, fmt.Errorf("%w: deliberately not started again", cluster.ErrStart)
+	}
+	return d.Driver.Start(ctx, n)
+}
+
+// TestClusterThatCannotRestartEndsTheSize: after a node died, a cluster
+// that cannot be started again ends its size, the rest skipped with the
+// reason, and the run exits as for an unreachable target.
+func TestClusterThatCannotRestartEndsTheSize(t *testing.T) {
+	d, err := cluster.NewExec(dyingNode(t, "2.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.OnlyCategories([]string{"api"})
+	cfg.Execution.Duration, cfg.Execution.WarmupDuration = 3*time.Second, 0
+	cfg.Execution.Scenarios = []string{"api/health_check/clients=1", "api/cluster_status/clients=1"}
+	cfg.System.ClusterSizes, cfg.System.ConcurrencyLevels = []int{2}, []int{1}
+	cfg.Cluster.Driver = "exec"
+	opt := Options{Config: &cfg, Driver: &startsOnce{Driver: d}, ResultsDir: t.TempDir(), Tool: metrics.Tool{Name: "odbench", Version: "test"}}
+	run, err := runIt(t, context.Background(), opt)
+	if !errors.Is(err, cluster.ErrStart) {
+		t.Fatalf("err = %v, want it to wrap ErrStart (exit 3)", err)
+	}
+	next := run.Clusters[0].Scenarios[1]
+	if next.Status != metrics.StatusSkipped || !strings.Contains(next.Reason, "could not be started again") {
+		t.Errorf("the scenario after the death: %s %q, want skipped saying the cluster could not be started again", next.Status, next.Reason)
+	}
+}
