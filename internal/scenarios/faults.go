@@ -19,10 +19,10 @@ import (
 // healing), a paused follower, the leader's links slowed, made lossy or
 // capped, its disk slowed, and a node lost under inference load. Each fault is an event pair
 // (<fault>_start, <fault>_stop) that the report shades on the timeline;
-// every scenario reports its requests before, during and after the fault;
-// those under write load check that no acknowledged write was lost and
-// check the history of the recorded workload beside it for
-// linearizability. They need the
+// every scenario reports its requests before, during and after the fault
+// and checks the history of the recorded workload beside it for
+// linearizability; those under write load also check that no
+// acknowledged write was lost. They need the
 // cluster's fault abilities and are skipped without them.
 func faultScenarios(cfg *config.Config) []Spec {
 	shape := []cluster.Ability{cluster.CanShape}
@@ -391,6 +391,9 @@ func runInferenceNodeFailure(ctx context.Context, env *Env, c cluster.Cluster) e
 	st.faults = w
 	op := generateOp(requestOp, client, bases(c), inferTargetOf(env.Config, false), st)
 	killer, restarter := c.(cluster.Killer), c.(cluster.Restarter)
+	hist := startHistory(ctx, env, c)
+	defer hist.stop()
+	var survivor string
 	res, err := underFault(ctx, env, w, in.Rate, workers, op, func(ctx context.Context) error {
 		leader, _, err := leaderAndOther(ctx, api, c)
 		if err != nil {
@@ -398,9 +401,11 @@ func runInferenceNodeFailure(ctx context.Context, env *Env, c cluster.Cluster) e
 		}
 		var victim string
 		for _, n := range c.Nodes() {
-			if n.ID != leader {
+			switch {
+			case n.ID != leader && victim == "":
 				victim = n.ID
-				break
+			case survivor == "":
+				survivor = n.API
 			}
 		}
 		env.Event("node_kill_start", victim, "SIGKILL (not the leader)")
@@ -422,6 +427,7 @@ func runInferenceNodeFailure(ctx context.Context, env *Env, c cluster.Cluster) e
 	}
 	st.finish(env, res)
 	goodputByWindow(env, st, w)
+	hist.check(ctx, env, survivor)
 	return nil
 }
 

@@ -87,8 +87,8 @@ func routesFor(name string, cfg *config.Config) []string {
 			out = append(out, n.families...)
 		}
 	}
-	if strings.HasPrefix(name, "faults/") && !strings.HasPrefix(name, "faults/inference") {
-		out = append(out, famKV) // the write load and the history workload
+	if strings.HasPrefix(name, "faults/") {
+		out = append(out, famKV) // the history workload, and the write load
 	}
 	if strings.HasPrefix(name, "memory/") || strings.HasPrefix(name, "concurrency/mixed") || strings.HasPrefix(name, "concurrency/deadlock") {
 		if strings.HasPrefix(name, "memory/") {

@@ -237,13 +237,11 @@ func TestFaults(t *testing.T) {
 						t.Errorf("no goodput_percent@%s among %v", w, scalars)
 					}
 				}
-			} else {
-				if scalars["acknowledged_writes"] <= 0 {
-					t.Errorf("no acknowledged writes recorded")
-				}
-				if cs := res.Consistency; cs == nil || cs.Verdict != "linearizable" || cs.Operations < 100 {
-					t.Errorf("consistency %+v: want a linearizable history of at least 100 operations", cs)
-				}
+			} else if scalars["acknowledged_writes"] <= 0 {
+				t.Errorf("no acknowledged writes recorded")
+			}
+			if cs := res.Consistency; cs == nil || cs.Verdict != "linearizable" || cs.Operations < 100 {
+				t.Errorf("consistency %+v: want a linearizable history of at least 100 operations", cs)
 			}
 			windows := map[string]bool{}
 			for _, o := range res.Operations {
