@@ -27,7 +27,7 @@ type progress interface {
 // stderr is a terminal, lines otherwise.
 func newProgress(errw io.Writer) progress {
 	if f, ok := errw.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		return &barProgress{out: errw}
+		return &barProgress{out: errw, width: termWidth(errw)}
 	}
 	return &lineProgress{w: errw}
 }
@@ -92,9 +92,10 @@ func brief(res metrics.Scenario) string {
 // barProgress draws one bar for the whole plan with an ETA. The runner
 // sets the name; mpb's render goroutine reads it, hence the lock.
 type barProgress struct {
-	out io.Writer
-	p   *mpb.Progress
-	bar *mpb.Bar
+	out   io.Writer
+	width int // the terminal's: log lines are wrapped to it, the name cut
+	p     *mpb.Progress
+	bar   *mpb.Bar
 
 	mu   sync.Mutex
 	name string
@@ -106,14 +107,18 @@ func (b *barProgress) setName(format string, args ...any) {
 	b.mu.Unlock()
 }
 
+// barCols is what the bar line takes besides the name: the counters, the
+// bar, the percentage and the ETA.
+const barCols = 20 + 40 + 5 + 10
+
 func (b *barProgress) getName() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.name
+	return clip(b.name, max(b.width-barCols, 8))
 }
 
 func (b *barProgress) Planned(total int, each time.Duration) {
-	b.p = mpb.New(mpb.WithOutput(b.out), mpb.WithWidth(40))
+	b.p = mpb.New(mpb.WithOutput(b.out), mpb.WithWidth(min(40, max(b.width/4, 10))))
 	b.bar = b.p.AddBar(int64(total),
 		mpb.PrependDecorators(decor.CountersNoUnit("%d/%d"), decor.Any(func(decor.Statistics) string { return " " + b.getName() })),
 		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_MMSS)),
@@ -138,7 +143,7 @@ func (b *barProgress) ScenarioDone(i int, where runner.Where, res metrics.Scenar
 }
 func (b *barProgress) Note(msg string) { b.log("%s", msg) }
 func (b *barProgress) log(format string, args ...any) {
-	line := fmt.Sprintf(format, args...) + "\n"
+	line := strings.Join(wrapHanging(fmt.Sprintf(format, args...), b.width, 4), "\n") + "\n"
 	if b.p == nil {
 		fmt.Fprint(b.out, line)
 		return

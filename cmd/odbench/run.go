@@ -11,7 +11,6 @@ import (
 	"github.com/odbench/odbench/internal/metrics"
 	"github.com/odbench/odbench/internal/runner"
 	"github.com/odbench/odbench/internal/scenarios"
-	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/cobra"
 )
 
@@ -35,6 +34,7 @@ type runFlags struct {
 	junit           string
 	allowUnformed   bool
 	checkConsist    bool
+	wide            bool
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -131,11 +131,16 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 			}
 			run, path, err := r.Run(cmd.Context())
 			prog.Close()
-			if run != nil {
-				printSummary(out, run)
-			}
-			if path != "" {
-				fmt.Fprintf(out, "\nresults: %s\n", path)
+			switch {
+			case run != nil && f.wide:
+				printWideSummary(out, run)
+				if path != "" {
+					fmt.Fprintf(out, "\nresults: %s\n", path)
+				}
+			case run != nil:
+				printSummary(out, summaryInput{run: run, cfg: cfg, path: path, width: termWidth(out)})
+			case path != "":
+				fmt.Fprintf(out, "results: %s\n", path)
 			}
 			if f.archive && path != "" {
 				name, aerr := archiveRun(path, run, cfg, a.resultsDir)
@@ -180,6 +185,7 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 	fl.BoolVar(&f.gateOnTolerance, "gate-on-tolerance", false, "with --baseline: a change judged by the tolerance alone is a regression, not unconfirmed")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of every scenario's arrivals and operation picks (0: random; the results file records it)")
 	fl.BoolVar(&f.allowUnformed, "allow-unformed", false, "measure a cluster that did not meet cluster.ready anyway, marked as such (else its scenarios are skipped and the run exits 3)")
+	fl.BoolVarP(&f.wide, "wide", "v", false, "end with the full table: every operation and phase of every scenario, one row each")
 	fl.BoolVar(&f.checkConsist, "check-consistency", false, "also record a key-value history beside every consensus scenario and check it for linearizability (fault scenarios always do)")
 	fl.StringVar(&f.junit, "junit", "", "with --baseline or --ab: also write the comparison as JUnit XML to this file")
 	fl.StringVar(&f.ab, "ab", "", "interleaved A/B: run every repetition on a cluster of this (old) node binary and on one of the current, A B B A ..., then compare the sides (ab.baseline_args and ab.current_args add node flags per side)")
@@ -278,105 +284,4 @@ func printPlan(w io.Writer, r *runner.Runner, cfg *config.Config, caps scenarios
 		}
 		fmt.Fprintf(w, "  %s\n", s.Name)
 	}
-}
-
-// printSummary prints one row per scenario run: the numbers a reader
-// checks first, with units.
-func printSummary(w io.Writer, run *metrics.Run) {
-	t := tablewriter.NewTable(w)
-	t.Header("nodes", "scenario", "status", "ops/s", "p50", "p99", "errors", "note")
-	for _, c := range run.Clusters {
-		nodes := fmt.Sprint(c.Size)
-		if c.Side != "" {
-			nodes += " " + c.Side
-		}
-		if c.Error != "" {
-			_ = t.Append(nodes, "(cluster start)", "failed", "", "", "", "", clip(c.Error, 60))
-		}
-		for _, s := range c.Scenarios {
-			name := s.Name
-			if s.Repetition > 1 {
-				name = fmt.Sprintf("%s #%d", s.Name, s.Repetition)
-			}
-			if len(s.Operations) == 0 {
-				_ = t.Append(nodes, name, s.Status, "", "", "", "", clip(s.Reason+s.Error, 60))
-				continue
-			}
-			for i, op := range s.Operations {
-				row := name
-				if len(s.Operations) > 1 {
-					row = name + " · " + op.Name
-				}
-				note := ""
-				if i == 0 {
-					note = clip(strings.Join(append([]string{s.Error}, s.Warnings...), " "), 60)
-				}
-				_ = t.Append(nodes, row, s.Status, fmt.Sprintf("%.0f", op.ThroughputOpsPerSec),
-					fmtNs(op.Latency.P50Ns), fmtNs(op.Latency.P99Ns), errorCell(op), strings.TrimSpace(note))
-			}
-		}
-	}
-	_ = t.Render()
-	s := run.Summary
-	fmt.Fprintf(w, "%d scenario runs: %d ok, %d failed, %d skipped (%s)\n", s.Scenarios, s.OK, s.Failed, s.Skipped, run.Status)
-	printChecks(w, run)
-	for _, warn := range run.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", warn)
-	}
-}
-
-// printChecks says how many checks passed and lists every failed one:
-// those of severity fail failed their scenario, those of warn are advice.
-func printChecks(w io.Writer, run *metrics.Run) {
-	s := run.Summary
-	if s.Checks == 0 {
-		return
-	}
-	fmt.Fprintf(w, "%d checks: %d passed, %d failed, %d warnings\n", s.Checks, s.Checks-s.ChecksFailed-s.ChecksWarned, s.ChecksFailed, s.ChecksWarned)
-	for _, c := range run.Clusters {
-		for _, sc := range c.Scenarios {
-			for _, ch := range sc.Checks {
-				if ch.Passed {
-					continue
-				}
-				label := "FAILED"
-				if ch.Severity != metrics.SeverityFail {
-					label = "warning"
-				}
-				name := sc.Name
-				if sc.Repetition > 1 {
-					name = fmt.Sprintf("%s #%d", sc.Name, sc.Repetition)
-				}
-				fmt.Fprintf(w, "  %s check %s (%d nodes, %s): %s\n", label, ch.Name, c.Size, name, ch.Detail)
-			}
-		}
-	}
-}
-
-func errorCell(op metrics.Operation) string {
-	if op.Errors == 0 {
-		return "0"
-	}
-	return fmt.Sprintf("%.2f%% %s", 100*op.ErrorRate(), strings.ReplaceAll(metrics.FormatKinds(op.ErrorsByKind), " ", ","))
-}
-
-func fmtNs(ns int64) string {
-	d := time.Duration(ns)
-	switch {
-	case ns == 0:
-		return "-"
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.0fµs", float64(ns)/1e3)
-	case d < time.Second:
-		return fmt.Sprintf("%.2fms", float64(ns)/1e6)
-	}
-	return fmt.Sprintf("%.2fs", d.Seconds())
-}
-
-func clip(s string, n int) string {
-	s = strings.TrimSpace(strings.ReplaceAll(s, "\n", " "))
-	if len([]rune(s)) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
 }

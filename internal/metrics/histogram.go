@@ -64,3 +64,21 @@ func DecodeHistogram(s string) (h *hdr.Histogram, err error) {
 	}
 	return h, nil
 }
+
+// MergedLatency is the latency summary of several operations together,
+// from their histograms added (percentiles are never averaged). An
+// operation without a histogram makes it an error.
+func MergedLatency(ops []Operation) (LatencySummary, error) {
+	total := newHist()
+	for _, op := range ops {
+		if op.Histogram == "" {
+			return LatencySummary{}, fmt.Errorf("%w: %s has none", ErrBadHistogram, op.Name)
+		}
+		h, err := DecodeHistogram(op.Histogram)
+		if err != nil {
+			return LatencySummary{}, fmt.Errorf("%s: %w", op.Name, err)
+		}
+		total.Merge(h)
+	}
+	return Summarize(total), nil
+}

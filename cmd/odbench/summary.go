@@ -1,0 +1,503 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/odbench/odbench/internal/config"
+	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/report"
+	"github.com/olekukonko/tablewriter"
+	"golang.org/x/sys/unix"
+)
+
+// defaultWidth is the summary's width when neither COLUMNS nor a terminal
+// says otherwise.
+const defaultWidth = 100
+
+// termWidth is COLUMNS when set, else the width of the terminal f is,
+// else defaultWidth.
+func termWidth(f io.Writer) int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if file, ok := f.(*os.File); ok {
+		if ws, err := unix.IoctlGetWinsize(int(file.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+			return int(ws.Col)
+		}
+	}
+	return defaultWidth
+}
+
+// summaryInput is what the end-of-run summary shows.
+type summaryInput struct {
+	run   *metrics.Run
+	cfg   *config.Config
+	path  string // the results file; "" if none was written
+	width int
+}
+
+// printSummary prints the end of a run in width columns: per cluster
+// size and category a title, then one line per scenario run with its
+// main operation (several request operations are merged), notes as
+// numbered footnotes, the few phase figures that matter (TTFT and TPOT,
+// a fault's before, during and after) on a line below, and a verdict
+// block with what to run next.
+func printSummary(w io.Writer, in summaryInput) {
+	notes := &footnotes{}
+	rows := summaryRows(in.run, notes)
+	layout := newLayout(rows, in.width)
+	fmt.Fprintln(w, layout.header())
+	group := ""
+	for _, r := range rows {
+		if r.group != group {
+			group = r.group
+			fmt.Fprintln(w, fit(group, in.width))
+		}
+		fmt.Fprintln(w, layout.line(r))
+		if r.detail != "" {
+			for _, l := range wrap(r.detail, in.width-layout.indent, layout.indent) {
+				fmt.Fprintln(w, l)
+			}
+		}
+	}
+	if len(notes.texts) > 0 {
+		fmt.Fprintln(w)
+		for i, t := range notes.texts {
+			for _, l := range wrapHanging(fmt.Sprintf("[%d] %s", i+1, t), in.width, len(fmt.Sprintf("[%d] ", i+1))) {
+				fmt.Fprintln(w, l)
+			}
+		}
+	}
+	fmt.Fprintln(w)
+	printVerdict(w, in)
+}
+
+// summaryRow is one scenario run on one line.
+type summaryRow struct {
+	group                          string // "consensus · 3 nodes"
+	name                           string // without its category
+	status, ops, p50, p99, errRate string
+	note                           int    // footnote number, 0: none
+	detail                         string // phase figures, on a line below
+}
+
+// footnotes numbers distinct notes in order.
+type footnotes struct{ texts []string }
+
+func (f *footnotes) add(text string) int {
+	text = strings.TrimSpace(strings.ReplaceAll(text, "\n", " "))
+	if text == "" {
+		return 0
+	}
+	if i := slices.Index(f.texts, text); i >= 0 {
+		return i + 1
+	}
+	f.texts = append(f.texts, text)
+	return len(f.texts)
+}
+
+func summaryRows(run *metrics.Run, notes *footnotes) []summaryRow {
+	var rows []summaryRow
+	for _, c := range run.Clusters {
+		where := fmt.Sprintf("%d nodes", c.Size)
+		if c.Size == 1 {
+			where = "1 node"
+		}
+		if c.Side != "" {
+			where += ", " + c.Side + " side"
+		}
+		if c.Error != "" {
+			rows = append(rows, summaryRow{group: "cluster · " + where, name: "(start)", status: "FAIL", note: notes.add(c.Error)})
+		}
+		for _, s := range c.Scenarios {
+			cat, name, ok := strings.Cut(s.Name, "/")
+			if !ok {
+				cat, name = s.Category, s.Name
+			}
+			if s.Repetition > 1 {
+				name += fmt.Sprintf(" #%d", s.Repetition)
+			}
+			r := summaryRow{group: cat + " · " + where, name: name, status: shortStatus(s.Status)}
+			var text []string
+			switch s.Status {
+			case metrics.StatusSkipped:
+				text = append(text, "skipped: "+s.Reason)
+			case metrics.StatusFailed:
+				text = append(text, s.Error)
+			}
+			r.note = notes.add(strings.Join(append(text, s.Warnings...), "; "))
+			mainOp(&r, s)
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+func shortStatus(s string) string {
+	switch s {
+	case metrics.StatusOK:
+		return "ok"
+	case metrics.StatusFailed:
+		return "FAIL"
+	case metrics.StatusSkipped:
+		return "skip"
+	}
+	return s
+}
+
+// mainOp fills the row's figures from the scenario's request operations
+// (merged when there are several: throughput summed, latencies from the
+// merged histograms) and its detail from the phases that matter.
+func mainOp(r *summaryRow, s metrics.Scenario) {
+	var reqs []metrics.Operation
+	phases := map[string]metrics.Operation{}
+	for _, op := range s.Operations {
+		if op.PhaseOf == "" {
+			reqs = append(reqs, op)
+		} else {
+			phases[op.Name] = op
+		}
+	}
+	if len(reqs) == 0 {
+		return
+	}
+	var ops float64
+	var count, errs int64
+	p50, p99 := reqs[0].Latency.P50Ns, reqs[0].Latency.P99Ns
+	if len(reqs) > 1 {
+		if merged, err := metrics.MergedLatency(reqs); err == nil {
+			p50, p99 = merged.P50Ns, merged.P99Ns
+		} else {
+			r.detail = "latency of " + reqs[0].Name + " only: " + err.Error()
+		}
+	}
+	for _, op := range reqs {
+		ops += op.ThroughputOpsPerSec
+		count += op.Count
+		errs += op.Errors
+	}
+	r.ops = fmt.Sprintf("%.0f", ops)
+	r.p50, r.p99 = fmtNs(p50), fmtNs(p99)
+	r.errRate = "0"
+	if errs > 0 {
+		r.errRate = fmt.Sprintf("%.2g%%", 100*float64(errs)/float64(count+errs))
+	}
+	var d []string
+	if op, ok := phases["ttft"]; ok {
+		d = append(d, "ttft p50 "+fmtNs(op.Latency.P50Ns)+" p99 "+fmtNs(op.Latency.P99Ns))
+	}
+	if op, ok := phases["tpot"]; ok {
+		d = append(d, "tpot p50 "+fmtNs(op.Latency.P50Ns))
+	}
+	for _, w := range []string{"before", "during", "after"} {
+		if op, ok := phases[reqs[0].Name+"@"+w]; ok {
+			text := fmt.Sprintf("%s %.0f/s p99 %s", w, op.ThroughputOpsPerSec, fmtNs(op.Latency.P99Ns))
+			if op.Errors > 0 {
+				text += fmt.Sprintf(" %.2g%% err", 100*op.ErrorRate())
+			}
+			d = append(d, text)
+		}
+	}
+	if len(d) > 0 {
+		r.detail = strings.TrimPrefix(r.detail+" · "+strings.Join(d, " · "), " · ")
+	}
+}
+
+// layout is the column widths of the summary table.
+type layout struct {
+	name, indent int
+	width        int
+}
+
+// The fixed columns: status, ops/s, p50, p99, errors, note.
+var fixedCols = []struct {
+	head string
+	w    int
+}{{"status", 6}, {"ops/s", 7}, {"p50", 7}, {"p99", 7}, {"err", 6}, {"note", 4}}
+
+const sep = "  "
+
+func newLayout(rows []summaryRow, width int) layout {
+	fixed := 0
+	for _, c := range fixedCols {
+		fixed += c.w + len(sep)
+	}
+	longest := len("scenario")
+	for _, r := range rows {
+		longest = max(longest, utf8.RuneCountInString(r.name))
+	}
+	name := min(longest, max(width-fixed-2, 12))
+	return layout{name: name, indent: 4, width: width}
+}
+
+func (l layout) header() string {
+	cells := []string{pad("  scenario", l.name+2, false)}
+	for _, c := range fixedCols {
+		cells = append(cells, pad(c.head, c.w, c.head != "status" && c.head != "note"))
+	}
+	return fit(strings.Join(cells, sep), l.width)
+}
+
+func (l layout) line(r summaryRow) string {
+	note := ""
+	if r.note > 0 {
+		note = fmt.Sprintf("[%d]", r.note)
+	}
+	cells := []string{"  " + pad(shorten(r.name, l.name), l.name, false),
+		pad(r.status, fixedCols[0].w, false), pad(r.ops, fixedCols[1].w, true), pad(r.p50, fixedCols[2].w, true),
+		pad(r.p99, fixedCols[3].w, true), pad(r.errRate, fixedCols[4].w, true), pad(note, fixedCols[5].w, false)}
+	return fit(strings.TrimRight(strings.Join(cells, sep), " "), l.width)
+}
+
+// pad pads s to n runes, on the left when right-aligned.
+func pad(s string, n int, right bool) string {
+	gap := n - utf8.RuneCountInString(s)
+	if gap <= 0 {
+		return s
+	}
+	if right {
+		return strings.Repeat(" ", gap) + s
+	}
+	return s + strings.Repeat(" ", gap)
+}
+
+// shorten fits a scenario name into n runes, keeping its start and its
+// end (the parameters), with "…" between.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	head := (n - 1) / 2
+	return string(r[:head]) + "…" + string(r[len(r)-(n-1-head):])
+}
+
+// fit cuts a line to width runes.
+func fit(s string, width int) string {
+	if utf8.RuneCountInString(s) <= width {
+		return s
+	}
+	return string([]rune(s)[:width-1]) + "…"
+}
+
+// wrap breaks text into lines of at most width runes after an indent.
+func wrap(text string, width, indent int) []string {
+	var out []string
+	for _, l := range wrapHanging(text, width, 0) {
+		out = append(out, strings.Repeat(" ", indent)+l)
+	}
+	return out
+}
+
+// wrapHanging breaks text into lines of at most width runes, the lines
+// after the first indented by hang; a word longer than a line is cut.
+func wrapHanging(text string, width, hang int) []string {
+	width = max(width, hang+10)
+	var out []string
+	var line []rune
+	room := func() int {
+		if len(out) == 0 {
+			return width
+		}
+		return width - hang
+	}
+	flush := func() {
+		out = append(out, string(line))
+		line = nil
+	}
+	for _, word := range strings.Fields(text) {
+		w := []rune(word)
+		if len(line) > 0 && len(line)+1+len(w) > room() {
+			flush()
+		}
+		if len(line) > 0 {
+			line = append(line, ' ')
+		}
+		line = append(line, w...)
+		for len(line) > room() {
+			rest := append([]rune(nil), line[room():]...)
+			line = line[:room()]
+			flush()
+			line = rest
+		}
+	}
+	if len(line) > 0 {
+		flush()
+	}
+	for i := 1; i < len(out); i++ {
+		out[i] = strings.Repeat(" ", hang) + out[i]
+	}
+	return out
+}
+
+// printVerdict closes the summary, k6 style: scenario runs, checks,
+// targets, warnings, the results file and the next command.
+func printVerdict(w io.Writer, in summaryInput) {
+	s := in.run.Summary
+	mark := func(bad bool) string {
+		if bad {
+			return "✗"
+		}
+		return "✓"
+	}
+	// labeled prints "M label     text", the text wrapped under itself.
+	const textAt = 13
+	labeled := func(m, label, text string) {
+		for i, l := range wrapHanging(text, in.width-textAt, 0) {
+			prefix := strings.Repeat(" ", textAt)
+			if i == 0 {
+				prefix = pad(m+" "+label, textAt, false)
+			}
+			fmt.Fprintln(w, prefix+l)
+		}
+	}
+	labeled(mark(s.Failed > 0), "scenarios", fmt.Sprintf("%d runs: %d ok, %d failed, %d skipped (%s)", s.Scenarios, s.OK, s.Failed, s.Skipped, in.run.Status))
+	if s.Checks > 0 {
+		labeled(mark(s.ChecksFailed > 0), "checks", fmt.Sprintf("%d passed, %d failed, %d warnings", s.Checks-s.ChecksFailed-s.ChecksWarned, s.ChecksFailed, s.ChecksWarned))
+		printFailedChecks(w, in.run, in.width)
+	}
+	if in.cfg != nil {
+		if r, err := report.Build(in.path, in.run, in.cfg, nil); err == nil && len(r.Targets) > 0 {
+			var met, absent int
+			var missed []string
+			for _, t := range r.Targets {
+				switch t.Status {
+				case report.TargetPass:
+					met++
+				case report.TargetFail:
+					missed = append(missed, t.Name)
+				default:
+					absent++
+				}
+			}
+			text := fmt.Sprintf("%d met, %d missed, %d not measured", met, len(missed), absent)
+			if len(missed) > 0 {
+				text += " (advisory; report --check-targets gates on them): missed " + strings.Join(missed, "; ")
+			}
+			labeled(mark(len(missed) > 0), "targets", text)
+		}
+	}
+	if n := len(in.run.Warnings); n > 0 {
+		labeled("!", "warnings", fmt.Sprint(n))
+		for _, warn := range in.run.Warnings {
+			for _, l := range wrapHanging("- "+warn, in.width-4, 2) {
+				fmt.Fprintln(w, "    "+l)
+			}
+		}
+	}
+	if in.path != "" {
+		labeled(" ", "results", in.path)
+		labeled(" ", "next", "odbench report --format html "+in.path+" (or: odbench compare BASELINE.json "+in.path+")")
+	}
+}
+
+// printFailedChecks lists every failed check: those of severity fail
+// failed their scenario, those of warn are advice.
+func printFailedChecks(w io.Writer, run *metrics.Run, width int) {
+	for _, c := range run.Clusters {
+		for _, sc := range c.Scenarios {
+			for _, ch := range sc.Checks {
+				if ch.Passed {
+					continue
+				}
+				label := "FAILED"
+				if ch.Severity != metrics.SeverityFail {
+					label = "warning"
+				}
+				name := sc.Name
+				if sc.Repetition > 1 {
+					name = fmt.Sprintf("%s #%d", sc.Name, sc.Repetition)
+				}
+				text := fmt.Sprintf("%s check %s (%d nodes, %s): %s", label, ch.Name, c.Size, name, ch.Detail)
+				for _, l := range wrapHanging(text, width-4, 2) {
+					fmt.Fprintln(w, "    "+l)
+				}
+			}
+		}
+	}
+}
+
+// printWideSummary prints one row per operation of every scenario run,
+// phases included (run --wide).
+func printWideSummary(w io.Writer, run *metrics.Run) {
+	t := tablewriter.NewTable(w)
+	t.Header("nodes", "scenario", "status", "ops/s", "p50", "p99", "errors", "note")
+	for _, c := range run.Clusters {
+		nodes := fmt.Sprint(c.Size)
+		if c.Side != "" {
+			nodes += " " + c.Side
+		}
+		if c.Error != "" {
+			_ = t.Append(nodes, "(cluster start)", "failed", "", "", "", "", clip(c.Error, 60))
+		}
+		for _, s := range c.Scenarios {
+			name := s.Name
+			if s.Repetition > 1 {
+				name = fmt.Sprintf("%s #%d", s.Name, s.Repetition)
+			}
+			if len(s.Operations) == 0 {
+				_ = t.Append(nodes, name, s.Status, "", "", "", "", clip(s.Reason+s.Error, 60))
+				continue
+			}
+			for i, op := range s.Operations {
+				row := name
+				if len(s.Operations) > 1 {
+					row = name + " · " + op.Name
+				}
+				note := ""
+				if i == 0 {
+					note = clip(strings.Join(append([]string{s.Error}, s.Warnings...), " "), 60)
+				}
+				_ = t.Append(nodes, row, s.Status, fmt.Sprintf("%.0f", op.ThroughputOpsPerSec),
+					fmtNs(op.Latency.P50Ns), fmtNs(op.Latency.P99Ns), errorCell(op), strings.TrimSpace(note))
+			}
+		}
+	}
+	_ = t.Render()
+	s := run.Summary
+	fmt.Fprintf(w, "%d scenario runs: %d ok, %d failed, %d skipped (%s)\n", s.Scenarios, s.OK, s.Failed, s.Skipped, run.Status)
+	if s.Checks > 0 {
+		fmt.Fprintf(w, "%d checks: %d passed, %d failed, %d warnings\n", s.Checks, s.Checks-s.ChecksFailed-s.ChecksWarned, s.ChecksFailed, s.ChecksWarned)
+		printFailedChecks(w, run, 1<<20)
+	}
+	for _, warn := range run.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+}
+
+func errorCell(op metrics.Operation) string {
+	if op.Errors == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%.2f%% %s", 100*op.ErrorRate(), strings.ReplaceAll(metrics.FormatKinds(op.ErrorsByKind), " ", ","))
+}
+
+func fmtNs(ns int64) string {
+	d := time.Duration(ns)
+	switch {
+	case ns == 0:
+		return "-"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0fµs", float64(ns)/1e3)
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.2fms", float64(ns)/1e6)
+	case d < time.Second:
+		return fmt.Sprintf("%.1fms", float64(ns)/1e6)
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+func clip(s string, n int) string {
+	s = strings.TrimSpace(strings.ReplaceAll(s, "\n", " "))
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
