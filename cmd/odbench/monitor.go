@@ -60,6 +60,9 @@ not expose are shown as not measured.`,
 				defer cancel()
 				_ = hs.Shutdown(sctx)
 			}()
+			if exposed(ln.Addr().String()) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "odbench: warning: the dashboard listens on %s, beyond this machine, and has no authentication: anyone who reaches it sees the cluster's metrics\n", ln.Addr())
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "dashboard: http://%s/ (watching %s; Ctrl-C to stop)\n", ln.Addr(), strings.Join(cfg.Cluster.Targets, ", "))
 			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
@@ -72,4 +75,15 @@ not expose are shown as not measured.`,
 	fl.StringVar(&address, "address", "", "listen address of the dashboard (default monitor.address, 127.0.0.1:8080)")
 	fl.StringVar(&profile, "profile", "", "take monitor settings from a built-in profile")
 	return cmd
+}
+
+// exposed reports whether a listen address (an IP, or host:port) reaches
+// beyond this machine: anything but a loopback IP.
+func exposed(addr string) bool {
+	host := addr
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }

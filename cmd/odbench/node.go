@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -34,6 +35,9 @@ Logs go to stderr. SIGTERM shuts the node down within 2 seconds.`,
 				return usageError(err)
 			}
 			cfg.Debug = a.log.Enabled(cmd.Context(), slog.LevelDebug)
+			if exposed(cfg.Bind) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "odbench: warning: --bind %s reaches beyond this machine, and the node has no authentication: its fault-admin routes (/api/v1/admin/faults) let anyone who reaches it cut or slow its traffic\n", cfg.Bind)
+			}
 			return node.Run(cmd.Context(), cfg, cmd.OutOrStdout(), a.log.With("node", cfg.ID))
 		},
 	}
