@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,39 @@ type NodeReading struct {
 	Goroutines int     `json:"goroutines,omitempty"`
 	HeapMB     float64 `json:"heap_mb,omitempty"`
 	ProbeMs    float64 `json:"probe_ms,omitempty"`
+	// RequestsPerS is the node's own request rate (absent on the first
+	// reading or when the node does not count requests).
+	RequestsPerS *float64 `json:"requests_per_s,omitempty"`
+	// Fault describes the fault rules in force on the node (the reference
+	// node's /api/v1/admin/faults), empty when none.
+	Fault string `json:"fault,omitempty"`
+}
+
+// faultsView is the part of the reference node's GET /api/v1/admin/faults
+// the monitor reads.
+type faultsView struct {
+	Drop      []string       `json:"drop_addrs"`
+	Links     map[string]any `json:"links"`
+	Corrupt   bool           `json:"corrupt_blobs"`
+	DiskDelay string         `json:"disk_delay"`
+}
+
+// describe says which faults are in force, or "".
+func (f faultsView) describe() string {
+	var parts []string
+	if len(f.Drop) > 0 {
+		parts = append(parts, fmt.Sprintf("traffic to %d addresses dropped", len(f.Drop)))
+	}
+	if len(f.Links) > 0 {
+		parts = append(parts, fmt.Sprintf("%d links shaped", len(f.Links)))
+	}
+	if f.Corrupt {
+		parts = append(parts, "blobs corrupted")
+	}
+	if f.DiskDelay != "" && f.DiskDelay != "0s" {
+		parts = append(parts, "disk slowed by "+f.DiskDelay)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // nodeMetrics is the part of GET /api/v1/metrics the monitor reads.
@@ -54,6 +88,10 @@ type Collector struct {
 	urls   []string
 	client *http.Client
 	window int // probes kept for latency
+
+	// noFaults remembers the targets without a fault-admin route, so they
+	// are asked once.
+	noFaults sync.Map
 
 	mu        sync.Mutex
 	prevAt    time.Time
@@ -114,6 +152,15 @@ func (c *Collector) Collect(ctx context.Context) Snapshot {
 					r.HeapMB = float64(*r.m.HeapAllocBytes) / 1e6
 				}
 			}
+			if _, no := c.noFaults.Load(u); !no {
+				var f faultsView
+				switch err := c.get(ctx, u+"/api/v1/admin/faults", &f); {
+				case err == nil:
+					r.Fault = f.describe()
+				case strings.HasPrefix(err.Error(), "HTTP 4"): // not served here
+					c.noFaults.Store(u, true)
+				}
+			}
 			readings[i] = r
 		}()
 	}
@@ -133,6 +180,12 @@ func (c *Collector) Collect(ctx context.Context) Snapshot {
 	var maxCommit uint64
 	var haveCommit bool
 	for _, r := range readings {
+		if r.Up && r.m.Requests != nil && !first && dt > 0 {
+			if prev, ok := c.prevReq[r.URL]; ok && *r.m.Requests >= prev {
+				rate := float64(*r.m.Requests-prev) / dt
+				r.RequestsPerS = &rate
+			}
+		}
 		s.Nodes = append(s.Nodes, r.NodeReading)
 		if !r.Up {
 			continue

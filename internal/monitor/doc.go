@@ -4,17 +4,23 @@
 //
 //  1. A Collector polls, every interval, the host (CPU, steal, memory,
 //     network with gopsutil) and every node's GET /api/v1/metrics (goroutines,
-//     heap, requests and 5xx counters, Raft commit index), and probes each
-//     node's GET /api/v1/health once to time it. From the deltas it derives
-//     one Snapshot: requests/s, ops/s (Raft commits), error rate, latency
-//     average and p95 over a sliding window of probes. A metric a target
-//     does not expose is absent from the snapshot, never zero.
+//     heap, requests and 5xx counters, Raft commit index) and, where it is
+//     served, GET /api/v1/admin/faults (the reference node's fault rules in
+//     force), and probes each node's GET /api/v1/health once to time it.
+//     From the deltas it derives one Snapshot: requests/s (per node and in
+//     all), ops/s (Raft commits), error rate, latency average and p95 over
+//     a sliding window of probes. A metric a target does not expose is
+//     absent from the snapshot, never zero.
 //  2. The alert Engine evaluates the configured rules (metric, condition,
 //     threshold, for) on each snapshot: a rule whose condition held for
 //     its whole duration fires, and resolves when it stops holding.
 //  3. The Server keeps a bounded history and hands every snapshot to its
 //     WebSocket subscribers without ever blocking the collector (a slow
 //     browser misses updates rather than stalling the poll). It also
-//     serves the dashboard page, the snapshot as JSON and a Prometheus
-//     exposition of the same numbers.
+//     serves the dashboard page (dashboard.html: uPlot time-series charts
+//     with units and legends, a series per node where the metric is per
+//     node, five minutes of history, faults shaded and alerts marked; uPlot
+//     is vendored under static/ with its license, so the page works
+//     offline), the snapshot as JSON and a Prometheus exposition of the
+//     same numbers.
 package monitor

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,11 +16,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/odbench/odbench/internal/cluster/clustertest"
 	"github.com/odbench/odbench/internal/config"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { os.Exit(clustertest.MainWithLeakCheck(m)) }
 
 func TestAlertEngine(t *testing.T) {
 	t.Parallel()

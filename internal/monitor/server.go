@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"embed"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -19,8 +20,14 @@ import (
 //go:embed dashboard.html
 var dashboardHTML []byte
 
-// historyLen bounds the snapshots kept for new dashboards (5 minutes at 1 s).
-const historyLen = 300
+// static holds the vendored charting library (uPlot, with its license):
+// the dashboard works offline.
+//
+//go:embed static
+var static embed.FS
+
+// historySpan is how far back the dashboard's charts reach.
+const historySpan = 5 * time.Minute
 
 // Server collects snapshots on a ticker and serves them.
 type Server struct {
@@ -29,9 +36,10 @@ type Server struct {
 	interval  time.Duration
 	log       io.Writer
 
-	mu      sync.Mutex
-	history []Snapshot
-	subs    map[chan []byte]struct{}
+	mu         sync.Mutex
+	history    []Snapshot
+	historyLen int // snapshots in historySpan
+	subs       map[chan []byte]struct{}
 
 	reg     *prometheus.Registry
 	metric  *prometheus.GaugeVec
@@ -43,7 +51,7 @@ type Server struct {
 // alert changes are written to log.
 func NewServer(ctx context.Context, urls []string, cfg config.Monitor, log io.Writer) *Server {
 	s := &Server{collector: NewCollector(ctx, urls, 60), engine: NewEngine(cfg.Alerts), interval: cfg.Interval, log: log,
-		subs: map[chan []byte]struct{}{}, reg: prometheus.NewRegistry()}
+		subs: map[chan []byte]struct{}{}, reg: prometheus.NewRegistry(), historyLen: max(int(historySpan/cfg.Interval), 10)}
 	s.metric = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "odbench_monitor", Name: "metric",
 		Help: "The dashboard's metrics, by name (cpu_percent, requests_per_s, ...)."}, []string{"name"})
 	s.firing = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "odbench_monitor", Name: "alert_firing",
@@ -88,8 +96,8 @@ func (s *Server) tick(ctx context.Context) {
 	msg, _ := json.Marshal(map[string]any{"type": "snapshot", "snapshot": snap})
 	s.mu.Lock()
 	s.history = append(s.history, snap)
-	if len(s.history) > historyLen {
-		s.history = s.history[len(s.history)-historyLen:]
+	if len(s.history) > s.historyLen {
+		s.history = s.history[len(s.history)-s.historyLen:]
 	}
 	for ch := range s.subs {
 		select {
@@ -111,10 +119,12 @@ func (s *Server) Latest() (Snapshot, bool) {
 	return s.history[len(s.history)-1], true
 }
 
-// Handler serves the dashboard (/), its WebSocket (/ws), the latest
-// snapshot (/api/snapshot) and Prometheus metrics (/metrics).
+// Handler serves the dashboard (/), its charting library (/static/), its
+// WebSocket (/ws), the latest snapshot (/api/snapshot) and Prometheus
+// metrics (/metrics).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /static/", http.FileServerFS(static))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write(dashboardHTML)
@@ -141,7 +151,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	defer conn.CloseNow()
 	ch := make(chan []byte, 16)
 	s.mu.Lock()
-	hist, _ := json.Marshal(map[string]any{"type": "history", "snapshots": s.history})
+	hist, _ := json.Marshal(map[string]any{"type": "history", "snapshots": s.history, "max": s.historyLen})
 	s.subs[ch] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
