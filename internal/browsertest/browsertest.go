@@ -92,9 +92,9 @@ func Eval[T any](b *Browser, expr string) (T, error) {
 	return chromedp.Run(b.Ctx, chromedp.Evaluate[T](expr))
 }
 
-// Open navigates to url and waits until selector is visible.
+// Open navigates to url and waits until the CSS selector is visible.
 func (b *Browser) Open(url, selector string) error {
-	return chromedp.Do(b.Ctx, chromedp.Navigate(url), chromedp.WaitVisible(selector))
+	return chromedp.Do(b.Ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(selector)))
 }
 
 // WaitFor evaluates a boolean JavaScript expression every 50 ms until it

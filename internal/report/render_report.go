@@ -13,12 +13,39 @@ import (
 	"github.com/olekukonko/tablewriter"
 )
 
-// section is one titled part of a report: prose lines and/or a table.
+// section is one titled part of a report: prose lines and/or a table,
+// and the charts of its category (placed by withCharts).
 type section struct {
-	Title string
-	Lines []string
-	Head  []string
-	Rows  [][]string
+	Title    string
+	Lines    []string
+	Head     []string
+	Rows     [][]string
+	category string
+	Charts   []Chart
+}
+
+// withCharts places each chart after its category's table; charts of no
+// category (or of one without a table) go into a Charts section at the end.
+func withCharts(sections []section, charts []Chart) []section {
+	placed := map[int]bool{}
+	for i := range sections {
+		for j, c := range charts {
+			if c.Category != "" && c.Category == sections[i].category {
+				sections[i].Charts = append(sections[i].Charts, c)
+				placed[j] = true
+			}
+		}
+	}
+	rest := section{Title: "Charts"}
+	for j, c := range charts {
+		if !placed[j] {
+			rest.Charts = append(rest.Charts, c)
+		}
+	}
+	if len(rest.Charts) > 0 {
+		sections = append(sections, rest)
+	}
+	return sections
 }
 
 func f0(v float64) string { return fmt.Sprintf("%.0f", v) }
@@ -33,7 +60,7 @@ func (r *Report) sections() []section {
 	}
 	out = append(out, sys, section{Title: "Key Findings", Lines: r.Findings})
 	for _, cat := range r.Categories {
-		s := section{Title: "Category: " + cat.Category, Head: []string{"nodes", "scenario", "#", "status", "operation", "ops/s", "p50 ms", "p95 ms", "p99 ms", "errors %", "note"}}
+		s := section{Title: "Category: " + cat.Category, category: cat.Category, Head: []string{"nodes", "scenario", "#", "status", "operation", "ops/s", "p50 ms", "p95 ms", "p99 ms", "errors %", "note"}}
 		for _, row := range cat.Rows {
 			s.Rows = append(s.Rows, []string{fmt.Sprint(row.Size), row.Scenario, fmt.Sprint(row.Repetition), row.Status, row.Operation,
 				f0(row.OpsPerSec), f2(row.P50Ms), f2(row.P95Ms), f2(row.P99Ms), f2(row.ErrorPct), clip(row.Note, 90)})
@@ -204,7 +231,7 @@ func (r *Report) WriteText(w io.Writer) error {
 // caller) are linked by file name.
 func (r *Report) WriteMarkdown(w io.Writer, charts []Chart) error {
 	fmt.Fprintf(w, "# Performance Benchmark Report\n\n`%s`\n", r.File)
-	for _, s := range r.sections() {
+	for _, s := range withCharts(r.sections(), charts) {
 		fmt.Fprintf(w, "\n## %s\n\n", s.Title)
 		for _, l := range s.Lines {
 			fmt.Fprintf(w, "%s\n\n", l)
@@ -220,11 +247,8 @@ func (r *Report) WriteMarkdown(w io.Writer, charts []Chart) error {
 				fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 			}
 		}
-	}
-	if len(charts) > 0 {
-		fmt.Fprintf(w, "\n## Charts\n\n")
-		for _, c := range charts {
-			fmt.Fprintf(w, "![%s](%s)\n\n", c.Title, c.File)
+		for _, c := range s.Charts {
+			fmt.Fprintf(w, "\n![%s](%s)\n", c.Title, c.File)
 		}
 	}
 	return nil
@@ -254,8 +278,8 @@ figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}svg{max-width:
 {{range .Lines}}<p>{{.}}</p>{{end}}
 {{if .Rows}}<table>{{if index .Head 0}}<tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr>{{end}}
 {{range .Rows}}<tr>{{range .}}<td class="{{.}}">{{.}}</td>{{end}}</tr>{{end}}</table>{{end}}
+{{range .Charts}}<figure><figcaption>{{.Title}}</figcaption>{{.SVG}}</figure>{{end}}
 {{end}}
-{{if .Charts}}<h2>Charts</h2>{{range .Charts}}<figure><figcaption>{{.Title}}</figcaption>{{.SVG}}</figure>{{end}}{{end}}
 </body></html>
 `))
 
@@ -266,19 +290,26 @@ func (r *Report) WriteHTML(w io.Writer, charts []Chart) error {
 		Title string
 		SVG   template.HTML
 	}
-	var in []inline
-	for _, c := range charts {
-		svg := c.SVG
-		if i := bytes.Index(svg, []byte("<svg")); i > 0 {
-			svg = svg[i:] // drop the XML prolog inside HTML
+	type htmlSection struct {
+		section
+		Charts []inline
+	}
+	var out []htmlSection
+	for _, sec := range withCharts(r.sections(), charts) {
+		hs := htmlSection{section: sec}
+		for _, c := range sec.Charts {
+			svg := c.SVG
+			if i := bytes.Index(svg, []byte("<svg")); i > 0 {
+				svg = svg[i:] // drop the XML prolog inside HTML
+			}
+			hs.Charts = append(hs.Charts, inline{c.Title, template.HTML(svg)}) // gonum's own SVG output, not outside input
 		}
-		in = append(in, inline{c.Title, template.HTML(svg)}) // gonum's own SVG output, not outside input
+		out = append(out, hs)
 	}
 	return htmlPage.Execute(w, struct {
 		File     string
-		Sections []section
-		Charts   []inline
-	}{r.File, r.sections(), in})
+		Sections []htmlSection
+	}{r.File, out})
 }
 
 // WriteBenchfmt prints Go benchmark format lines, one per operation of

@@ -373,51 +373,6 @@ func (r *Report) ChecksFailed() (fail, warn int) {
 	return fail, warn
 }
 
-func (r *Report) findings() {
-	run := r.run
-	r.Findings = append(r.Findings, fmt.Sprintf("%d scenario runs on cluster sizes %s: %d ok, %d failed, %d skipped.",
-		run.Summary.Scenarios, sizesOf(run), run.Summary.OK, run.Summary.Failed, run.Summary.Skipped))
-	type top struct {
-		v     float64
-		where string
-	}
-	best := map[string]top{}
-	for _, c := range run.Clusters {
-		for _, s := range c.Scenarios {
-			if s.Status != metrics.StatusOK {
-				continue
-			}
-			// The headline rate: requests for inference, not tokens or gaps.
-			if v, metric, ok := scenarioThroughput(s); ok && v > best[s.Category].v {
-				best[s.Category] = top{v, fmt.Sprintf("%s (%s) on %d nodes", s.Name, metric, c.Size)}
-			}
-		}
-	}
-	var cats []string
-	for c := range best {
-		cats = append(cats, c)
-	}
-	sortByCategory(cats)
-	for _, c := range cats {
-		r.Findings = append(r.Findings, fmt.Sprintf("Highest %s throughput: %.0f per second, %s.", c, best[c].v, best[c].where))
-	}
-	if fail, warn := r.ChecksFailed(); fail+warn > 0 {
-		r.Findings = append(r.Findings, fmt.Sprintf("%d of %d checks failed: %d of severity fail (their scenarios failed), %d warnings (see Checks).",
-			fail+warn, len(r.Checks), fail, warn))
-	} else if len(r.Checks) > 0 {
-		r.Findings = append(r.Findings, fmt.Sprintf("All %d checks passed.", len(r.Checks)))
-	}
-	if n := r.TargetsMissed(); n > 0 {
-		r.Findings = append(r.Findings, fmt.Sprintf("%d of %d targets missed (see Targets).", n, len(r.Targets)))
-	}
-	if len(r.Recommendations) > 0 {
-		r.Findings = append(r.Findings, fmt.Sprintf("%d recommendation(s) from the data (see Recommendations).", len(r.Recommendations)))
-	}
-	if r.Regression != nil {
-		r.Findings = append(r.Findings, fmt.Sprintf("%d regression(s) against the baseline.", len(r.Regression.Regressions())))
-	}
-}
-
 func sizesOf(run *metrics.Run) string {
 	var s []string
 	for _, c := range run.Clusters {

@@ -317,23 +317,12 @@ func runContention(ctx context.Context, env *Env, c cluster.Cluster) error {
 	for _, p := range pts {
 		tput, p99 = append(tput, p.tput), append(p99, p.p99)
 	}
-	if k, ok := knee(levels, tput, p99); ok {
+	if k, ok := metrics.Knee(levels, tput, p99); ok {
 		env.Scalar("knee_clients", float64(k), "clients")
 		return nil
 	}
 	env.Absent("knee_clients", "clients", fmt.Sprintf("throughput kept growing by 10%% or p99 by less than 50%% at every step of %v", levels))
 	return nil
-}
-
-// knee returns the first concurrency level after which throughput grows
-// less than 10% while p99 grows more than 50%.
-func knee(levels []int, tput, p99 []float64) (int, bool) {
-	for i := 1; i < len(levels) && i < len(tput) && i < len(p99); i++ {
-		if tput[i-1] > 0 && p99[i-1] > 0 && tput[i] < 1.10*tput[i-1] && p99[i] > 1.5*p99[i-1] {
-			return levels[i-1], true
-		}
-	}
-	return 0, false
 }
 
 // runStress ramps the open-loop write rate until the error rate exceeds
