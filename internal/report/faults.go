@@ -8,8 +8,7 @@ import (
 )
 
 // FaultRow is what the clients of a fault scenario saw in one window:
-// before the fault, during it (from its injection until it was over),
-// after it.
+// before the fault, during it (requests it touched), after it.
 type FaultRow struct {
 	Size       int     `json:"size"`
 	Scenario   string  `json:"scenario"`
@@ -63,7 +62,7 @@ func (r *Report) faultSections() []section {
 	var out []section
 	if len(r.Faults) > 0 {
 		s := section{Title: "Faults: before, during, after", Lines: []string{
-			"The fault scenarios' writes by when they were sent: before the fault, during it (from its injection until it was over: healed, restarted, caught up) and after it. Throughput is over each window's own length; latency is from the intended send time."},
+			"The fault scenarios' requests by their relation to the fault: before it (answered before it began), during it (touched by it: sent before it was over, healed, restarted or caught up, and answered after it began) and after it (sent once it was over). Throughput is over each window's own length; latency is from the intended send time."},
 			Head: []string{"nodes", "scenario", "#", "window", "s", "ops/s", "p50 ms", "p99 ms", "errors %", "error kinds"}}
 		for _, f := range r.Faults {
 			s.Rows = append(s.Rows, []string{fmt.Sprint(f.Size), f.Scenario, fmt.Sprint(f.Repetition), f.Window,

@@ -42,9 +42,12 @@ func (a *ackLog) all() []string {
 	return append([]string(nil), a.keys...)
 }
 
-// The windows a fault scenario's requests are told apart by, by their
-// intended start: before the fault, during it (from its injection until
-// it is over: healed, restarted, caught up), after it.
+// The windows a fault scenario's requests are told apart by: before the
+// fault (answered before it began), during it (touched by it: sent before
+// it was over and answered after it began; a fault lasts from its
+// injection until it is over: healed, restarted, caught up), and after it
+// (sent once it was over). A request stuck in a fault is the fault's,
+// whenever it was sent or answered.
 const (
 	windowBefore = "before"
 	windowDuring = "during"
@@ -76,13 +79,13 @@ func newFaultWindows(op string) *faultWindows {
 // begin opens the during window at the first fault.
 func (w *faultWindows) begin(t time.Time) { w.began.CompareAndSwap(0, t.UnixNano()) }
 
-// window names the window of a request intended to start at t.
-func (w *faultWindows) window(t time.Time) string {
-	ns := t.UnixNano()
+// window names the window of a request intended to start at sent and
+// answered at done.
+func (w *faultWindows) window(sent, done time.Time) string {
 	switch b, e := w.began.Load(), w.ended.Load(); {
-	case b == 0 || ns < b:
+	case b == 0 || done.UnixNano() < b:
 		return windowBefore
-	case e == 0 || ns < e:
+	case e == 0 || sent.UnixNano() < e:
 		return windowDuring
 	}
 	return windowAfter
@@ -102,10 +105,10 @@ func (w *faultWindows) wrap(op load.Operation) load.Operation {
 		if from, ok := load.MeasureStart(ctx); ok && intended.Before(from) {
 			return err
 		}
-		sh := w.rec.Op(w.op + "@" + w.window(intended)).Shard(0)
+		done := time.Now()
+		sh := w.rec.Op(w.op + "@" + w.window(intended, done)).Shard(0)
 		switch {
 		case err == nil:
-			done := time.Now()
 			sh.RecordOpen(done.Sub(intended).Nanoseconds(), done.Sub(actual).Nanoseconds(), true)
 		case ctx.Err() == nil:
 			sh.Error(load.Classify(err))

@@ -80,7 +80,13 @@ func withModel(ctx context.Context, env *Env, c cluster.Cluster) (api *API, done
 		ctl.Close()
 		return nil, nil, err
 	}
-	return api, func() { cleanup(); ctl.Close() }, nil
+	return api, func() {
+		// Idle connections first: one to a node killed and restarted in the
+		// meantime is dead, and the delete would fail on it.
+		ctl.Close()
+		cleanup()
+		ctl.Close()
+	}, nil
 }
 
 // inferStats collects per-request measurements that the load engine does
@@ -239,7 +245,7 @@ func (s *inferStats) record(ctx context.Context, a answer, start time.Time, warm
 		s.servedBy[a.node]++
 	}
 	if s.faults != nil && good && !warm {
-		s.goodBy[s.faults.window(start)]++ // by when it was sent, like the fault's windows
+		s.goodBy[s.faults.window(start, a.last)]++ // in the window its request is counted in
 	}
 	if !inWindow {
 		return
