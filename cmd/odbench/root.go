@@ -98,6 +98,7 @@ reached · 130 interrupted.`,
 		newMonitorCmd(a),
 		newArchiveCmd(a),
 		newMergeCmd(a),
+		newCollectCmd(a),
 		newNodeCmd(a),
 		newVersionCmd(a),
 	)

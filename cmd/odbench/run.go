@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -35,6 +36,10 @@ type runFlags struct {
 	allowUnformed   bool
 	checkConsist    bool
 	wide            bool
+	shard           string
+	shardCount      int
+	startAt         string
+	emitResults     bool
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -142,6 +147,11 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 			case path != "":
 				fmt.Fprintf(out, "results: %s\n", path)
 			}
+			if f.emitResults && path != "" {
+				if eerr := emitResults(out, path, cfg.Shard); eerr != nil {
+					err = errors.Join(err, fmt.Errorf("--emit-results: %w", eerr))
+				}
+			}
 			if f.archive && path != "" {
 				name, aerr := archiveRun(path, run, cfg, a.resultsDir)
 				if aerr != nil {
@@ -185,6 +195,10 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 	fl.BoolVar(&f.gateOnTolerance, "gate-on-tolerance", false, "with --baseline: a change judged by the tolerance alone is a regression, not unconfirmed")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of every scenario's arrivals and operation picks (0: random; the results file records it)")
 	fl.BoolVar(&f.allowUnformed, "allow-unformed", false, "measure a cluster that did not meet cluster.ready anyway, marked as such (else its scenarios are skipped and the run exits 3)")
+	fl.StringVar(&f.shard, "shard", "", "run shard INDEX/COUNT of the plan (0-based): 1/COUNT of every rate and client count, against --targets; odbench merge adds the shards")
+	fl.IntVar(&f.shardCount, "shard-count", 0, "shards of the plan, this one's index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job; also ODBENCH_SHARD_COUNT)")
+	fl.StringVar(&f.startAt, "start-at", "", "RFC 3339 instant every shard starts at; each scenario then starts at the same instant on all of them (shard.start_at)")
+	fl.BoolVar(&f.emitResults, "emit-results", false, "also print the results file to stdout as odbench-results lines, for odbench collect to gather from logs")
 	fl.BoolVarP(&f.wide, "wide", "v", false, "end with the full table: every operation and phase of every scenario, one row each")
 	fl.BoolVar(&f.checkConsist, "check-consistency", false, "also record a key-value history beside every consensus scenario and check it for linearizability (fault scenarios always do)")
 	fl.StringVar(&f.junit, "junit", "", "with --baseline or --ab: also write the comparison as JUnit XML to this file")
@@ -235,6 +249,26 @@ func (f *runFlags) apply(cmd *cobra.Command, cfg *config.Config) error {
 	}
 	if fl.Changed("check-consistency") {
 		cfg.Consensus.CheckConsistency = f.checkConsist
+	}
+	switch {
+	case fl.Changed("shard"):
+		i, n, ok := fraction(f.shard)
+		if !ok {
+			return fmt.Errorf("--shard: want INDEX/COUNT, such as 0/3, not %q", f.shard)
+		}
+		cfg.Shard.Index, cfg.Shard.Count = i, n
+	case fl.Changed("shard-count"):
+		cfg.Shard.Count = f.shardCount
+		fallthrough
+	case cfg.Shard.Count > 1 && os.Getenv("JOB_COMPLETION_INDEX") != "":
+		i, err := shardFromEnv()
+		if err != nil {
+			return err
+		}
+		cfg.Shard.Index = i
+	}
+	if fl.Changed("start-at") {
+		cfg.Shard.StartAt = f.startAt
 	}
 	return nil
 }

@@ -46,6 +46,8 @@ type Config struct {
 	Monitor     Monitor         `mapstructure:"monitor" json:"monitor"`
 	Cluster     Cluster         `mapstructure:"cluster" json:"cluster"`
 	AB          AB              `mapstructure:"ab" json:"ab"`
+	Shard       Shard           `mapstructure:"shard" json:"shard"`
+	Merge       Merge           `mapstructure:"merge" json:"merge"`
 }
 
 // AB configures an interleaved A/B run (run --ab OLD_BINARY): every
@@ -338,6 +340,8 @@ func Default() Config {
 			Rate: 20, SLOTTFT: 500 * time.Millisecond, SLOTPOT: 50 * time.Millisecond},
 		Memory: Memory{LeakSlopeMBPerMin: 5},
 		Faults: defaultFaults(),
+		Shard:  Shard{Slack: 5 * time.Second},
+		Merge:  Merge{MaxSkew: 100 * time.Millisecond},
 		Targets: Targets{
 			ThroughputRPS:    map[string]float64{"1": 100, "3": 250, "5": 400},
 			LatencyP50:       50 * time.Millisecond,

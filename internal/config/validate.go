@@ -52,6 +52,8 @@ func (c *Config) Validate() error {
 	c.Monitor.validate(&p)
 	c.Cluster.validate(&p)
 	c.AB.validate(&p, c.Cluster.Driver)
+	c.Shard.validate(&p, c.Cluster.Driver)
+	c.Merge.validate(&p)
 	return errors.Join(p.errs...)
 }
 

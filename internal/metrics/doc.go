@@ -31,9 +31,14 @@
 //     whether any request succeeded; SummaryOf counts outcomes and checks;
 //     SplitSides cuts an A/B run into its two sides. The runner, report and
 //     compare all use these, so a results file alone yields its verdict.
-//  6. Merge adds runs of one plan made at once from several load machines:
-//     histograms exactly, counts, errors and the load applied.
-//  7. Statistics: Jain's fairness index.
+//  6. Merge adds runs of one plan made at once from several load machines,
+//     or the shards of one plan (ShardInfo: 0..N-1 of one plan hash, each
+//     once, or ErrShards): histograms exactly, counts, errors, the load
+//     applied and the scalars per second; scenarios a shard skipped come
+//     from the shards that ran them; the spread of the shards' window
+//     starts is recorded per scenario.
+//  7. Statistics: Jain's fairness index and the knee of a closed-loop
+//     family (Knee).
 //
 // This package prints nothing.
 package metrics

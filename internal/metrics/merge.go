@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -33,20 +34,48 @@ func planOf(run *Run) map[scenarioKey][]string {
 	return out
 }
 
-// Merge combines runs of the same plan made at the same time from several
-// load machines against one cluster. Per operation it adds the HDR
-// histograms (exact: the percentiles are recomputed from the sum, never
-// averaged), counts, errors and throughput. Everything that cannot be
-// added (per-second timeline percentiles, scalars, resources of different
-// hosts) is taken from the first run, and the merged run's warnings say so.
-func Merge(runs []*Run, names []string) (*Run, error) {
+// ErrShards: the shards given to merge are not each part of one plan
+// exactly once.
+var ErrShards = errors.New("the shards are not one complete plan")
+
+// MergeOptions tune Merge.
+type MergeOptions struct {
+	// MaxSkew: shards whose measured windows of one scenario started
+	// further apart get a warning on that scenario (merge.max_skew).
+	MaxSkew time.Duration
+}
+
+// Merge combines runs made at the same time from several load machines
+// against one cluster: the shards of one plan (run --shard), or runs of
+// the same plan. Per operation it adds the HDR histograms (exact: the
+// percentiles are recomputed from the sum, never averaged), counts, errors
+// and throughput; it adds the loads, and the scalars measured in units
+// per second. A scenario a shard skipped (its part was empty, or it runs
+// on shard 0 only) is merged from the shards that ran it; one that failed
+// on any machine failed. What cannot be added (per-second timelines,
+// other scalars, resources of different hosts) is the first machine's,
+// and the merged run's warnings say so. Shards must be 0..N-1 of one plan
+// hash, each once (ErrShards names what is missing or extra); the spread
+// of their window starts is recorded per scenario (ShardSkewMs).
+func Merge(runs []*Run, names []string, opt MergeOptions) (*Run, error) {
 	if len(runs) < 2 {
 		return nil, fmt.Errorf("merge needs at least two runs, got %d", len(runs))
 	}
-	first := planOf(runs[0])
-	for i, r := range runs[1:] {
-		if err := samePlan(first, planOf(r), names[0], names[i+1]); err != nil {
+	sharded := runs[0].Shard != nil
+	if sharded {
+		if err := checkShards(runs, names); err != nil {
 			return nil, err
+		}
+		sort.SliceStable(runs, func(i, j int) bool { return runs[i].Shard.Index < runs[j].Shard.Index })
+	} else {
+		first := planOf(runs[0])
+		for i, r := range runs[1:] {
+			if r.Shard != nil {
+				return nil, fmt.Errorf("%w: %s is shard %d of %d, %s is no shard", ErrShards, names[i+1], r.Shard.Index, r.Shard.Count, names[0])
+			}
+			if err := samePlan(first, planOf(r), names[0], names[i+1]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	out := *runs[0]
@@ -55,43 +84,15 @@ func Merge(runs []*Run, names []string) (*Run, error) {
 		mc := c
 		mc.Scenarios = nil
 		for _, s := range c.Scenarios {
-			ms := s
-			ms.Operations = nil
-			for _, op := range s.Operations {
-				parts := []Operation{op}
-				for _, r := range runs[1:] {
-					if o, ok := findOp(r, c.Size, s.Name, s.Repetition, op.Name); ok {
-						parts = append(parts, o)
-					}
-				}
-				merged, err := mergeOps(parts)
-				if err != nil {
-					return nil, fmt.Errorf("%d nodes %s #%d %s: %w", c.Size, s.Name, s.Repetition, op.Name, err)
-				}
-				ms.Operations = append(ms.Operations, merged)
-			}
-			ms.Checks = append([]Check(nil), s.Checks...)
-			loads := []*Load{s.Load}
-			for _, r := range runs[1:] {
-				o := findScenario(r, c.Size, s.Name, s.Repetition)
-				if o == nil {
-					continue
-				}
-				loads = append(loads, o.Load)
-				if o.Status != StatusOK && ms.Status == StatusOK {
-					ms.Status, ms.Error = o.Status, o.Error
-				}
-				// A check that failed on any load machine failed.
-				for _, ch := range o.Checks {
-					if !ch.Passed {
-						ms.Checks = append(ms.Checks, ch)
-					}
+			var parts []*Scenario
+			for _, r := range runs {
+				if p := findScenario(r, c.Size, s.Name, s.Repetition); p != nil {
+					parts = append(parts, p)
 				}
 			}
-			var warn string
-			ms.Load, warn = mergeLoads(loads)
-			if warn != "" {
-				ms.Warnings = append(append([]string(nil), ms.Warnings...), warn)
+			ms, err := mergeScenario(parts, opt)
+			if err != nil {
+				return nil, fmt.Errorf("%d nodes %s #%d: %w", c.Size, s.Name, s.Repetition, err)
 			}
 			mc.Scenarios = append(mc.Scenarios, ms)
 		}
@@ -110,12 +111,145 @@ func Merge(runs []*Run, names []string) (*Run, error) {
 			out.Status = RunInterrupted
 		}
 	}
+	if sharded {
+		sh := *runs[0].Shard
+		sh.Index = -1
+		out.Shard = &sh
+	}
 	out.Warnings = append(append([]string(nil), out.Warnings...),
-		"merged from "+strings.Join(hosts, ", ")+": counts, errors, unfinished, throughput, histograms and the load applied "+
-			"(rates, workers, intended, late and dropped starts) are sums over the load machines; a scenario failed on one failed, "+
-			"with its failed checks; host, resources, scalars, events and per-second timelines are those of the first file")
+		"merged from "+strings.Join(hosts, ", ")+": counts, errors, unfinished, throughput, histograms, the load applied "+
+			"(rates, workers, intended, late and dropped starts) and the scalars per second are sums over the load machines; "+
+			"a scenario failed on one failed, with its failed checks; host, resources, other scalars, events and per-second "+
+			"timelines are those of the first machine that ran the scenario")
 	out.Summary = SummaryOf(&out)
 	return &out, nil
+}
+
+// checkShards requires runs to be shards 0..N-1 of one plan, each once.
+func checkShards(runs []*Run, names []string) error {
+	first := runs[0].Shard
+	seen := map[int][]string{}
+	var problems []string
+	for i, r := range runs {
+		switch {
+		case r.Shard == nil:
+			problems = append(problems, names[i]+" is no shard")
+			continue
+		case r.Shard.Count != first.Count:
+			problems = append(problems, fmt.Sprintf("%s is one of %d shards, %s one of %d", names[i], r.Shard.Count, names[0], first.Count))
+		case r.Shard.PlanHash != first.PlanHash:
+			problems = append(problems, fmt.Sprintf("%s ran plan %s, %s plan %s", names[i], r.Shard.PlanHash, names[0], first.PlanHash))
+		}
+		seen[r.Shard.Index] = append(seen[r.Shard.Index], names[i])
+	}
+	for i := 0; i < first.Count; i++ {
+		switch n := seen[i]; {
+		case len(n) == 0:
+			problems = append(problems, fmt.Sprintf("shard %d of %d is missing", i, first.Count))
+		case len(n) > 1:
+			problems = append(problems, fmt.Sprintf("shard %d is given %d times (%s)", i, len(n), strings.Join(n, ", ")))
+		}
+	}
+	for i, n := range seen {
+		if i < 0 || i >= first.Count {
+			problems = append(problems, fmt.Sprintf("%s is shard %d, outside 0..%d", strings.Join(n, ", "), i, first.Count-1))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	sort.Strings(problems)
+	return fmt.Errorf("%w: %s", ErrShards, strings.Join(problems, "; "))
+}
+
+// mergeScenario merges one scenario as the machines that ran it saw it.
+func mergeScenario(parts []*Scenario, opt MergeOptions) (Scenario, error) {
+	var ran []*Scenario
+	for _, p := range parts {
+		if p.Status != StatusSkipped {
+			ran = append(ran, p)
+		}
+	}
+	if len(ran) == 0 {
+		return *parts[0], nil // skipped everywhere
+	}
+	ms := *ran[0]
+	ms.Operations, ms.Scalars = nil, nil
+	ms.Checks = append([]Check(nil), ran[0].Checks...)
+	ms.Warnings = append([]string(nil), ran[0].Warnings...)
+	var names []string
+	byName := map[string][]Operation{}
+	for _, p := range ran {
+		for _, op := range p.Operations {
+			if _, ok := byName[op.Name]; !ok {
+				names = append(names, op.Name)
+			}
+			byName[op.Name] = append(byName[op.Name], op)
+		}
+	}
+	for _, n := range names {
+		merged, err := mergeOps(byName[n])
+		if err != nil {
+			return ms, fmt.Errorf("%s: %w", n, err)
+		}
+		ms.Operations = append(ms.Operations, merged)
+	}
+	loads := []*Load{ran[0].Load}
+	for _, p := range ran[1:] {
+		loads = append(loads, p.Load)
+		if p.Status == StatusFailed && ms.Status != StatusFailed {
+			ms.Status, ms.Error = p.Status, p.Error
+		}
+		for _, ch := range p.Checks { // a check that failed on any machine failed
+			if !ch.Passed {
+				ms.Checks = append(ms.Checks, ch)
+			}
+		}
+	}
+	var warn string
+	if ms.Load, warn = mergeLoads(loads); warn != "" {
+		ms.Warnings = append(ms.Warnings, warn)
+	}
+	ms.Scalars = mergeScalars(ran)
+	if len(ran) > 1 {
+		var starts []time.Time
+		for _, p := range ran {
+			if p.MeasuredNs > 0 {
+				starts = append(starts, p.StartedAt.Add(time.Duration(p.MeasureOffsetMs)*time.Millisecond))
+			}
+		}
+		if len(starts) > 1 {
+			sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
+			skew := starts[len(starts)-1].Sub(starts[0])
+			ms.ShardSkewMs = Float(float64(skew.Microseconds()) / 1000)
+			if opt.MaxSkew > 0 && skew > opt.MaxSkew {
+				ms.Warnings = append(ms.Warnings, fmt.Sprintf("the load machines' measured windows started %v apart, more than merge.max_skew %v: "+
+					"their clocks or their schedules disagreed, so the sums mix different moments", skew.Round(time.Millisecond), opt.MaxSkew))
+			}
+		}
+	}
+	return ms, nil
+}
+
+// mergeScalars sums the scalars measured in units per second (each
+// machine measured its own part) and keeps the others of the first.
+func mergeScalars(ran []*Scenario) []Scalar {
+	out := append([]Scalar(nil), ran[0].Scalars...)
+	for i := range out {
+		if !strings.HasSuffix(out[i].Unit, "/s") || out[i].Value == nil {
+			continue
+		}
+		sum := *out[i].Value
+		for _, p := range ran[1:] {
+			for _, sc := range p.Scalars {
+				if sc.Name == out[i].Name && sc.Value != nil {
+					sum += *sc.Value
+				}
+			}
+		}
+		out[i].Value = Float(sum)
+	}
+	return out
 }
 
 // mergeLoads adds the loads several machines applied at once: rates,

@@ -28,6 +28,19 @@ type Run struct {
 	Seed     uint64   `json:"seed,omitempty"`
 	Summary  Summary  `json:"summary"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Shard says which part of a sharded plan this file is (run --shard);
+	// a merged file keeps the count and the plan hash, index -1.
+	Shard *ShardInfo `json:"shard,omitempty"`
+}
+
+// ShardInfo is one shard of a plan split over several load machines.
+type ShardInfo struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+	// PlanHash identifies the plan: merge refuses shards of different ones.
+	PlanHash string `json:"plan_hash"`
+	// StartAt is the shared clock's start (shard.start_at), if any.
+	StartAt time.Time `json:"start_at,omitzero"`
 }
 
 // Run statuses.
@@ -141,6 +154,9 @@ type Scenario struct {
 	// HostBound: the load machine's CPU was above the warning threshold
 	// during the measurement, so the numbers may describe the machine.
 	HostBound bool `json:"host_bound,omitempty"`
+	// ShardSkewMs, in a merged sharded run, is how far apart the shards'
+	// measured windows of this scenario started.
+	ShardSkewMs *float64 `json:"shard_skew_ms,omitempty"`
 	// Consistency is the linearizability check of the key-value history
 	// recorded beside the scenario's load (fault scenarios, and consensus
 	// ones with consensus.check_consistency).

@@ -2,6 +2,9 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -220,7 +223,14 @@ func (r *Runner) Run(ctx context.Context) (*metrics.Run, string, error) {
 	}
 	r.opt.Progress.Planned(r.Total(), cfg.Execution.WarmupDuration+cfg.Execution.Duration)
 
-	st := &runState{run: run, runDir: RunDir(r.opt.ResultsDir, run.StartedAt)}
+	st := &runState{run: run, runDir: RunDir(r.opt.ResultsDir, run.StartedAt), seed: run.Seed}
+	if sh := cfg.Shard; sh.Sharded() {
+		// Each shard draws its own arrivals, even from one --seed.
+		st.seed = metrics.ScenarioSeed(run.Seed, sh.Count, "shard", sh.Index)
+		start, _ := sh.Start() // validated
+		st.clock = start
+		run.Shard = &metrics.ShardInfo{Index: sh.Index, Count: sh.Count, PlanHash: planHash(cfg, r.specs, r.sizes), StartAt: start}
+	}
 sizes:
 	for _, size := range r.sizes {
 		for _, plan := range r.plans(size) {
@@ -310,9 +320,25 @@ func skipped(spec scenarios.Spec, rep int, reason string) metrics.Scenario {
 type runState struct {
 	run      *metrics.Run
 	runDir   string
-	done     int // scenario runs begun or accounted for
+	seed     uint64    // the scenarios' seeds derive from it (run.Seed, mixed with the shard)
+	clock    time.Time // the next scenario's slot on the shards' shared clock; zero: none
+	done     int       // scenario runs begun or accounted for
 	failed   bool
 	startErr error
+}
+
+// slot returns the instant spec starts at on the shards' shared clock
+// (zero without shard.start_at) and moves the clock past its slot: its
+// planned length and shard.slack. Every shard walks the same plan, so
+// each scenario starts at the same instant on all of them; one that ran
+// long on a shard starts the next late there, which merge reports.
+func (st *runState) slot(spec scenarios.Spec, cfg *config.Config) time.Time {
+	if st.clock.IsZero() {
+		return time.Time{}
+	}
+	at := st.clock
+	st.clock = st.clock.Add(spec.PlannedLength(cfg) + cfg.Shard.Slack)
+	return at
 }
 
 // runCluster starts one cluster, runs the plan's repetitions of every
@@ -410,7 +436,7 @@ func (r *Runner) runCluster(ctx context.Context, st *runState, plan clusterPlan)
 			}
 			st.done++
 			r.opt.Progress.ScenarioStarted(st.done, plan.where, spec.Name, rep)
-			res := r.runOne(ctx, spec, c, caps, plan.driver, size, rep, st.runDir, metrics.ScenarioSeed(st.run.Seed, size, spec.Name, rep))
+			res := r.runOne(ctx, spec, c, caps, plan.driver, size, rep, st.runDir, metrics.ScenarioSeed(st.seed, size, spec.Name, rep), st.slot(spec, cfg))
 			if cl.Unformed != "" {
 				// First: it qualifies every number of the scenario.
 				res.Warnings = append([]string{"measured on a cluster that did not form (--allow-unformed): " + cl.Unformed}, res.Warnings...)
@@ -447,4 +473,19 @@ func (r *Runner) runCluster(ctx context.Context, st *runState, plan clusterPlan)
 		}
 	}
 	return false
+}
+
+// planHash identifies a sharded plan: the configuration every shard shares
+// (all but the shard's index), the sizes and the scenarios in order. Merge
+// refuses shards whose hashes differ.
+func planHash(cfg *config.Config, specs []scenarios.Spec, sizes []int) string {
+	c := *cfg
+	c.Shard.Index = 0
+	h := sha256.New()
+	_ = json.NewEncoder(h).Encode(c)
+	fmt.Fprintln(h, sizes)
+	for _, s := range specs {
+		fmt.Fprintln(h, s.Name)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }

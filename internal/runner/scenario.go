@@ -22,14 +22,18 @@ func interrupted(spec scenarios.Spec, rep int) metrics.Scenario {
 		Status: metrics.StatusSkipped, Reason: "the run was interrupted before this scenario"}
 }
 
-// runOne runs one scenario and always returns its result.
+// runOne runs one scenario and always returns its result. slot, when set,
+// is the instant of its load on the shards' shared clock.
 func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Cluster, caps scenarios.Capabilities, driver cluster.Driver,
-	size, rep int, runDir string, seed uint64) (res metrics.Scenario) {
+	size, rep int, runDir string, seed uint64, slot time.Time) (res metrics.Scenario) {
 	cfg := r.opt.Config
 	began := time.Now()
 	skip := func(reason string) metrics.Scenario {
 		return metrics.Scenario{Name: spec.Name, Category: spec.Category, Repetition: rep, Params: spec.Params, Seed: seed,
 			Status: metrics.StatusSkipped, Reason: reason, StartedAt: began.UTC(), EndedAt: began.UTC()}
+	}
+	if sh := cfg.Shard; sh.Sharded() && sh.Index != 0 && spec.Unsplittable != "" {
+		return skip("runs on shard 0 only: " + spec.Unsplittable)
 	}
 	if size < spec.MinNodes {
 		return skip(fmt.Sprintf("needs at least %d nodes; this cluster has %d", spec.MinNodes, size))
@@ -70,6 +74,7 @@ func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Clus
 	sampler := metrics.StartSampler(sctx, sampleInterval(cfg), procs)
 	env := scenarios.NewEnv(cfg, r.opt.Log.With("scenario", spec.Name, "size", size), spec,
 		filepath.Join(runDir, fmt.Sprintf("size-%d", size)), seed)
+	env.SlotStart = slot
 	err := safeRun(sctx, spec, env, c)
 	sampler.Stop()
 

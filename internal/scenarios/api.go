@@ -144,7 +144,7 @@ func modelOperations(ctx context.Context, env *Env, c cluster.Cluster, conns int
 	client := env.FastClient(conns)
 	api := NewAPI(client)
 	nodes := c.Nodes()
-	keys := newKeySpace(1 << 30)
+	keys := newKeySpace(env, 1<<30)
 	shown := keys.prefix + "shown"
 	if err := api.CreateModel(ctx, nodes[0].API, shown, 4096); errors.Is(err, ErrUnsupported) {
 		client.Close()

@@ -74,10 +74,16 @@ type keySpace struct {
 	next   atomic.Uint64
 }
 
-func newKeySpace(size int) *keySpace {
+// newKeySpace returns size keys under a random prefix; in a sharded run
+// the prefix names the shard, so shards never write the same keys.
+func newKeySpace(env *Env, size int) *keySpace {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	return &keySpace{prefix: "odbench-" + hex.EncodeToString(b) + "-", size: size}
+	prefix := "odbench-"
+	if sh := env.Config.Shard; sh.Sharded() {
+		prefix += fmt.Sprintf("s%d-", sh.Index)
+	}
+	return &keySpace{prefix: prefix + hex.EncodeToString(b) + "-", size: size}
 }
 
 func (k *keySpace) nextKey() string  { return k.key(int(k.next.Add(1)-1) % k.size) }
@@ -148,7 +154,7 @@ type kvSession struct {
 // none) and prepares a key space of size keys.
 func openKV(ctx context.Context, env *Env, c cluster.Cluster, size int) (*kvSession, error) {
 	ctl := env.FastClient(16)
-	s := &kvSession{api: NewAPI(ctl), ctl: ctl, keys: newKeySpace(size), env: env, ctx: ctx}
+	s := &kvSession{api: NewAPI(ctl), ctl: ctl, keys: newKeySpace(env, size), env: env, ctx: ctx}
 	leader, err := kvTarget(ctx, s.api, c, s.keys.prefix+"probe")
 	if err != nil {
 		ctl.Close()

@@ -25,6 +25,11 @@ type Env struct {
 	// Seed drives the arrivals and operation picks of this repetition
 	// (recorded in the result; `run --seed` replays it).
 	Seed uint64
+	// SlotStart, when set (a sharded run with shard.start_at), is the
+	// instant every shard starts this scenario's load at: the first load
+	// waits for it, so the shards' measured windows line up.
+	SlotStart time.Time
+	slotOnce  sync.Once
 
 	mu      sync.Mutex
 	start   time.Time
@@ -66,12 +71,37 @@ func (e *Env) capped(how string) {
 	e.res.RateLimit.Capped = how
 }
 
+// Workers is this shard's part of n closed-loop clients (all of them when
+// the run is not sharded); 0 means the shard has none to run.
+func (e *Env) Workers(n int) int { return e.Config.Shard.Workers(n) }
+
+// noWorkers is the skip of a shard whose part of a client count is 0.
+func (e *Env) noWorkers(n int) error {
+	return Skip("shard %d of %d has no part of %d clients (fewer clients than shards)", e.Config.Shard.Index, e.Config.Shard.Count, n)
+}
+
+// waitSlot waits, once, for the scenario's slot on the shards' shared
+// clock.
+func (e *Env) waitSlot(ctx context.Context) {
+	e.slotOnce.Do(func() {
+		if d := time.Until(e.SlotStart); !e.SlotStart.IsZero() && d > 0 {
+			sleepCtx(ctx, d)
+		}
+	})
+}
+
 // Closed runs ops in a closed loop with the configured warm-up and
 // duration and records the result. Against a rate-limited target
 // (cluster.rate_limit) it runs an open loop paced just below the limit
 // with as many requests in flight as workers, and says so: a closed loop
-// would only measure the limiter's 429s.
+// would only measure the limiter's 429s. A shard runs its part of the
+// workers (Workers).
 func (e *Env) Closed(ctx context.Context, workers int, ops ...load.Operation) (*load.Result, error) {
+	all := workers
+	if workers = e.Workers(workers); workers == 0 {
+		return nil, e.noWorkers(all)
+	}
+	e.waitSlot(ctx)
 	if limit := e.rateLimit(); limit > 0 {
 		rate := limit * limitMargin
 		e.capped(fmt.Sprintf("cluster.rate_limit %s: %d closed-loop clients became an open loop at %.3g requests/s, %.0f%% of the limit",
@@ -128,9 +158,11 @@ func (e *Env) RateLimited() string {
 }
 
 // openAt runs o with the scenario's warm-up, drain and seed, and records
-// the result.
+// the result. A shard runs its part of the rate.
 func (e *Env) openAt(ctx context.Context, o load.Open, ops ...load.Operation) (*load.Result, error) {
 	o.Warmup, o.Drain, o.Seed = e.Warmup, e.Config.API.RequestTimeout, e.Seed
+	o.Rate = e.Config.Shard.Rate(o.Rate)
+	e.waitSlot(ctx)
 	res, err := load.RunOpen(ctx, o, ops...)
 	if res != nil {
 		e.AddResult(res)

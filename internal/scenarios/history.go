@@ -59,14 +59,15 @@ func historyRate(env *Env) float64 {
 // startHistory starts the workload against every node of c; stop ends it.
 func startHistory(ctx context.Context, env *Env, c cluster.Cluster) *historyLoad {
 	f := env.Config.Faults
-	keys := newKeySpace(f.HistoryKeys)
+	keys := newKeySpace(env, f.HistoryKeys)
 	keys.next.Store(uint64(f.HistoryKeys)) // every key is used: cleanup deletes them all
-	h := &historyLoad{rec: history.NewRecorder(), keys: keys, clients: f.HistoryClients,
-		client: env.Client(f.HistoryClients)}
+	// A shard runs its part of the clients and the rate (at least one).
+	clients := max(env.Workers(f.HistoryClients), 1)
+	h := &historyLoad{rec: history.NewRecorder(), keys: keys, clients: clients, client: env.Client(clients)}
 	ctx, h.cancel = context.WithCancel(ctx)
 	nodes := bases(c)
-	interval := time.Duration(float64(time.Second) * float64(f.HistoryClients) / historyRate(env))
-	for i := range f.HistoryClients {
+	interval := time.Duration(float64(time.Second) * float64(clients) / env.Config.Shard.Rate(historyRate(env)))
+	for i := range clients {
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()

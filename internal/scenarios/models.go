@@ -50,7 +50,7 @@ func runDistribution(ctx context.Context, env *Env, c cluster.Cluster, mb int, a
 	api := NewAPI(ctl)
 	nodes := c.Nodes()
 	size := int64(mb) * 1e6
-	keys := newKeySpace(1 << 30)
+	keys := newKeySpace(env, 1<<30)
 	opName := "download"
 	if all {
 		opName = "replicate_to_all"
@@ -122,7 +122,7 @@ func runBlobAccess(ctx context.Context, env *Env, c cluster.Cluster, clients int
 	defer ctl.Close()
 	api := NewAPI(ctl)
 	nodes := bases(c)
-	name := newKeySpace(1).prefix + "blob"
+	name := newKeySpace(env, 1).prefix + "blob"
 	if err := api.CreateModel(ctx, nodes[0], name, 16<<20); errors.Is(err, ErrUnsupported) {
 		return Skip("the target cannot create models (POST /api/v1/models)")
 	} else if err != nil {

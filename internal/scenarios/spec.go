@@ -32,6 +32,22 @@ type Spec struct {
 	// Finish, if set, derives more from the finished result once the
 	// runner has attached the resources it sampled.
 	Finish func(res *metrics.Scenario)
+	// Unsplittable, when set, says why the scenario cannot be split over
+	// shards (one fault, one ramp to find one knee): it runs on shard 0
+	// only, and the other shards record it skipped with this reason.
+	Unsplittable string
+	// Length estimates how long the scenario's loads take (default: one
+	// warm-up and one measurement); shards schedule it on their shared
+	// clock with it.
+	Length func(cfg *config.Config) time.Duration
+}
+
+// PlannedLength is the spec's Length, or one warm-up and one measurement.
+func (s Spec) PlannedLength(cfg *config.Config) time.Duration {
+	if s.Length != nil {
+		return s.Length(cfg)
+	}
+	return cfg.Execution.WarmupDuration + cfg.Execution.Duration
 }
 
 // SkipError says a scenario cannot run against this target; the runner
@@ -84,6 +100,11 @@ func All(cfg *config.Config) []Spec {
 				}
 				if cat == "consensus" && cfg.Consensus.CheckConsistency {
 					s = withHistory(s)
+				}
+				for _, u := range unsplittable {
+					if strings.HasPrefix(s.Name, u.prefix) && s.Unsplittable == "" {
+						s.Unsplittable, s.Length = u.why, u.length
+					}
 				}
 				out = append(out, s)
 			}
@@ -150,4 +171,25 @@ func Filter(specs []Spec, prefixes []string) ([]Spec, error) {
 		}
 	}
 	return out, nil
+}
+
+// unsplittable are the scenarios a sharded run cannot split over its load
+// machines, why, and how long their loads take (for the shards' shared
+// clock; nil: one warm-up and one measurement).
+var unsplittable = []struct {
+	prefix, why string
+	length      func(cfg *config.Config) time.Duration
+}{
+	{"faults/", "a fault is injected once, by one load machine", func(cfg *config.Config) time.Duration {
+		// The load goes on a quarter of the duration past the fault.
+		return cfg.Execution.WarmupDuration + cfg.Execution.Duration*3/2
+	}},
+	{"p2p/rejoin", "it kills and restarts a node once", nil},
+	{"models/download", "it downloads one model once", nil},
+	{"models/replication", "it replicates one model once", nil},
+	{"loadbalance/policy=", "it switches the nodes' scheduling policy and judges the spread of one load", nil},
+	{"concurrency/contention", "its knee is a client count of one load", nil},
+	{"concurrency/stress", "its ramp finds the limit of one load's rate", func(cfg *config.Config) time.Duration {
+		return cfg.Execution.WarmupDuration + time.Duration(cfg.Concurrency.MaxSteps)*cfg.Concurrency.StepDuration
+	}},
 }
