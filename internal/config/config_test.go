@@ -197,3 +197,33 @@ func FuzzCheckFile(f *testing.F) {
 		}
 	})
 }
+
+func TestShardValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		shard Shard
+		drv   string
+		want  string
+	}{
+		{"local", Shard{Index: 0, Count: 3}, "local", "needs the external driver"},
+		{"index", Shard{Index: 3, Count: 3}, "external", "shard.index: must be from 0 to 2"},
+		{"start", Shard{Count: 2, StartAt: "at eight"}, "external", "shard.start_at"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.Cluster.Driver, c.Cluster.Targets = tc.drv, []string{"http://127.0.0.1:1"}
+			c.Shard = tc.shard
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	s := Shard{Count: 3}
+	var sum int
+	for s.Index = 0; s.Index < 3; s.Index++ {
+		sum += s.Workers(8)
+	}
+	if sum != 8 || (Shard{Index: 0, Count: 3}).Workers(8) != 3 || (Shard{Index: 2, Count: 3}).Workers(8) != 2 {
+		t.Errorf("8 clients over 3 shards: parts sum to %d, want 3+3+2", sum)
+	}
+}
