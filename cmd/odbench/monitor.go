@@ -51,6 +51,7 @@ not expose are shown as not measured.`,
 				return usageError(fmt.Errorf("monitor.address: %w", err))
 			}
 			srv := monitor.NewServer(cmd.Context(), cfg.Cluster.Targets, cfg.Monitor, cmd.ErrOrStderr())
+			srv.SetURL("http://" + ln.Addr().String() + "/")
 			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 			ctx := cmd.Context()
 			go srv.Run(ctx)

@@ -224,6 +224,18 @@ type AlertRule struct {
 	Threshold float64       `mapstructure:"threshold" json:"threshold"`
 	For       time.Duration `mapstructure:"for" json:"for"`
 	Severity  string        `mapstructure:"severity" json:"severity"` // info, warning, critical
+	// Actions run when the alert fires and when it resolves.
+	Actions []AlertAction `mapstructure:"actions" json:"actions,omitempty"`
+}
+
+// AlertAction is what the monitor does with an alert that fires or
+// resolves: POST it to Webhook in Alertmanager's webhook format, and/or
+// run Command (argv, no shell) with the same JSON on its standard input.
+// Each attempt is bounded by Timeout; failures are retried with backoff.
+type AlertAction struct {
+	Webhook string        `mapstructure:"webhook" json:"webhook,omitempty"`
+	Command []string      `mapstructure:"command" json:"command,omitempty"`
+	Timeout time.Duration `mapstructure:"timeout" json:"timeout,omitempty"`
 }
 
 // alertMetrics are the metric names alert rules may watch.

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -281,6 +282,20 @@ func (m Monitor) validate(p *problems) {
 		}
 		if !slices.Contains([]string{"info", "warning", "critical"}, a.Severity) {
 			p.bad(field+".severity", fmt.Sprintf("%q", a.Severity), "must be info, warning or critical")
+		}
+		for j, act := range a.Actions {
+			af := fmt.Sprintf("%s.actions[%d]", field, j)
+			if (act.Webhook == "") == (len(act.Command) == 0) {
+				p.bad(af, "", "give exactly one of webhook (a URL) and command (argv)")
+			}
+			if act.Webhook != "" {
+				if u, err := url.Parse(act.Webhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					p.bad(af+".webhook", act.Webhook, "must be an http or https URL")
+				}
+			}
+			if act.Timeout < 0 || act.Timeout > time.Minute {
+				p.bad(af+".timeout", act.Timeout, "must be from 0 (the default, 5s) to 1m")
+			}
 		}
 	}
 }

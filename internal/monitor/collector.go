@@ -27,6 +27,9 @@ type Snapshot struct {
 	Alerts  []Alert            `json:"alerts"`
 	// Missing says why metrics are absent.
 	Missing []string `json:"missing,omitempty"`
+	// ActionFailures are the latest alert actions that could not be
+	// delivered (monitor.alerts[].actions).
+	ActionFailures []string `json:"action_failures,omitempty"`
 }
 
 // NodeReading is one node's part of a snapshot.

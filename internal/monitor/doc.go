@@ -13,7 +13,11 @@
 //     absent from the snapshot, never zero.
 //  2. The alert Engine evaluates the configured rules (metric, condition,
 //     threshold, for) on each snapshot: a rule whose condition held for
-//     its whole duration fires, and resolves when it stops holding.
+//     its whole duration fires, and resolves when it stops holding. A rule
+//     with actions has each change queued for the notifier (actions.go),
+//     which POSTs it in Alertmanager's webhook format or pipes it to a
+//     command, retried with backoff, beside the collector and never in its
+//     way; failures are logged and put in the snapshots.
 //  3. The Server keeps a bounded history and hands every snapshot to its
 //     WebSocket subscribers without ever blocking the collector (a slow
 //     browser misses updates rather than stalling the poll). It also

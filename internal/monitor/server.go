@@ -33,6 +33,7 @@ const historySpan = 5 * time.Minute
 type Server struct {
 	collector *Collector
 	engine    *Engine
+	notifier  *notifier
 	interval  time.Duration
 	log       io.Writer
 
@@ -50,7 +51,8 @@ type Server struct {
 // NewServer watches the nodes at urls with cfg's interval and alert rules;
 // alert changes are written to log.
 func NewServer(ctx context.Context, urls []string, cfg config.Monitor, log io.Writer) *Server {
-	s := &Server{collector: NewCollector(ctx, urls, 60), engine: NewEngine(cfg.Alerts), interval: cfg.Interval, log: log,
+	s := &Server{collector: NewCollector(ctx, urls, 60), engine: NewEngine(cfg.Alerts), notifier: newNotifier(cfg.Alerts, log),
+		interval: cfg.Interval, log: log,
 		subs: map[chan []byte]struct{}{}, reg: prometheus.NewRegistry(), historyLen: max(int(historySpan/cfg.Interval), 10)}
 	s.metric = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "odbench_monitor", Name: "metric",
 		Help: "The dashboard's metrics, by name (cpu_percent, requests_per_s, ...)."}, []string{"name"})
@@ -59,11 +61,20 @@ func NewServer(ctx context.Context, urls []string, cfg config.Monitor, log io.Wr
 	s.dropped = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "odbench_monitor", Name: "updates_dropped_total",
 		Help: "Dashboard updates a slow WebSocket client missed."})
 	s.reg.MustRegister(s.metric, s.firing, s.dropped)
+	for _, r := range cfg.Alerts { // every rule has a series from the start: 0 until it fires
+		s.firing.WithLabelValues(r.Name, r.Severity).Set(0)
+	}
 	return s
 }
 
-// Run collects until ctx ends.
+// SetURL names the dashboard's address in the alerts its actions send.
+func (s *Server) SetURL(u string) { s.notifier.dashboard = u }
+
+// Run collects until ctx ends, and delivers alert actions meanwhile.
 func (s *Server) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { defer close(done); s.notifier.run(ctx) }()
+	defer func() { <-done }()
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
 	s.tick(ctx)
@@ -80,6 +91,8 @@ func (s *Server) Run(ctx context.Context) {
 func (s *Server) tick(ctx context.Context) {
 	snap := s.collector.Collect(ctx)
 	snap.Alerts = s.engine.Evaluate(snap)
+	s.notifier.notify(snap.Alerts, snap.At)
+	snap.ActionFailures = s.notifier.recentFailures()
 	for name, v := range snap.Metrics {
 		s.metric.WithLabelValues(name).Set(v)
 	}

@@ -151,7 +151,9 @@ func (n *Node) middleware(next http.Handler) http.Handler {
 		}
 		n.requests.Add(1)
 		sw := &statusWriter{ResponseWriter: w}
+		began := time.Now()
 		next.ServeHTTP(sw, r)
+		n.metrics.httpDuration.Observe(time.Since(began).Seconds())
 		if sw.code >= 500 {
 			n.serverErrors.Add(1)
 		}

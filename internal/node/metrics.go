@@ -22,6 +22,7 @@ type nodeMetrics struct {
 	broadcastsReceived prometheus.Counter
 	blobBytesPulled    prometheus.Counter
 	kvOps              *prometheus.CounterVec
+	httpDuration       prometheus.Histogram
 }
 
 func newNodeMetrics(n *Node) *nodeMetrics {
@@ -47,7 +48,13 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 		kvOps: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "odbench_node", Name: "kv_operations_total",
 			Help: "KV operations received, by kind."}, []string{"op"}),
 	}
-	reg.MustRegister(m.inferRequests, m.inferDuration, m.kvOps)
+	m.httpDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "odbench_node", Name: "http_request_duration_seconds",
+		Help: "Time to answer one API request (streamed answers: to the last byte).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)})
+	reg.MustRegister(m.inferRequests, m.inferDuration, m.kvOps, m.httpDuration)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "odbench_node", Name: "http_requests_total",
+		Help: "API requests received."}, func() float64 { return float64(n.requests.Load()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "odbench_node", Name: "http_server_errors_total",
+		Help: "API requests answered with a 5xx status."}, func() float64 { return float64(n.serverErrors.Load()) }))
 	gauge := func(name, help string, fn func() float64) {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "odbench_node", Name: name, Help: help}, fn))
 	}
