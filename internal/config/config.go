@@ -12,7 +12,7 @@ import (
 // categories lists every scenario category odbench knows, in run order.
 var categories = []string{
 	"consensus", "p2p", "models", "api", "memory",
-	"concurrency", "faults", "loadbalance", "inference",
+	"concurrency", "faults", "loadbalance", "inference", "custom",
 }
 
 // categoryAliases maps the older framework's category keys to odbench's.
@@ -46,6 +46,7 @@ type Config struct {
 	Monitor     Monitor         `mapstructure:"monitor" json:"monitor"`
 	Cluster     Cluster         `mapstructure:"cluster" json:"cluster"`
 	AB          AB              `mapstructure:"ab" json:"ab"`
+	Scenarios   Scenarios       `mapstructure:"scenarios" json:"scenarios"`
 	Shard       Shard           `mapstructure:"shard" json:"shard"`
 	Merge       Merge           `mapstructure:"merge" json:"merge"`
 }

@@ -227,3 +227,43 @@ func TestShardValidation(t *testing.T) {
 		t.Errorf("8 clients over 3 shards: parts sum to %d, want 3+3+2", sum)
 	}
 }
+
+func TestCustomScenarioValidation(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := dir + "/p.csv"
+	if err := os.WriteFile(csvPath, []byte("prompt\nhi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := CustomScenario{Name: "kv", Data: csvPath, Operations: []CustomOperation{{Name: "w", CustomRequest: CustomRequest{
+		Method: "PUT", Path: "/api/v1/kv/{{.Key}}", Body: `{"p": {{json .Data.prompt}}, "n": {{.Rand 5}}, "s": {{.Seq}}}`}}}}
+	c := Default()
+	c.Scenarios.Custom = []CustomScenario{good}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("a good custom scenario: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*CustomScenario)
+		want string
+	}{
+		{"unparsable path", func(s *CustomScenario) { s.Operations[0].Path = "/kv/{{.Key" }, "scenarios.custom[0].operations[0].path"},
+		{"unknown variable", func(s *CustomScenario) { s.Operations[0].Body = "{{.Keys}}" }, "can't evaluate field Keys"},
+		{"unknown data field", func(s *CustomScenario) { s.Operations[0].Body = "{{.Data.promt}}" }, `map has no entry for key "promt"`},
+		{"missing data file", func(s *CustomScenario) { s.Data = dir + "/nope.csv" }, "scenarios.custom[0].data"},
+		{"method", func(s *CustomScenario) { s.Operations[0].Method = "FETCH" }, "operations[0].method"},
+		{"open without rate", func(s *CustomScenario) { s.Load.Mode = "open" }, "load.rate"},
+		{"bad name", func(s *CustomScenario) { s.Name = "a/b" }, "scenarios.custom[0].name"},
+		{"json check", func(s *CustomScenario) { s.Operations[0].ExpectJSON = []JSONCheck{{Path: "x"}} }, "expect_json[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := good
+			s.Operations = []CustomOperation{good.Operations[0]}
+			tc.edit(&s)
+			c := Default()
+			c.Scenarios.Custom = []CustomScenario{s}
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

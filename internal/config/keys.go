@@ -24,6 +24,10 @@ var knownKeys = func() map[string]bool {
 			if tag == "" || tag == "-" {
 				continue
 			}
+			if tag == ",squash" { // an embedded struct's keys are its parent's
+				walk(prefix, f.Type)
+				continue
+			}
 			path := tag
 			if prefix != "" {
 				path = prefix + "." + tag

@@ -53,6 +53,7 @@ func (c *Config) Validate() error {
 	c.Monitor.validate(&p)
 	c.Cluster.validate(&p)
 	c.AB.validate(&p, c.Cluster.Driver)
+	c.Scenarios.validate(&p)
 	c.Shard.validate(&p, c.Cluster.Driver)
 	c.Merge.validate(&p)
 	return errors.Join(p.errs...)

@@ -32,6 +32,14 @@ const DefaultDrain = 10 * time.Second
 
 type intendedKey struct{}
 type windowKey struct{}
+type workerKey struct{}
+
+// Worker returns the index of the engine's worker that called the
+// operation (0..workers-1).
+func Worker(ctx context.Context) (int, bool) {
+	i, ok := ctx.Value(workerKey{}).(int)
+	return i, ok
+}
 
 // MeasureStart returns when the measured window of the run that called
 // the operation starts: operations that keep their own measurements
@@ -249,6 +257,7 @@ func RunClosed(ctx context.Context, c Closed, ops ...Operation) (*Result, error)
 			shards[j] = op.Shard(i)
 		}
 		rnd := rand.New(rand.NewPCG(c.Seed, uint64(i)))
+		wctx := context.WithValue(opCtx, workerKey{}, i)
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
@@ -258,7 +267,7 @@ func RunClosed(ctx context.Context, c Closed, ops ...Operation) (*Result, error)
 					return
 				}
 				k := m.pick(rnd)
-				err := m.ops[k].Do(opCtx)
+				err := m.ops[k].Do(wctx)
 				done := time.Now()
 				if start.Before(w.measure) {
 					if err == nil && w.in(done) {
@@ -315,13 +324,14 @@ func RunOpen(ctx context.Context, o Open, ops ...Operation) (*Result, error) {
 			shards[j] = op.Shard(i)
 		}
 		rnd := rand.New(rand.NewPCG(o.Seed, uint64(i)))
+		wctx := context.WithValue(opCtx, workerKey{}, i)
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
 			for intended := range starts {
 				k := m.pick(rnd)
 				actual := time.Now()
-				err := m.ops[k].Do(context.WithValue(opCtx, intendedKey{}, intended))
+				err := m.ops[k].Do(context.WithValue(wctx, intendedKey{}, intended))
 				done := time.Now()
 				if intended.Before(w.measure) {
 					if err == nil && w.in(done) {

@@ -93,8 +93,12 @@ func New(opt Options) (*Runner, error) {
 		return nil, err
 	}
 	if len(specs) == 0 {
-		return nil, fmt.Errorf("%w: the enabled categories (%s) have no scenarios in this odbench; categories with scenarios: %s",
-			ErrNothingToRun, strings.Join(cfg.EnabledCategories(), ", "), strings.Join(scenarios.Implemented(), ", "))
+		hint := ""
+		if slices.Contains(cfg.EnabledCategories(), "custom") && len(cfg.Scenarios.Custom) == 0 {
+			hint = " (custom scenarios are declared in scenarios.custom; configs/examples has three)"
+		}
+		return nil, fmt.Errorf("%w: the enabled categories (%s) have no scenarios in this odbench%s; categories with scenarios: %s",
+			ErrNothingToRun, strings.Join(cfg.EnabledCategories(), ", "), hint, strings.Join(scenarios.Implemented(), ", "))
 	}
 	if err := checkWritable(opt.ResultsDir); err != nil {
 		return nil, err

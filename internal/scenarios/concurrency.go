@@ -341,27 +341,10 @@ func runStress(ctx context.Context, env *Env, c cluster.Cluster) error {
 	client := env.FastClient(env.Config.API.MaxInFlight)
 	defer client.Close()
 	value := bytes.Repeat([]byte("s"), 128)
-	res, err := load.RunStep(ctx, load.Step{StartRate: cc.StepStartRate, Increment: cc.StepIncrement, StepDuration: cc.StepDuration,
-		Warmup: env.Warmup, MaxSteps: cc.MaxSteps, MaxErrorRate: 0.01, MaxP99: env.Config.Targets.LatencyP99,
-		MaxInFlight: env.Config.API.MaxInFlight, Poisson: env.Config.API.Arrival == "poisson", Seed: env.Seed},
+	return env.Ramp(ctx, load.Step{StartRate: cc.StepStartRate, Increment: cc.StepIncrement, StepDuration: cc.StepDuration,
+		MaxSteps: cc.MaxSteps, MaxErrorRate: 0.01, MaxP99: env.Config.Targets.LatencyP99,
+		MaxInFlight: env.Config.API.MaxInFlight, Poisson: env.Config.API.Arrival == "poisson"},
 		load.Operation{Name: "kv_write", Do: func(ctx context.Context) error {
 			return client.Do(ctx, http.MethodPut, leader+"/api/v1/kv/"+keys.nextKey(), value, nil)
 		}})
-	if err != nil {
-		return err
-	}
-	if res.Last != nil {
-		env.AddResult(res.Last)
-	}
-	env.SetSteps(res.Steps)
-	env.Event("ramp_stopped", "", res.Broke)
-	if res.MaxSustainable == nil {
-		env.Absent("max_sustainable_ops_per_s", "ops/s", "not even the first step held: "+res.Broke)
-		return nil
-	}
-	env.Scalar("max_sustainable_ops_per_s", *res.MaxSustainable, "ops/s")
-	if last := res.Steps[len(res.Steps)-1]; last.Held {
-		env.Warn("every step of the ramp held, so %.0f ops/s is a lower bound of the limit: raise concurrency.max_steps or step_increment to find it", *res.MaxSustainable)
-	}
-	return nil
 }

@@ -148,6 +148,34 @@ func (e *Env) capRate(rate float64) float64 {
 	return limit * limitMargin
 }
 
+// Ramp runs a step ramp of open-loop rates (with the scenario's warm-up
+// and seed) until a step breaks, and records its steps, its last step's
+// operations, where it stopped and the highest rate that held
+// (max_sustainable_ops_per_s). A shard runs its part of every rate.
+func (e *Env) Ramp(ctx context.Context, s load.Step, ops ...load.Operation) error {
+	s.Warmup, s.Seed = e.Warmup, e.Seed
+	s.StartRate, s.Increment = e.Config.Shard.Rate(s.StartRate), e.Config.Shard.Rate(s.Increment)
+	e.waitSlot(ctx)
+	res, err := load.RunStep(ctx, s, ops...)
+	if err != nil {
+		return err
+	}
+	if res.Last != nil {
+		e.AddResult(res.Last)
+	}
+	e.SetSteps(res.Steps)
+	e.Event("ramp_stopped", "", res.Broke)
+	if res.MaxSustainable == nil {
+		e.Absent("max_sustainable_ops_per_s", "ops/s", "not even the first step held: "+res.Broke)
+		return nil
+	}
+	e.Scalar("max_sustainable_ops_per_s", *res.MaxSustainable, "ops/s")
+	if last := res.Steps[len(res.Steps)-1]; last.Held {
+		e.Warn("every step of the ramp held, so %.0f ops/s is a lower bound of the limit: raise its max_steps or increment (concurrency.max_steps and step_increment for concurrency/stress) to find it", *res.MaxSustainable)
+	}
+	return nil
+}
+
 // RateLimited reports why a scenario cannot run against a rate-limited
 // target (one that needs more requests than the limit allows), or "".
 func (e *Env) RateLimited() string {

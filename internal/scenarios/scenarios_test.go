@@ -84,6 +84,9 @@ func run(t *testing.T, cfg *config.Config, spec Spec, c cluster.Cluster) (metric
 func TestRegistry(t *testing.T) {
 	t.Parallel()
 	cfg := config.Default()
+	// The custom category has the scenarios the configuration declares.
+	cfg.Scenarios.Custom = []config.CustomScenario{{Name: "x", Operations: []config.CustomOperation{
+		{Name: "get", CustomRequest: config.CustomRequest{Method: "GET", Path: "/"}}}}}
 	specs := All(&cfg)
 	seen := map[string]bool{}
 	cats := map[string]int{}
@@ -457,3 +460,45 @@ func TestProbeFindsWhatTheTargetServes(t *testing.T) {
 		}
 	}
 }
+
+// TestCustomScenario runs a declared KV mix against a reference node: its
+// operations are recorded like a built-in scenario's, an answer outside
+// expect_status or failing an expect_json check counts as an error of its
+// kind, and the data file feeds the bodies.
+func TestCustomScenario(t *testing.T) {
+	c := startLocal(t, 1)
+	data := filepath.Join(t.TempDir(), "v.csv")
+	if err := os.WriteFile(data, []byte("word\nalpha\nbeta\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := shortConfig()
+	cfg.Scenarios.Custom = []config.CustomScenario{{Name: "kv", Keys: 20, Data: data,
+		Load:  config.CustomLoad{Mode: "closed", Clients: []int{2}},
+		Setup: []config.CustomRequest{{Method: "PUT", Path: "/api/v1/kv/{{.Key}}", Body: "seed"}},
+		Operations: []config.CustomOperation{
+			{Name: "write", CustomRequest: config.CustomRequest{Method: "PUT", Path: "/api/v1/kv/{{.Key}}", Body: "{{.Data.word}}-{{.Worker}}",
+				ExpectJSON: []config.JSONCheck{{Path: "version", Exists: true}}}},
+			{Name: "read", CustomRequest: config.CustomRequest{Method: "GET", Path: "/api/v1/kv/{{.Key}}", ExpectStatus: []int{200, 404}}},
+			{Name: "wrong", Weight: 1, CustomRequest: config.CustomRequest{Method: "GET", Path: "/api/v1/health",
+				ExpectJSON: []config.JSONCheck{{Path: "status", Equals: ptr("degraded")}}}},
+		}}}
+	res, _, err := run(t, cfg, specNamed(t, cfg, "custom/kv/clients=2"), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]metrics.Operation{}
+	for _, op := range res.Operations {
+		ops[op.Name] = op
+	}
+	if ops["write"].Count == 0 || ops["write"].Errors != 0 || ops["read"].Count == 0 || ops["read"].Errors != 0 {
+		t.Errorf("write %+v, read %+v: want successes and no errors", ops["write"], ops["read"])
+	}
+	if w := ops["wrong"]; w.Count != 0 || w.ErrorsByKind["check_failed"] == 0 {
+		t.Errorf("wrong: %d ok, errors %v: every answer fails its JSON check", w.Count, w.ErrorsByKind)
+	}
+	if res.Category != "custom" {
+		t.Errorf("category %q", res.Category)
+	}
+}
+
+func ptr(s string) *string { return &s }

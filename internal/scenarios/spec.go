@@ -73,6 +73,7 @@ var families = map[string][]family{
 	"faults":      {faultScenarios},
 	"loadbalance": {loadbalanceScenarios},
 	"inference":   {inferenceScenarios},
+	"custom":      {customScenarios},
 }
 
 // All returns every scenario for cfg's enabled categories, in category
