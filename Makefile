@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 .PHONY: build test lint fuzz bench bench-engine bench-cluster ci-gate run-quick clean
 
 build:
-	$(GO) build -buildvcs=true -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/odbench
+	$(GO) build -buildvcs=true -ldflags "-X github.com/odbench/odbench/internal/cli.version=$(VERSION)" -o $(BIN) ./cmd/odbench
 
 test:
 	$(GO) test ./...

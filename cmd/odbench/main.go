@@ -1,7 +1,15 @@
+// Command odbench benchmarks distributed LLM-serving clusters. The CLI
+// lives in internal/cli; odbench.Main runs it from a program of one's own
+// with more scenarios compiled in.
 package main
 
-import "os"
+import (
+	"context"
+	"os"
+
+	"github.com/odbench/odbench/internal/cli"
+)
 
 func main() {
-	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -3,7 +3,7 @@
 //
 // What flows through it, in order:
 //
-//  1. cmd/odbench reads defaults (Default), an optional profile and config
+//  1. internal/cli reads defaults (Default), an optional profile and config
 //     file, ODBENCH_* environment variables and flags with Viper, and decodes
 //     them into a Config. Viper never crosses into this package: it only sees
 //     the decoded struct, so everything here is testable without a CLI.

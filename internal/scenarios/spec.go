@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/odbench/odbench/internal/cluster"
@@ -73,7 +75,27 @@ var families = map[string][]family{
 	"faults":      {faultScenarios},
 	"loadbalance": {loadbalanceScenarios},
 	"inference":   {inferenceScenarios},
-	"custom":      {customScenarios},
+	"custom":      {customScenarios, registeredScenarios},
+}
+
+// registry holds the scenarios programs register in Go (odbench.Register).
+var registry struct {
+	mu    sync.Mutex
+	specs []Spec
+}
+
+// Register adds scenarios written in Go to the category custom: All lists
+// them after the declared ones. Their names must start with "custom/".
+func Register(specs ...Spec) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	registry.specs = append(registry.specs, specs...)
+}
+
+func registeredScenarios(*config.Config) []Spec {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	return slices.Clone(registry.specs)
 }
 
 // All returns every scenario for cfg's enabled categories, in category

@@ -1,12 +1,13 @@
-// Command odbench benchmarks distributed LLM-serving clusters.
+// Package cli is odbench's command line: cmd/odbench's main calls Main,
+// and so does odbench.Main in a program that compiles its own scenarios in.
 //
 // What flows through it, in order:
 //
-//  1. main calls Main with the arguments; Main installs the Ctrl-C handling
-//     (the first cancels the context, the second exits at once), runs the
-//     cobra command tree and turns the error into the exit code it carries
+//  1. Main gets the arguments; it installs the Ctrl-C handling (the first
+//     cancels the context, the second exits at once), runs the cobra
+//     command tree and turns the error into the exit code it carries
 //     (exit.go: 0 ok, 1 failed or regressed, 2 usage, 3 unreachable, 130
-//     interrupted). Nothing below cmd/ exits or reads Viper.
+//     interrupted). Nothing else below cmd/ exits or reads Viper.
 //  2. Each command lives in its own file. run, compare, report and monitor
 //     load the configuration with loadConfig (defaults < profile < file <
 //     ODBENCH_* < flags, unknown keys with file:line), apply their flags
@@ -18,4 +19,6 @@
 //  4. compare, report, archive and merge read results files (or the newest
 //     in a directory) and use internal/report and internal/metrics; node
 //     runs internal/node; monitor serves internal/monitor.
-package main
+//  5. LoadConfig and NewRunner give the public package odbench the same
+//     configuration and drivers the commands use.
+package cli

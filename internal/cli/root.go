@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -22,9 +22,10 @@ type app struct {
 	log        *slog.Logger
 }
 
-// Main runs odbench with args and returns the process exit code.
-func Main(args []string, stdout, stderr io.Writer) int {
-	ctx, cancel := context.WithCancel(context.Background())
+// Main runs odbench with args and returns the process exit code. ctx
+// ends every command (a program's main passes context.Background()).
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// First Ctrl-C: stop gracefully (tear down, write partial results).
 	// Second: exit at once; node processes die with us (they carry Pdeathsig).

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -9,7 +9,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time: -ldflags "-X main.version=v1.2.3".
+// version is set at build time:
+// -ldflags "-X github.com/odbench/odbench/internal/cli.version=v1.2.3".
 var version = "dev"
 
 // toolInfo names this build: its version, and its VCS revision when the
