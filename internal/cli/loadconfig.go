@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/go-viper/mapstructure/v2"
@@ -58,6 +59,14 @@ func loadConfig(profile, file string) (cfg *config.Config, keyErr, err error) {
 		return nil, nil, usageError(fmt.Errorf("config: %v", strings.ReplaceAll(err.Error(), "decoding failed due to the following error(s):\n\n", "")))
 	}
 	c.NormalizeCategories()
+	if file != "" {
+		// A custom scenario's data file is named relative to the config file.
+		for i, cs := range c.Scenarios.Custom {
+			if cs.Data != "" && !filepath.IsAbs(cs.Data) {
+				c.Scenarios.Custom[i].Data = filepath.Join(filepath.Dir(file), cs.Data)
+			}
+		}
+	}
 	return &c, errors.Join(errs...), nil
 }
 

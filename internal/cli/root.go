@@ -23,7 +23,7 @@ type app struct {
 }
 
 // Main runs odbench with args and returns the process exit code. ctx
-// ends every command (a program's main passes context.Background()).
+// ends every command (a program's main passes the background context).
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -35,8 +35,8 @@ type CustomScenario struct {
 	// Keys is how many distinct values {{.Key}} takes (default 1000).
 	Keys int `mapstructure:"keys" json:"keys,omitempty"`
 	// Data is a CSV file (a header row, then one row per record) or a JSON
-	// array of objects; request i gets record i modulo their count as
-	// {{.Data.field}}.
+	// array of objects, named relative to the config file; request i gets
+	// record i modulo their count as {{.Data.field}}.
 	Data       string            `mapstructure:"data" json:"data,omitempty"`
 	Load       CustomLoad        `mapstructure:"load" json:"load"`
 	Setup      []CustomRequest   `mapstructure:"setup" json:"setup,omitempty"`
