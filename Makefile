@@ -30,7 +30,8 @@ bench-engine: build
 	$(GO) build -o bin/benchengine ./tools/benchengine
 	./bin/benchengine
 
-# Cluster start-up, failover and KV write throughput of the reference node.
+# Cluster start-up, failover, idle RSS and KV write throughput of the reference
+# node, the writes beside a bare hashicorp/raft cluster in one process.
 bench-cluster: build
 	ODBENCH_BIN=$(abspath $(BIN)) $(GO) test ./internal/cluster -run XXX -bench . -benchtime 1x -timeout 20m
 

@@ -11,7 +11,8 @@
 //     through any member's API), starts memberlist, serves the HTTP API and
 //     prints one JSON "ready" line on stdout with its real addresses.
 //  2. Writes (KV, model registry, node registry, drain state) are Raft
-//     commands applied by the FSM on every node. A write sent to a follower
+//     commands applied by the FSM on every node; a log cache keeps recent
+//     entries in memory for replication. A write sent to a follower
 //     is forwarded by that follower to the leader's API (one extra hop,
 //     header X-Forwarded-By), so clients may write to any node; with no
 //     leader the answer is 503 with Retry-After. A failed write that
@@ -55,7 +56,8 @@
 // gossip.go, infer.go (simulated inference and its timing), wire.go (how
 // answers are encoded: Ollama NDJSON, OpenAI JSON and SSE), admin.go (the
 // fault filter and policy routes), faults.go (the filter itself), fsm.go,
-// metrics.go and runtime_metrics.go.
+// codec.go (commands in the log: KV ones as compact binary, the others
+// JSON), metrics.go and runtime_metrics.go.
 //
 // It imports only config (the policy list) and pace (precise debug
 // latency) of odbench; nothing that benchmarks it imports it, and the

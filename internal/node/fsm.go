@@ -138,8 +138,8 @@ var _ raft.FSM = (*fsm)(nil)
 
 // Apply applies one committed log entry.
 func (f *fsm) Apply(l *raft.Log) any {
-	var c Command
-	if err := json.Unmarshal(l.Data, &c); err != nil {
+	c, err := decodeCommand(l.Data)
+	if err != nil {
 		f.applied.Store(l.Index)
 		return ApplyResult{Err: fmt.Errorf("%w: %v", errBadCommand, err)}
 	}

@@ -22,6 +22,7 @@ type nodeMetrics struct {
 	broadcastsReceived prometheus.Counter
 	blobBytesPulled    prometheus.Counter
 	kvOps              *prometheus.CounterVec
+	kvPuts             prometheus.Counter // kvOps{op="put"}, resolved once: the hot path
 	httpDuration       prometheus.Histogram
 }
 
@@ -51,6 +52,7 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 	m.httpDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "odbench_node", Name: "http_request_duration_seconds",
 		Help: "Time to answer one API request (streamed answers: to the last byte).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)})
 	reg.MustRegister(m.inferRequests, m.inferDuration, m.kvOps, m.httpDuration)
+	m.kvPuts = m.kvOps.WithLabelValues("put")
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "odbench_node", Name: "http_requests_total",
 		Help: "API requests received."}, func() float64 { return float64(n.requests.Load()) }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "odbench_node", Name: "http_server_errors_total",

@@ -61,7 +61,15 @@ func (n *Node) startRaft() error {
 		n.trans.Close()
 		return err
 	}
-	r, err := raft.NewRaft(rc, n.fsm, slowLogStore{LogStore: store, f: n.faults}, store, snaps, n.trans)
+	// The leader sends recent entries to followers from memory, not by
+	// reading each back from bolt (hashicorp/raft's LogCache).
+	logs, err := raft.NewLogCache(logCacheEntries, slowLogStore{LogStore: store, f: n.faults})
+	if err != nil {
+		store.Close()
+		n.trans.Close()
+		return err
+	}
+	r, err := raft.NewRaft(rc, n.fsm, logs, store, snaps, n.trans)
 	if err != nil {
 		store.Close()
 		n.trans.Close()
@@ -122,6 +130,9 @@ var errNotApplied = errors.New("the write was not applied")
 // notApplied marks err as a write that was certainly not applied.
 func notApplied(err error) error { return fmt.Errorf("%w (%w)", err, errNotApplied) }
 
+// logCacheEntries is how many recent log entries stay in memory.
+const logCacheEntries = 1024
+
 // ackBeforeCommitDelay is how long --debug-ack-before-commit holds an
 // acknowledged put back from Raft.
 const ackBeforeCommitDelay = 50 * time.Millisecond
@@ -131,7 +142,7 @@ func (n *Node) applyLocal(cmd Command) (ApplyResult, error) {
 	if err := cmd.validate(); err != nil {
 		return ApplyResult{}, err
 	}
-	data, err := json.Marshal(cmd)
+	data, err := encodeCommand(cmd)
 	if err != nil {
 		return ApplyResult{}, err
 	}
