@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/odbench/odbench/internal/jsonpath"
 )
 
 // ErrNotFormed: the nodes answer, but what they say does not meet
@@ -140,7 +142,7 @@ func (c readyCheck) check(ctx context.Context, client *http.Client, v readyVars)
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return fmt.Sprintf("answers GET %s with something that is not JSON (%.80q)", url, body)
 	}
-	val, ok := lookup(doc, c.spec.Path)
+	val, ok := jsonpath.Lookup(doc, c.spec.Path)
 	if !ok {
 		return fmt.Sprintf("has no field %q in its answer to GET %s (%s)", c.spec.Path, url, clipLine(string(body)))
 	}
@@ -167,30 +169,6 @@ func (c readyCheck) check(ctx context.Context, client *http.Client, v readyVars)
 		return fmt.Sprintf("reports %s %q (want anything else)", c.spec.Path, text(val))
 	}
 	return ""
-}
-
-// lookup walks a dotted path through objects (by key) and arrays (by index).
-func lookup(doc any, path string) (any, bool) {
-	cur := doc
-	for _, seg := range strings.Split(strings.Trim(path, "."), ".") {
-		switch v := cur.(type) {
-		case map[string]any:
-			next, ok := v[seg]
-			if !ok {
-				return nil, false
-			}
-			cur = next
-		case []any:
-			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 || i >= len(v) {
-				return nil, false
-			}
-			cur = v[i]
-		default:
-			return nil, false
-		}
-	}
-	return cur, true
 }
 
 // count is the length of an array or object, or a number's value.

@@ -427,16 +427,7 @@ exec "$@"
 // fatal log line; the runner starts the cluster again and the next
 // scenario passes on it.
 func TestNodeDeathFailsItsScenario(t *testing.T) {
-	d, err := cluster.NewExec(dyingNode(t, "2.5"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.OnlyCategories([]string{"api"})
-	cfg.Execution.Duration, cfg.Execution.WarmupDuration = 3*time.Second, 0
-	cfg.Execution.Scenarios = []string{"api/health_check/clients=1", "api/cluster_status/clients=1"}
-	cfg.System.ClusterSizes, cfg.System.ConcurrencyLevels = []int{2}, []int{1}
-	cfg.Cluster.Driver = "exec"
+	d, cfg := deathPlan(t)
 	opt := Options{Config: &cfg, Driver: d, ResultsDir: t.TempDir(), Tool: metrics.Tool{Name: "odbench", Version: "test"}}
 	run, err := runIt(t, context.Background(), opt)
 	if !errors.Is(err, ErrScenariosFailed) || errors.Is(err, cluster.ErrStart) {
@@ -477,6 +468,23 @@ func TestExternalNodeStopsAnswering(t *testing.T) {
 	}
 }
 
+// deathPlan is two scenarios on an exec cluster of 2 whose node n2 dies
+// 2.5 s into the first.
+func deathPlan(t *testing.T) (cluster.Driver, config.Config) {
+	t.Helper()
+	d, err := cluster.NewExec(dyingNode(t, "2.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.OnlyCategories([]string{"api"})
+	cfg.Execution.Duration, cfg.Execution.WarmupDuration = 3*time.Second, 0
+	cfg.Execution.Scenarios = []string{"api/health_check/clients=1", "api/cluster_status/clients=1"}
+	cfg.System.ClusterSizes, cfg.System.ConcurrencyLevels = []int{2}, []int{1}
+	cfg.Cluster.Driver = "exec"
+	return d, cfg
+}
+
 // startsOnce is a driver whose clusters cannot be started a second time.
 type startsOnce struct {
 	cluster.Driver
@@ -495,16 +503,7 @@ func (d *startsOnce) Start(ctx context.Context, n int) (cluster.Cluster, error) 
 // that cannot be started again ends its size, the rest skipped with the
 // reason, and the run exits as for an unreachable target.
 func TestClusterThatCannotRestartEndsTheSize(t *testing.T) {
-	d, err := cluster.NewExec(dyingNode(t, "2.5"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.OnlyCategories([]string{"api"})
-	cfg.Execution.Duration, cfg.Execution.WarmupDuration = 3*time.Second, 0
-	cfg.Execution.Scenarios = []string{"api/health_check/clients=1", "api/cluster_status/clients=1"}
-	cfg.System.ClusterSizes, cfg.System.ConcurrencyLevels = []int{2}, []int{1}
-	cfg.Cluster.Driver = "exec"
+	d, cfg := deathPlan(t)
 	opt := Options{Config: &cfg, Driver: &startsOnce{Driver: d}, ResultsDir: t.TempDir(), Tool: metrics.Tool{Name: "odbench", Version: "test"}}
 	run, err := runIt(t, context.Background(), opt)
 	if !errors.Is(err, cluster.ErrStart) {

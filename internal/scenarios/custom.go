@@ -10,13 +10,13 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"text/template"
 	"time"
 
 	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/config"
+	"github.com/odbench/odbench/internal/jsonpath"
 	"github.com/odbench/odbench/internal/load"
 )
 
@@ -134,7 +134,7 @@ func (r *customRequest) check(resp *http.Response) error {
 		return &errCheck{"check_failed", "the answer is not JSON: " + err.Error()}
 	}
 	for _, c := range r.ExpectJSON {
-		v, ok := dig(doc, c.Path)
+		v, ok := jsonpath.Lookup(doc, c.Path)
 		text := fmt.Sprint(v)
 		switch {
 		case c.Exists && !ok:
@@ -146,29 +146,6 @@ func (r *customRequest) check(resp *http.Response) error {
 		}
 	}
 	return nil
-}
-
-// dig returns the value at a dotted path of a decoded JSON document.
-func dig(doc any, path string) (any, bool) {
-	v := doc
-	for _, part := range strings.Split(strings.Trim(path, "."), ".") {
-		switch x := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = x[part]; !ok {
-				return nil, false
-			}
-		case []any:
-			i, err := strconv.Atoi(part)
-			if err != nil || i < 0 || i >= len(x) {
-				return nil, false
-			}
-			v = x[i]
-		default:
-			return nil, false
-		}
-	}
-	return v, true
 }
 
 // runCustom runs a declared scenario: setup, the load (clients > 0: a
