@@ -100,6 +100,17 @@ func Get(ctx context.Context, c *http.Client, url string) error {
 	return Do(c, req, nil)
 }
 
+// StatusOf reads the start of a failed answer's body into a StatusError
+// with its code, Retry-After and, for a 429, the rate limit it announced.
+func StatusOf(resp *http.Response) *StatusError {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	se := &StatusError{Code: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After"), Body: string(b)}
+	if se.Code == http.StatusTooManyRequests {
+		se.RateLimit = rateLimitOf(resp.Header.Get)
+	}
+	return se
+}
+
 // Do sends req; for a 2xx answer it hands the body to read (or discards it
 // when read is nil). The body is always drained and closed so the
 // connection is reused.
@@ -113,12 +124,7 @@ func Do(c *http.Client, req *http.Request, read func(*http.Response) error) erro
 		resp.Body.Close()
 	}()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		se := &StatusError{Code: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After"), Body: string(b)}
-		if se.Code == http.StatusTooManyRequests {
-			se.RateLimit = rateLimitOf(resp.Header.Get)
-		}
-		return se
+		return StatusOf(resp)
 	}
 	if read != nil {
 		return read(resp)
