@@ -21,10 +21,16 @@ import (
 // commands straight to the leader: Raft and its disk, without HTTP, the
 // node's command encoding or forwarding.
 type bareRaft struct {
-	rafts  []*raft.Raft
-	stores []*raftboltdb.BoltStore
-	trans  []*raft.NetworkTransport
-	layers []*tcpLayer
+	nodes []*bareNode
+}
+
+// bareNode is one server of a bare Raft cluster.
+type bareNode struct {
+	r     *raft.Raft
+	store *raftboltdb.BoltStore
+	trans *raft.NetworkTransport
+	layer *tcpLayer
+	id    raft.ServerID
 }
 
 // setFSM applies commands to a map, as the node's FSM does for a put.
@@ -49,45 +55,67 @@ type noSnap struct{}
 func (noSnap) Persist(s raft.SnapshotSink) error { return s.Close() }
 func (noSnap) Release()                          {}
 
+// newBareNode starts server id with its state in dir, listening on a free
+// loopback port, not yet part of any cluster.
+func newBareNode(dir, id string) (*bareNode, error) {
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hclog.NewNullLogger())
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	b := &bareNode{store: store, layer: &tcpLayer{Listener: ln}, id: raft.ServerID(id)}
+	b.trans = raft.NewNetworkTransportWithLogger(b.layer, 8, 5*time.Second, hclog.NewNullLogger())
+	rc := raft.DefaultConfig()
+	rc.LocalID = b.id
+	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = 300*time.Millisecond, 300*time.Millisecond, 150*time.Millisecond
+	rc.CommitTimeout, rc.MaxAppendEntries, rc.BatchApplyCh = 5*time.Millisecond, 256, true
+	rc.Logger = hclog.NewNullLogger()
+	logs, err := raft.NewLogCache(1024, store) // as the node, and as Raft's users do
+	if err == nil {
+		b.r, err = raft.NewRaft(rc, &setFSM{kv: map[string][]byte{}}, logs, store, snaps, b.trans)
+	}
+	if err != nil {
+		b.trans.Close()
+		store.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *bareNode) server() raft.Server {
+	return raft.Server{ID: b.id, Address: b.trans.LocalAddr()}
+}
+
+func (b *bareNode) stop() {
+	_ = b.r.Shutdown().Error()
+	_ = b.trans.Close()
+	b.layer.closeConns() // the transport leaves its pooled connections open
+	_ = b.store.Close()
+}
+
 func startBareRaft(tb testing.TB, n int) *bareRaft {
 	tb.Helper()
 	b := &bareRaft{}
+	tb.Cleanup(b.stop)
 	var servers []raft.Server
 	for i := range n {
-		dir := tb.TempDir()
-		store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+		node, err := newBareNode(tb.TempDir(), fmt.Sprintf("b%d", i+1))
 		if err != nil {
 			tb.Fatal(err)
 		}
-		snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hclog.NewNullLogger())
-		if err != nil {
-			tb.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		layer := &tcpLayer{Listener: ln}
-		b.layers = append(b.layers, layer)
-		trans := raft.NewNetworkTransportWithLogger(layer, 8, 5*time.Second, hclog.NewNullLogger())
-		rc := raft.DefaultConfig()
-		rc.LocalID = raft.ServerID(fmt.Sprintf("b%d", i+1))
-		rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = 300*time.Millisecond, 300*time.Millisecond, 150*time.Millisecond
-		rc.CommitTimeout, rc.MaxAppendEntries, rc.BatchApplyCh = 5*time.Millisecond, 256, true
-		rc.Logger = hclog.NewNullLogger()
-		logs, err := raft.NewLogCache(1024, store) // as the node, and as Raft's users do
-		if err != nil {
-			tb.Fatal(err)
-		}
-		r, err := raft.NewRaft(rc, &setFSM{kv: map[string][]byte{}}, logs, store, snaps, trans)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		b.rafts, b.stores, b.trans = append(b.rafts, r), append(b.stores, store), append(b.trans, trans)
-		servers = append(servers, raft.Server{ID: rc.LocalID, Address: trans.LocalAddr()})
+		b.nodes = append(b.nodes, node)
+		servers = append(servers, node.server())
 	}
-	tb.Cleanup(b.stop)
-	if err := b.rafts[0].BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
+	if err := b.nodes[0].r.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
 		tb.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -101,22 +129,17 @@ func startBareRaft(tb testing.TB, n int) *bareRaft {
 }
 
 func (b *bareRaft) leader() *raft.Raft {
-	for _, r := range b.rafts {
-		if r.State() == raft.Leader {
-			return r
+	for _, n := range b.nodes {
+		if n.r.State() == raft.Leader {
+			return n.r
 		}
 	}
 	return nil
 }
 
 func (b *bareRaft) stop() {
-	for _, r := range b.rafts {
-		_ = r.Shutdown().Error()
-	}
-	for i := range b.rafts {
-		_ = b.trans[i].Close()
-		b.layers[i].closeConns() // the transport leaves its pooled connections open
-		_ = b.stores[i].Close()
+	for _, n := range b.nodes {
+		n.stop()
 	}
 }
 

@@ -25,6 +25,10 @@ func TestMain(m *testing.M) {
 		helperStartAndWait()
 		return
 	}
+	if os.Getenv("ODBENCH_TEST_HELPER") == "bare-raft-node" {
+		helperBareRaftNode()
+		return
+	}
 	os.Exit(clustertest.MainWithLeakCheck(m))
 }
 

@@ -33,6 +33,11 @@ func encodeCommand(c Command) ([]byte, error) {
 	return append(b, c.Value...), nil
 }
 
+// isPut tells an encoded put by its first two bytes.
+func isPut(data []byte) bool {
+	return len(data) >= 2 && data[0] == kvTag && data[1] == kvOps[opPut]
+}
+
 var errShortCommand = errors.New("a binary command ends early")
 
 // decodeCommand reads what encodeCommand wrote.

@@ -14,7 +14,8 @@
 //     commands applied by the FSM on every node; a log cache keeps recent
 //     entries in memory for replication. A write sent to a follower
 //     is forwarded by that follower to the leader's API (one extra hop,
-//     header X-Forwarded-By), so clients may write to any node; with no
+//     header X-Forwarded-By, the command already in its log encoding so
+//     the leader appends it as it is), so clients may write to any node; with no
 //     leader the answer is 503 with Retry-After. A failed write that
 //     certainly never reached the Raft log says so (X-Not-Applied: true),
 //     so a linearizability checker need not count it as possibly applied.

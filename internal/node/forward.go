@@ -108,7 +108,12 @@ func (n *Node) apply(ctx context.Context, cmd Command) (ApplyResult, error) {
 	if !ok {
 		return ApplyResult{}, notApplied(errNoLeader)
 	}
-	body, err := json.Marshal(cmd)
+	// The command travels as it will be stored in the log: the leader
+	// appends these bytes without decoding and encoding it again.
+	if err := cmd.validate(); err != nil {
+		return ApplyResult{}, err
+	}
+	body, err := encodeCommand(cmd)
 	if err != nil {
 		return ApplyResult{}, err
 	}
@@ -118,7 +123,7 @@ func (n *Node) apply(ctx context.Context, cmd Command) (ApplyResult, error) {
 	if err != nil {
 		return ApplyResult{}, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", commandType)
 	req.Header.Set("X-Forwarded-By", n.cfg.ID)
 	resp, err := n.client.Do(req)
 	if err != nil {
@@ -152,9 +157,20 @@ type applyResponse struct {
 	Error   string `json:"error,omitempty"`
 }
 
+// commandType is the media type of a command forwarded in its log
+// encoding.
+const commandType = "application/x-odbench-command"
+
+// internalApply appends a command a follower forwarded, in its log
+// encoding; the FSM decodes and validates it as it does every entry.
 func (n *Node) internalApply(w http.ResponseWriter, r *http.Request) {
-	var cmd Command
-	if !decode(w, r, &cmd) {
+	if ct := r.Header.Get("Content-Type"); ct != commandType {
+		writeErr(w, http.StatusUnsupportedMediaType, "a forwarded command is %s, not %q", commandType, ct)
+		return
+	}
+	data, err := readBody(r)
+	if err != nil {
+		writeErr(w, http.StatusRequestEntityTooLarge, "command: %v", err)
 		return
 	}
 	if !n.isLeader() {
@@ -163,7 +179,7 @@ func (n *Node) internalApply(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusServiceUnavailable, "not the leader")
 		return
 	}
-	res, err := n.applyLocal(cmd)
+	res, err := n.applyEncoded(data)
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusOK, applyResponse{Version: res.Version})

@@ -55,6 +55,9 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 	m.kvPuts = m.kvOps.WithLabelValues("put")
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "odbench_node", Name: "http_requests_total",
 		Help: "API requests received."}, func() float64 { return float64(n.requests.Load()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "odbench_node", Name: "http_connections_opened_total",
+		Help: "API connections accepted: many per request means clients (or forwarding nodes) do not keep them alive."},
+		func() float64 { return float64(n.connsOpened.Load()) }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "odbench_node", Name: "http_server_errors_total",
 		Help: "API requests answered with a 5xx status."}, func() float64 { return float64(n.serverErrors.Load()) }))
 	gauge := func(name, help string, fn func() float64) {

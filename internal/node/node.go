@@ -52,6 +52,7 @@ type Node struct {
 	client                       *http.Client // node-to-node: forwarding, proxying, blob ranges
 	leaderChanges                atomic.Int64
 	requests, serverErrors       atomic.Int64 // API requests served, and those answered 5xx
+	connsOpened                  atomic.Int64 // API connections accepted
 	started                      time.Time
 
 	leakMu sync.Mutex
@@ -103,7 +104,12 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) er
 		return fmt.Errorf("api listener: %w", err)
 	}
 	n.apiURL = "http://" + apiLn.Addr().String()
-	srv := &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				n.connsOpened.Add(1)
+			}
+		}}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(apiLn) }()
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -213,6 +214,78 @@ func TestGenerateStreamsOllamaChunks(t *testing.T) {
 	}
 }
 
+// TestForwardedWrites: writes sent to a follower reach the leader's log
+// in the encoding the follower gave them and answer as they would on the
+// leader: a put and its version, a CAS conflict with the current version,
+// a delete.
+func TestForwardedWrites(t *testing.T) {
+	leaderCfg := DefaultConfig()
+	leaderCfg.ID, leaderCfg.Bootstrap = "t1", true
+	leader := startNodeWith(t, leaderCfg)
+	followerCfg := DefaultConfig()
+	followerCfg.ID, followerCfg.Join = "t2", leader
+	follower := startNodeWith(t, followerCfg)
+	waitFor(t, func() bool {
+		code, _, body := do(t, http.MethodGet, follower+"/api/v1/cluster/status", "")
+		return code == 200 && strings.Contains(body, `"leader_id":"t1"`)
+	})
+	code, _, body := do(t, http.MethodPut, follower+"/api/v1/kv/k", "v1")
+	var put struct{ Version uint64 }
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &put) != nil || put.Version == 0 {
+		t.Fatalf("put through the follower: HTTP %d %s", code, body)
+	}
+	code, h, body := do(t, http.MethodGet, leader+"/api/v1/kv/k", "")
+	if code != http.StatusOK || body != "v1" || h.Get("X-Version") != strconv.FormatUint(put.Version, 10) {
+		t.Errorf("leader reads HTTP %d %q version %s; want v1 at %d", code, body, h.Get("X-Version"), put.Version)
+	}
+	code, _, body = do(t, http.MethodPost, follower+"/api/v1/kv/k/cas?expect_version=0", "v2")
+	if code != http.StatusConflict || !strings.Contains(body, fmt.Sprintf(`"version":%d`, put.Version)) {
+		t.Errorf("conflicting CAS through the follower: HTTP %d %s; want 409 with version %d", code, body, put.Version)
+	}
+	if code, _, body = do(t, http.MethodDelete, follower+"/api/v1/kv/k", ""); code != http.StatusOK {
+		t.Errorf("delete through the follower: HTTP %d %s", code, body)
+	}
+	if code, _, _ = do(t, http.MethodGet, leader+"/api/v1/kv/k", ""); code != http.StatusNotFound {
+		t.Errorf("after the delete the leader answers HTTP %d, want 404", code)
+	}
+}
+
+// TestForwardingKeepsConnections: a follower forwards its writes over
+// kept-alive connections, not one new connection to the leader per write.
+func TestForwardingKeepsConnections(t *testing.T) {
+	leaderCfg := DefaultConfig()
+	leaderCfg.ID, leaderCfg.Bootstrap = "t1", true
+	leader := startNodeWith(t, leaderCfg)
+	followerCfg := DefaultConfig()
+	followerCfg.ID, followerCfg.Join = "t2", leader
+	follower := startNodeWith(t, followerCfg)
+	waitFor(t, func() bool {
+		code, _, body := do(t, http.MethodGet, follower+"/api/v1/cluster/status", "")
+		return code == 200 && strings.Contains(body, `"leader_id":"t1"`)
+	})
+	opened := func() int {
+		_, _, body := do(t, http.MethodGet, leader+"/metrics", "")
+		for _, line := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(line, "odbench_node_http_connections_opened_total "); ok {
+				n, _ := strconv.Atoi(v)
+				return n
+			}
+		}
+		t.Fatal("the leader's /metrics has no odbench_node_http_connections_opened_total")
+		return 0
+	}
+	before := opened()
+	const writes = 40
+	for i := range writes {
+		if code, _, body := do(t, http.MethodPut, follower+"/api/v1/kv/k"+strconv.Itoa(i), "v"); code != http.StatusOK {
+			t.Fatalf("put through the follower: HTTP %d %s", code, body)
+		}
+	}
+	if n := opened() - before; n > 3 {
+		t.Errorf("%d writes forwarded over %d new connections to the leader; want them kept alive", writes, n)
+	}
+}
+
 // TestForwardToStalledLeader: a follower whose leader does not answer a
 // forwarded write within the forward timeout answers 504 naming the
 // leader, not 503 "no leader" (there is one).
@@ -234,8 +307,8 @@ func TestForwardToStalledLeader(t *testing.T) {
 }
 
 // FuzzRequestBodies posts any bytes to the routes that decode a JSON body
-// (models excepted: a valid one would write a blob to disk) of one running
-// node. Malformed input gets a 4xx, never a 5xx or a crash, and the node
+// (models excepted: a valid one would write a blob to disk), and as a
+// forwarded command in its log encoding, to one running node. Malformed input gets a 4xx, never a 5xx or a crash, and the node
 // still answers afterwards.
 func FuzzRequestBodies(f *testing.F) {
 	for _, seed := range []string{
@@ -245,12 +318,20 @@ func FuzzRequestBodies(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
+	for _, c := range []Command{{Op: opPut, Key: "k", Value: []byte("v")}, {Op: opCAS, Key: "k", ExpectVersion: 3}} {
+		b, _ := encodeCommand(c)
+		f.Add(b)
+	}
 	api := startNode(f, true)
 	routes := []string{"/api/v1/internal/apply", "/api/v1/admin/faults", "/api/generate", "/api/v1/chat",
 		"/api/v1/p2p/broadcast", "/api/v1/admin/policy", "/api/v1/kv/fuzz/cas?expect_version=0"}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, route := range routes {
-			resp, err := http.Post(api+route, "application/json", bytes.NewReader(body))
+		for i, route := range append(routes, "/api/v1/internal/apply") {
+			ct := "application/json"
+			if i == len(routes) { // a forwarded command in its log encoding: the FSM must refuse garbage
+				ct = commandType
+			}
+			resp, err := http.Post(api+route, ct, bytes.NewReader(body))
 			if err != nil {
 				t.Fatalf("POST %s: %v", route, err)
 			}

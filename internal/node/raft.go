@@ -146,7 +146,14 @@ func (n *Node) applyLocal(cmd Command) (ApplyResult, error) {
 	if err != nil {
 		return ApplyResult{}, err
 	}
-	if n.cfg.AckBeforeCommit && cmd.Op == opPut {
+	return n.applyEncoded(data)
+}
+
+// applyEncoded appends a command as encodeCommand wrote it to the log and
+// waits for the FSM's answer; a command a follower forwarded arrives here
+// as it will be stored, decoded once, by the FSM.
+func (n *Node) applyEncoded(data []byte) (ApplyResult, error) {
+	if n.cfg.AckBeforeCommit && isPut(data) {
 		// Debug: the broken pattern of acknowledging before committing.
 		// The version guessed is the index the entry would get now.
 		next := n.raft.LastIndex() + 1
