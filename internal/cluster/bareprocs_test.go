@@ -84,13 +84,7 @@ func startBareProcs(tb testing.TB, n int) *bareProcs {
 	if _, err := b.procs[0].ask("bootstrap " + strings.Join(servers, " ")); err != nil {
 		tb.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for b.leader() == nil {
-		if time.Now().After(deadline) {
-			tb.Fatal("the bare Raft processes elected no leader")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	awaitLeader(tb, "the bare Raft processes", func() bool { return b.leader() != nil })
 	return b
 }
 

@@ -118,14 +118,18 @@ func startBareRaft(tb testing.TB, n int) *bareRaft {
 	if err := b.nodes[0].r.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
 		tb.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for b.leader() == nil {
-		if time.Now().After(deadline) {
-			tb.Fatal("the bare Raft cluster elected no leader")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	awaitLeader(tb, "the bare Raft cluster", func() bool { return b.leader() != nil })
 	return b
+}
+
+// awaitLeader waits up to 10 s for elected to hold.
+func awaitLeader(tb testing.TB, what string, elected func() bool) {
+	tb.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !elected(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatal(what + " elected no leader")
+		}
+	}
 }
 
 func (b *bareRaft) leader() *raft.Raft {

@@ -112,9 +112,23 @@ func StatusOf(resp *http.Response) *StatusError {
 }
 
 // Do sends req; for a 2xx answer it hands the body to read (or discards it
-// when read is nil). The body is always drained and closed so the
-// connection is reused.
+// when read is nil); any other status is a StatusError. The body is always
+// drained and closed so the connection is reused.
 func Do(c *http.Client, req *http.Request, read func(*http.Response) error) error {
+	return Exchange(c, req, func(resp *http.Response) error {
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return StatusOf(resp)
+		}
+		if read != nil {
+			return read(resp)
+		}
+		return nil
+	})
+}
+
+// Exchange sends req and hands every answer, whatever its status, to
+// judge; then it drains and closes the body so the connection is reused.
+func Exchange(c *http.Client, req *http.Request, judge func(*http.Response) error) error {
 	resp, err := c.Do(req)
 	if err != nil {
 		return err
@@ -123,11 +137,5 @@ func Do(c *http.Client, req *http.Request, read func(*http.Response) error) erro
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return StatusOf(resp)
-	}
-	if read != nil {
-		return read(resp)
-	}
-	return nil
+	return judge(resp)
 }

@@ -214,21 +214,33 @@ func TestGenerateStreamsOllamaChunks(t *testing.T) {
 	}
 }
 
+// startPair runs a leader t1 and a follower t2 (both configured by tweak,
+// when given) and returns their API URLs once the follower knows t1 leads
+// and where its API is.
+func startPair(t *testing.T, tweak func(leader, follower *Config)) (leader, follower string) {
+	t.Helper()
+	lc, fc := DefaultConfig(), DefaultConfig()
+	lc.ID, lc.Bootstrap = "t1", true
+	fc.ID = "t2"
+	if tweak != nil {
+		tweak(&lc, &fc)
+	}
+	leader = startNodeWith(t, lc)
+	fc.Join = leader
+	follower = startNodeWith(t, fc)
+	waitFor(t, func() bool {
+		code, _, body := do(t, http.MethodGet, follower+"/api/v1/cluster/status", "")
+		return code == 200 && strings.Contains(body, `"leader_id":"t1"`) && strings.Contains(body, `"leader_api":"`+leader)
+	})
+	return leader, follower
+}
+
 // TestForwardedWrites: writes sent to a follower reach the leader's log
 // in the encoding the follower gave them and answer as they would on the
 // leader: a put and its version, a CAS conflict with the current version,
 // a delete.
 func TestForwardedWrites(t *testing.T) {
-	leaderCfg := DefaultConfig()
-	leaderCfg.ID, leaderCfg.Bootstrap = "t1", true
-	leader := startNodeWith(t, leaderCfg)
-	followerCfg := DefaultConfig()
-	followerCfg.ID, followerCfg.Join = "t2", leader
-	follower := startNodeWith(t, followerCfg)
-	waitFor(t, func() bool {
-		code, _, body := do(t, http.MethodGet, follower+"/api/v1/cluster/status", "")
-		return code == 200 && strings.Contains(body, `"leader_id":"t1"`)
-	})
+	leader, follower := startPair(t, nil)
 	code, _, body := do(t, http.MethodPut, follower+"/api/v1/kv/k", "v1")
 	var put struct{ Version uint64 }
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &put) != nil || put.Version == 0 {
@@ -253,16 +265,7 @@ func TestForwardedWrites(t *testing.T) {
 // TestForwardingKeepsConnections: a follower forwards its writes over
 // kept-alive connections, not one new connection to the leader per write.
 func TestForwardingKeepsConnections(t *testing.T) {
-	leaderCfg := DefaultConfig()
-	leaderCfg.ID, leaderCfg.Bootstrap = "t1", true
-	leader := startNodeWith(t, leaderCfg)
-	followerCfg := DefaultConfig()
-	followerCfg.ID, followerCfg.Join = "t2", leader
-	follower := startNodeWith(t, followerCfg)
-	waitFor(t, func() bool {
-		code, _, body := do(t, http.MethodGet, follower+"/api/v1/cluster/status", "")
-		return code == 200 && strings.Contains(body, `"leader_id":"t1"`)
-	})
+	leader, follower := startPair(t, nil)
 	opened := func() int {
 		_, _, body := do(t, http.MethodGet, leader+"/metrics", "")
 		for _, line := range strings.Split(body, "\n") {
@@ -290,15 +293,8 @@ func TestForwardingKeepsConnections(t *testing.T) {
 // forwarded write within the forward timeout answers 504 naming the
 // leader, not 503 "no leader" (there is one).
 func TestForwardToStalledLeader(t *testing.T) {
-	leaderCfg := DefaultConfig()
-	leaderCfg.ID, leaderCfg.Bootstrap, leaderCfg.HangPath = "t1", true, "/api/v1/internal/apply"
-	leader := startNodeWith(t, leaderCfg)
-	followerCfg := DefaultConfig()
-	followerCfg.ID, followerCfg.Join, followerCfg.ForwardTimeout = "t2", leader, 300*time.Millisecond
-	follower := startNodeWith(t, followerCfg)
-	waitFor(t, func() bool {
-		code, _, body := do(t, http.MethodGet, follower+"/api/v1/cluster/status", "")
-		return code == 200 && strings.Contains(body, `"leader_id":"t1"`) && strings.Contains(body, `"leader_api":"`+leader)
+	leader, follower := startPair(t, func(leader, follower *Config) {
+		leader.HangPath, follower.ForwardTimeout = "/api/v1/internal/apply", 300*time.Millisecond
 	})
 	code, _, body := do(t, http.MethodPut, follower+"/api/v1/kv/x", "v")
 	if code != http.StatusGatewayTimeout || !strings.Contains(body, "leader t1 ("+leader+") did not answer in time") {

@@ -121,20 +121,14 @@ func (r *customRequest) send(ctx context.Context, client *http.Client, base stri
 	}
 	// The listed codes decide, not load.Do's any-2xx rule: a read of a
 	// key not yet written may expect 404.
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}()
-	if !slices.Contains(r.ExpectStatus, resp.StatusCode) && (resp.StatusCode < 200 || resp.StatusCode > 299) {
-		// An answer outside the list that is an HTTP failure keeps its
-		// kind (http_503, rate_limited) as load.Do would give it.
-		return load.StatusOf(resp)
-	}
-	return r.check(resp)
+	return load.Exchange(client, req, func(resp *http.Response) error {
+		if !slices.Contains(r.ExpectStatus, resp.StatusCode) && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+			// An answer outside the list that is an HTTP failure keeps its
+			// kind (http_503, rate_limited) as load.Do would give it.
+			return load.StatusOf(resp)
+		}
+		return r.check(resp)
+	})
 }
 
 // check judges an answer: its status (ExpectStatus, or any 2xx, which
