@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/odbench/odbench/internal/config"
@@ -12,6 +14,7 @@ import (
 
 func newNodeCmd(a *app) *cobra.Command {
 	cfg := node.DefaultConfig()
+	var gcPercent int
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run one embedded reference node (the local driver starts these)",
@@ -35,6 +38,9 @@ Logs go to stderr. SIGTERM shuts the node down within 2 seconds.`,
 				return usageError(err)
 			}
 			cfg.Debug = a.log.Enabled(cmd.Context(), slog.LevelDebug)
+			if _, set := os.LookupEnv("GOGC"); !set && gcPercent > 0 {
+				debug.SetGCPercent(gcPercent)
+			}
 			if exposed(cfg.Bind) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "odbench: warning: --bind %s reaches beyond this machine, and the node has no authentication: its fault-admin routes (/api/v1/admin/faults) let anyone who reaches it cut or slow its traffic\n", cfg.Bind)
 			}
@@ -69,6 +75,7 @@ Logs go to stderr. SIGTERM shuts the node down within 2 seconds.`,
 	f.BoolVar(&cfg.StuckRoundRobin, "debug-stuck-round-robin", false, "round robin always picks the same node (for testing the fairness check)")
 	f.BoolVar(&cfg.StaleReads, "debug-stale-reads", false, "followers answer linearizable reads from their own state (for testing the linearizability check)")
 	f.BoolVar(&cfg.AckBeforeCommit, "debug-ack-before-commit", false, "the leader acknowledges puts before Raft commits them (for testing the linearizability and lost-write checks)")
+	f.IntVar(&gcPercent, "gc-percent", node.DefaultGCPercent, "the Go runtime's GOGC for this node (0: the runtime's default; the GOGC variable, when set, wins)")
 	f.IntVar(&cfg.ParentPID, "parent-pid", 0, "exit when this process is no longer the parent")
 	return cmd
 }

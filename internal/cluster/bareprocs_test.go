@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/odbench/odbench/internal/load"
+	"github.com/odbench/odbench/internal/node"
 )
 
 // bareProcs is the bare Raft cluster with each server in a process of its
@@ -139,6 +141,7 @@ func (b *bareProcs) stop() {
 // answers commands on stdin (addr, bootstrap ID=ADDR..., leader?, load
 // CLIENTS DURATION) with one line each, and stops at EOF.
 func helperBareRaftNode() {
+	debug.SetGCPercent(node.DefaultGCPercent) // as the nodes it stands beside
 	node, err := newBareNode(os.Getenv("ODBENCH_TEST_ROOT"), os.Getenv("ODBENCH_BARE_ID"))
 	if err != nil {
 		fmt.Println("error:", err)
