@@ -134,17 +134,25 @@ func liveHeapSlope(in []memSample) (float64, string) {
 		heap uint64
 	}
 	var pts []point
-	for i, s := range in {
+	var lastCycles uint32
+	for _, s := range in {
 		if s.heapLive == 0 {
+			if s.gcCycles == 0 {
+				continue // no collection yet, so no live heap to read
+			}
 			return 0, "the target reports no live heap after GC (heap_live_bytes in GET /api/v1/metrics)"
 		}
-		if i == 0 || s.gcCycles != in[i-1].gcCycles {
+		if len(pts) == 0 || s.gcCycles != lastCycles {
 			pts = append(pts, point{s.at, s.heapLive})
 		}
+		lastCycles = s.gcCycles
 	}
 	cycles := int(in[len(in)-1].gcCycles - in[0].gcCycles)
 	if cycles < minSoakGCCycles {
 		return 0, fmt.Sprintf("needs at least %d GC cycles in the measured window, saw %d", minSoakGCCycles, cycles)
+	}
+	if len(pts) < 2 {
+		return 0, fmt.Sprintf("needs the live heap after at least 2 GC cycles, read it after %d", len(pts))
 	}
 	if span := pts[len(pts)-1].at.Sub(pts[0].at); span < minSoakSpan {
 		return 0, fmt.Sprintf("needs GC cycles spread over at least %v, got %v (lengthen execution.duration)", minSoakSpan, span.Round(time.Second))
