@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // kvTag starts a binary KV command.
@@ -25,12 +26,37 @@ func encodeCommand(c Command) ([]byte, error) {
 	if !ok {
 		return json.Marshal(c)
 	}
-	b := make([]byte, 0, 2+2*binary.MaxVarintLen64+len(c.Key)+len(c.Value))
-	b = append(b, kvTag, op)
-	b = binary.AppendUvarint(b, c.ExpectVersion)
-	b = binary.AppendUvarint(b, uint64(len(c.Key)))
-	b = append(b, c.Key...)
+	b := appendKVHead(make([]byte, 0, kvHeadMax+len(c.Key)+len(c.Value)), op, c.ExpectVersion, c.Key)
 	return append(b, c.Value...), nil
+}
+
+// kvHeadMax bounds a binary KV command's head, its key aside.
+const kvHeadMax = 2 + 2*binary.MaxVarintLen64
+
+// appendKVHead appends everything of a binary KV command but its value.
+func appendKVHead(b []byte, op byte, expect uint64, key string) []byte {
+	b = append(b, kvTag, op)
+	b = binary.AppendUvarint(b, expect)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	return append(b, key...)
+}
+
+// encodePut encodes a put of key whose value is the rest of body, read
+// straight into the command (size is its length, -1 when unknown): the
+// value needs no buffer of its own.
+func encodePut(key string, body io.Reader, size int64) ([]byte, error) {
+	if size < 0 {
+		v, err := io.ReadAll(body)
+		if err != nil {
+			return nil, err
+		}
+		return encodeCommand(Command{Op: opPut, Key: key, Value: v})
+	}
+	b := appendKVHead(make([]byte, 0, kvHeadMax+len(key)+int(size)), kvOps[opPut], 0, key)
+	head := len(b)
+	b = b[:head+int(size)]
+	_, err := io.ReadFull(body, b[head:])
+	return b, err
 }
 
 // isPut tells an encoded put by its first two bytes.

@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -36,6 +37,23 @@ func TestCommandCodec(t *testing.T) {
 	old, _ := json.Marshal(Command{Op: opPut, Key: "k", Value: []byte("v")})
 	if c, err := decodeCommand(old); err != nil || c.Key != "k" || string(c.Value) != "v" {
 		t.Errorf("a JSON put: %+v %v", c, err)
+	}
+}
+
+// TestEncodePut: a put encoded from its body, length known or not, is
+// the command encodeCommand writes; a body shorter than announced fails.
+func TestEncodePut(t *testing.T) {
+	for _, v := range [][]byte{nil, []byte("v"), bytes.Repeat([]byte{0, 1, 255}, 100)} {
+		want, _ := encodeCommand(Command{Op: opPut, Key: "a/b c", Value: v})
+		for _, size := range []int64{int64(len(v)), -1} {
+			got, err := encodePut("a/b c", bytes.NewReader(v), size)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("value %q, size %d: %q %v; want %q", v, size, got, err, want)
+			}
+		}
+	}
+	if _, err := encodePut("k", strings.NewReader("ab"), 3); err == nil {
+		t.Error("a body shorter than its length was encoded")
 	}
 }
 

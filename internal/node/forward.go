@@ -101,21 +101,26 @@ func writeApplyErr(w http.ResponseWriter, err error) {
 // forwarding the command to the leader's API, bounded by the forward
 // timeout so that a stalled leader is told apart from a missing one.
 func (n *Node) apply(ctx context.Context, cmd Command) (ApplyResult, error) {
+	if err := cmd.validate(); err != nil {
+		return ApplyResult{}, err
+	}
+	data, err := encodeCommand(cmd)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	return n.applyData(ctx, data)
+}
+
+// applyData commits a valid command already in its log encoding. It
+// travels to the leader as it will be stored: the leader appends these
+// bytes without decoding and encoding them again.
+func (n *Node) applyData(ctx context.Context, body []byte) (ApplyResult, error) {
 	if n.isLeader() {
-		return n.applyLocal(cmd)
+		return n.applyEncoded(body)
 	}
 	id, api, ok := n.leaderAPI()
 	if !ok {
 		return ApplyResult{}, notApplied(errNoLeader)
-	}
-	// The command travels as it will be stored in the log: the leader
-	// appends these bytes without decoding and encoding it again.
-	if err := cmd.validate(); err != nil {
-		return ApplyResult{}, err
-	}
-	body, err := encodeCommand(cmd)
-	if err != nil {
-		return ApplyResult{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ForwardTimeout)
 	defer cancel()

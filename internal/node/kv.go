@@ -12,12 +12,16 @@ import (
 
 func (n *Node) kvPut(w http.ResponseWriter, r *http.Request) {
 	n.metrics.kvPuts.Inc()
-	value, err := readBody(r)
+	size := r.ContentLength
+	if size > maxBody {
+		size = -1 // read through the middleware's bound, which refuses it
+	}
+	data, err := encodePut(r.PathValue("key"), r.Body, size) // the key is never empty: the route needs one
 	if err != nil {
 		writeErr(w, http.StatusRequestEntityTooLarge, "value: %v", err)
 		return
 	}
-	res, err := n.apply(r.Context(), Command{Op: opPut, Key: r.PathValue("key"), Value: value})
+	res, err := n.applyData(r.Context(), data)
 	if err != nil {
 		writeApplyErr(w, err)
 		return
@@ -98,15 +102,4 @@ func (n *Node) kvGet(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Served-By", n.cfg.ID)
 	w.Header().Set("Content-Type", "application/octet-stream")
 	_, _ = w.Write(e.Value)
-}
-
-// readBody reads a request body in one allocation when its length is
-// known (the middleware bounds it).
-func readBody(r *http.Request) ([]byte, error) {
-	if n := r.ContentLength; n >= 0 && n <= maxBody {
-		b := make([]byte, n)
-		_, err := io.ReadFull(r.Body, b)
-		return b, err
-	}
-	return io.ReadAll(r.Body)
 }
