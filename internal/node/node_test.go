@@ -304,8 +304,9 @@ func TestForwardToStalledLeader(t *testing.T) {
 
 // FuzzRequestBodies posts any bytes to the routes that decode a JSON body
 // (models excepted: a valid one would write a blob to disk), and as a
-// forwarded command in its log encoding, to one running node. Malformed input gets a 4xx, never a 5xx or a crash, and the node
-// still answers afterwards.
+// forwarded command in its log encoding, to one running node. Malformed
+// input gets a 4xx, never a 5xx or a crash, and the node still answers
+// afterwards.
 func FuzzRequestBodies(f *testing.F) {
 	for _, seed := range []string{
 		`{"op":"put","key":"k","value":"dg=="}`, `{"op":"nonsense"}`, `{"drop":["nobody"]}`, `{"links":{"t1":{"delay":"1ms","jitter":"1ms","loss_percent":5,"bandwidth_kb_per_s":10}}}`, `{"disk_delay":"2ms"}`,
@@ -319,14 +320,13 @@ func FuzzRequestBodies(f *testing.F) {
 		f.Add(b)
 	}
 	api := startNode(f, true)
-	routes := []string{"/api/v1/internal/apply", "/api/v1/admin/faults", "/api/generate", "/api/v1/chat",
-		"/api/v1/p2p/broadcast", "/api/v1/admin/policy", "/api/v1/kv/fuzz/cas?expect_version=0"}
+	routes := map[string]string{"/api/v1/admin/faults": "application/json", "/api/generate": "application/json",
+		"/api/v1/chat": "application/json", "/api/v1/p2p/broadcast": "application/json", "/api/v1/admin/policy": "application/json",
+		"/api/v1/kv/fuzz/cas?expect_version=0": "application/octet-stream",
+		"/api/v1/internal/apply":               commandType, // appended to the log as it is: the FSM must refuse garbage
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for i, route := range append(routes, "/api/v1/internal/apply") {
-			ct := "application/json"
-			if i == len(routes) { // a forwarded command in its log encoding: the FSM must refuse garbage
-				ct = commandType
-			}
+		for route, ct := range routes {
 			resp, err := http.Post(api+route, ct, bytes.NewReader(body))
 			if err != nil {
 				t.Fatalf("POST %s: %v", route, err)
