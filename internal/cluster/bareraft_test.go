@@ -78,6 +78,7 @@ func newBareNode(dir, id string) (*bareNode, error) {
 	rc.LocalID = b.id
 	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = 300*time.Millisecond, 300*time.Millisecond, 150*time.Millisecond
 	rc.CommitTimeout, rc.MaxAppendEntries, rc.BatchApplyCh = 5*time.Millisecond, 256, true
+	rc.SnapshotInterval, rc.SnapshotThreshold = 30*time.Second, 16384 // the node's defaults
 	rc.Logger = hclog.NewNullLogger()
 	logs, err := raft.NewLogCache(1024, store) // as the node, and as Raft's users do
 	if err == nil {
