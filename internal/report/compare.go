@@ -155,8 +155,28 @@ func (c *Comparison) Failures() int {
 	return n
 }
 
-// samples gathers, per key and metric, one value per repetition.
+// samples gathers values per key and metric: one per repetition
+// (collect), or one per second of every repetition (collectSeries).
 type samples map[Key]map[string][]float64
+
+func (s samples) add(k Key, m string, v float64) {
+	if s[k] == nil {
+		s[k] = map[string][]float64{}
+	}
+	s[k][m] = append(s[k][m], v)
+}
+
+// eachOK calls fn for every scenario of run that ran to completion, with
+// its cluster size: the only ones whose figures compare.
+func eachOK(run *metrics.Run, fn func(size int, s *metrics.Scenario)) {
+	for _, c := range run.Clusters {
+		for i := range c.Scenarios {
+			if c.Scenarios[i].Status == metrics.StatusOK {
+				fn(c.Size, &c.Scenarios[i])
+			}
+		}
+	}
+}
 
 func sortKeys(keys []Key) {
 	sort.Slice(keys, func(i, j int) bool {
@@ -186,40 +206,29 @@ func hostBoundKeys(run *metrics.Run) map[Key]bool {
 
 func collect(run *metrics.Run) samples {
 	out := samples{}
-	add := func(k Key, m string, v float64) {
-		if out[k] == nil {
-			out[k] = map[string][]float64{}
+	eachOK(run, func(size int, s *metrics.Scenario) {
+		for _, op := range s.Operations {
+			k := Key{Size: size, Scenario: s.Name, Operation: op.Name}
+			out.add(k, "throughput", op.ThroughputOpsPerSec)
+			if op.Count > 0 {
+				out.add(k, "p50", float64(op.Latency.P50Ns)/1e6)
+				out.add(k, "p95", float64(op.Latency.P95Ns)/1e6)
+				out.add(k, "p99", float64(op.Latency.P99Ns)/1e6)
+			}
+			out.add(k, "error_rate", 100*op.ErrorRate())
 		}
-		out[k][m] = append(out[k][m], v)
-	}
-	for _, c := range run.Clusters {
-		for _, s := range c.Scenarios {
-			if s.Status != metrics.StatusOK {
-				continue
+		if s.Resources != nil {
+			var peak uint64
+			for _, n := range s.Resources.Nodes {
+				if n.ID != "odbench" {
+					peak = max(peak, n.RSSBytesMax)
+				}
 			}
-			for _, op := range s.Operations {
-				k := Key{Size: c.Size, Scenario: s.Name, Operation: op.Name}
-				add(k, "throughput", op.ThroughputOpsPerSec)
-				if op.Count > 0 {
-					add(k, "p50", float64(op.Latency.P50Ns)/1e6)
-					add(k, "p95", float64(op.Latency.P95Ns)/1e6)
-					add(k, "p99", float64(op.Latency.P99Ns)/1e6)
-				}
-				add(k, "error_rate", 100*op.ErrorRate())
-			}
-			if s.Resources != nil {
-				var peak uint64
-				for _, n := range s.Resources.Nodes {
-					if n.ID != "odbench" {
-						peak = max(peak, n.RSSBytesMax)
-					}
-				}
-				if peak > 0 {
-					add(Key{Size: c.Size, Scenario: s.Name}, "peak_rss", float64(peak)/(1<<20))
-				}
+			if peak > 0 {
+				out.add(Key{Size: size, Scenario: s.Name}, "peak_rss", float64(peak)/(1<<20))
 			}
 		}
-	}
+	})
 	return out
 }
 

@@ -26,42 +26,29 @@ import (
 // minNoiseSamples is the fewest values a spread is taken from.
 const minNoiseSamples = 3
 
-// series gathers, per key and metric, the per-second values of every
-// repetition's timeline.
-type series map[Key]map[string][]float64
-
-func collectSeries(run *metrics.Run) series {
-	out := series{}
-	add := func(k Key, m string, v float64) {
-		if out[k] == nil {
-			out[k] = map[string][]float64{}
-		}
-		out[k][m] = append(out[k][m], v)
-	}
-	for _, c := range run.Clusters {
-		for _, s := range c.Scenarios {
-			if s.Status != metrics.StatusOK {
-				continue
-			}
-			for _, op := range s.Operations {
-				k := Key{Size: c.Size, Scenario: s.Name, Operation: op.Name}
-				for _, iv := range op.Timeline {
-					if iv.DurationMs < 500 {
-						continue // a partial interval at the end is not a second
-					}
-					add(k, "throughput", float64(iv.Count)*1000/float64(iv.DurationMs))
-					if iv.Count > 0 {
-						add(k, "p50", float64(iv.P50Ns)/1e6)
-						add(k, "p95", float64(iv.P99Ns)/1e6)
-						add(k, "p99", float64(iv.P99Ns)/1e6)
-					}
-					if n := iv.Count + iv.Errors; n > 0 {
-						add(k, "error_rate", 100*float64(iv.Errors)/float64(n))
-					}
+// collectSeries gathers, per key and metric, the per-second values of
+// every repetition's timeline.
+func collectSeries(run *metrics.Run) samples {
+	out := samples{}
+	eachOK(run, func(size int, s *metrics.Scenario) {
+		for _, op := range s.Operations {
+			k := Key{Size: size, Scenario: s.Name, Operation: op.Name}
+			for _, iv := range op.Timeline {
+				if iv.DurationMs < 500 {
+					continue // a partial interval at the end is not a second
+				}
+				out.add(k, "throughput", float64(iv.Count)*1000/float64(iv.DurationMs))
+				if iv.Count > 0 {
+					out.add(k, "p50", float64(iv.P50Ns)/1e6)
+					out.add(k, "p95", float64(iv.P99Ns)/1e6)
+					out.add(k, "p99", float64(iv.P99Ns)/1e6)
+				}
+				if n := iv.Count + iv.Errors; n > 0 {
+					out.add(k, "error_rate", 100*float64(iv.Errors)/float64(n))
 				}
 			}
 		}
-	}
+	})
 	return out
 }
 
