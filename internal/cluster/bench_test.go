@@ -90,11 +90,7 @@ func BenchmarkKVWrites(b *testing.B) {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			client := load.NewFastClient(clients, 10*time.Second)
 			defer client.Close()
-			var next atomic.Uint64
-			op := load.Operation{Name: "put", Do: func(ctx context.Context) error {
-				key := strconv.FormatUint(next.Add(1)%10_000, 10)
-				return client.Do(ctx, http.MethodPut, leader+"/api/v1/kv/bench-"+key, value, nil)
-			}}
+			op := putOp(client, leader, value)
 			var ops, p99 float64
 			for i := 0; i < b.N; i++ {
 				res, err := load.RunClosed(context.Background(), load.Closed{Workers: clients, Warmup: time.Second, Duration: 5 * time.Second}, op)
@@ -197,11 +193,7 @@ func BenchmarkKVWritesVsBareRaft(b *testing.B) {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			client := load.NewFastClient(clients, 10*time.Second)
 			defer client.Close()
-			var next atomic.Uint64
-			nodeOp := load.Operation{Name: "put", Do: func(ctx context.Context) error {
-				key := strconv.FormatUint(next.Add(1)%10_000, 10)
-				return client.Do(ctx, http.MethodPut, leader+"/api/v1/kv/bench-"+key, value, nil)
-			}}
+			nodeOp := putOp(client, leader, value)
 			bareOp := load.Operation{Name: "apply", Do: func(ctx context.Context) error {
 				l := bare.leader()
 				if l == nil {
@@ -241,6 +233,15 @@ func BenchmarkKVWritesVsBareRaft(b *testing.B) {
 			b.Logf("rounds: node %v, bare Raft %v, in three processes %v ops/s", rounded(nodeOps), rounded(bareOps), rounded(bare3Ops))
 		})
 	}
+}
+
+// putOp writes value to 10,000 keys in turn through the API at leader.
+func putOp(client *load.FastClient, leader string, value []byte) load.Operation {
+	var next atomic.Uint64
+	return load.Operation{Name: "put", Do: func(ctx context.Context) error {
+		key := strconv.FormatUint(next.Add(1)%10_000, 10)
+		return client.Do(ctx, http.MethodPut, leader+"/api/v1/kv/bench-"+key, value, nil)
+	}}
 }
 
 func median(v []float64) float64 {

@@ -10,8 +10,7 @@ import (
 	"time"
 
 	"github.com/odbench/odbench/internal/browsertest"
-	"github.com/odbench/odbench/internal/cluster"
-	"github.com/odbench/odbench/internal/cluster/clustertest"
+	"github.com/odbench/odbench/internal/cluster/localtest"
 	"github.com/odbench/odbench/internal/config"
 )
 
@@ -24,16 +23,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	b := browsertest.New(t, 90*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := cluster.NewLocal(cluster.LocalOptions{Binary: clustertest.Binary, TempRoot: t.TempDir(),
-		NodeArgs: []string{"--fsync=false"}}).Start(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer scancel()
-		_ = c.Stop(sctx)
-	}()
+	c := localtest.Start(t, 1)
 	node := c.Nodes()[0].API
 
 	interval := 500 * time.Millisecond

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/cluster/clustertest"
+	"github.com/odbench/odbench/internal/cluster/localtest"
 	"github.com/odbench/odbench/internal/metrics"
 )
 
@@ -26,16 +26,7 @@ import (
 func TestShardsMergeIntoThePlannedLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c, err := cluster.NewLocal(cluster.LocalOptions{Binary: clustertest.Binary, TempRoot: t.TempDir(),
-		NodeArgs: []string{"--fsync=false"}}).Start(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer scancel()
-		_ = c.Stop(sctx)
-	}()
+	c := localtest.Start(t, 1)
 	const shards, rate = 3, 300
 	startAt := time.Now().Add(4 * time.Second).UTC().Format(time.RFC3339)
 	dir := t.TempDir()

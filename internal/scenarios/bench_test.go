@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odbench/odbench/internal/cluster/localtest"
 	"github.com/odbench/odbench/internal/config"
 )
 
@@ -51,7 +52,7 @@ func benchConfig() *config.Config {
 
 func benchScenarios(b *testing.B, nodes int, names ...string) {
 	cfg := benchConfig()
-	c := startLocal(b, nodes, "--fsync=true") // as odbench run does; the later flag wins
+	c := localtest.Start(b, nodes, "--fsync=true") // as odbench run does; the later flag wins
 	specs := map[string]Spec{}
 	for _, s := range All(cfg) {
 		specs[s.Name] = s

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/odbench/odbench/internal/cluster"
+	"github.com/odbench/odbench/internal/cluster/localtest"
 	"github.com/odbench/odbench/internal/metrics"
 )
 
@@ -56,7 +57,7 @@ func wantFailed(t *testing.T, res metrics.Scenario, name, severity string) {
 }
 
 func TestRoundRobinFairnessFails(t *testing.T) {
-	c := startLocal(t, 3, "--token-delay", "1ms", "--debug-stuck-round-robin")
+	c := localtest.Start(t, 3, "--token-delay", "1ms", "--debug-stuck-round-robin")
 	cfg := shortConfig()
 	res, _, err := run(t, cfg, specNamed(t, cfg, "loadbalance/policy=round_robin"), c)
 	if err != nil {
@@ -74,7 +75,7 @@ func TestHeapGrowth(t *testing.T) {
 	spec := specNamed(t, cfg, "memory/soak/clients=4")
 	t.Run("leaking node", func(t *testing.T) {
 		t.Parallel()
-		c := startLocal(t, 1, "--token-delay", "1ms", "--debug-leak-bytes-per-s", "500000")
+		c := localtest.Start(t, 1, "--token-delay", "1ms", "--debug-leak-bytes-per-s", "500000")
 		res, _, err := run(t, cfg, spec, c)
 		if err != nil {
 			t.Fatal(err)
@@ -83,7 +84,7 @@ func TestHeapGrowth(t *testing.T) {
 	})
 	t.Run("healthy node", func(t *testing.T) {
 		t.Parallel()
-		c := startLocal(t, 1, "--token-delay", "1ms")
+		c := localtest.Start(t, 1, "--token-delay", "1ms")
 		res, _, err := run(t, cfg, spec, c)
 		if err != nil {
 			t.Fatal(err)
@@ -98,7 +99,7 @@ func TestHeapGrowth(t *testing.T) {
 // consensus scenario makes the cluster elect another; the check says so,
 // as a warning.
 func TestLeaderElectionWarns(t *testing.T) {
-	c := startLocal(t, 3)
+	c := localtest.Start(t, 3)
 	cfg := shortConfig()
 	cfg.Execution.Duration = 2 * time.Second
 	part := c.(cluster.Partitioner)
@@ -158,7 +159,7 @@ func (c isolateAll) Partition(ctx context.Context, _ []string) error {
 func (c isolateAll) Heal(ctx context.Context) error { return c.Cluster.(cluster.Partitioner).Heal(ctx) }
 
 func TestPartitionChecksFail(t *testing.T) {
-	c := startLocal(t, 3)
+	c := localtest.Start(t, 3)
 	cfg := shortConfig()
 	cfg.Execution.Duration = 2 * time.Second
 	spec := specNamed(t, cfg, "faults/partition_minority")

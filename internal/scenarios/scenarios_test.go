@@ -14,33 +14,13 @@ import (
 
 	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/cluster/clustertest"
+	"github.com/odbench/odbench/internal/cluster/localtest"
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/load"
 	"github.com/odbench/odbench/internal/metrics"
 )
 
 func TestMain(m *testing.M) { os.Exit(clustertest.MainWithLeakCheck(m)) }
-
-// startLocal starts n reference nodes (fsync off: these tests check
-// behaviour) and stops them when the test ends.
-func startLocal(t testing.TB, n int, nodeArgs ...string) cluster.Cluster {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := cluster.NewLocal(cluster.LocalOptions{Binary: clustertest.Binary, TempRoot: t.TempDir(),
-		NodeArgs: append([]string{"--fsync=false"}, nodeArgs...)}).Start(ctx, n)
-	if err != nil {
-		t.Fatalf("starting %d nodes: %v", n, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := c.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	return c
-}
 
 // shortConfig keeps scenarios short for tests.
 func shortConfig() *config.Config {
@@ -177,7 +157,7 @@ func TestSkipsWhatTheTargetLacks(t *testing.T) {
 // fault (the events say when), the cluster recovers, and no acknowledged
 // write is lost.
 func TestFaults(t *testing.T) {
-	c := startLocal(t, 3)
+	c := localtest.Start(t, 3)
 	cfg := shortConfig()
 	cfg.Execution.Duration = 2 * time.Second
 	cfg.Faults.LeaderKills = 2
@@ -253,7 +233,7 @@ func TestLinearizabilityCheckCatchesBrokenNodes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.flag, func(t *testing.T) {
-			c := startLocal(t, 3, tc.flag)
+			c := localtest.Start(t, 3, tc.flag)
 			cfg := shortConfig()
 			cfg.Execution.Duration = 2 * time.Second
 			res, _, err := run(t, cfg, specNamed(t, cfg, tc.scenario), c)
@@ -284,7 +264,7 @@ func TestLinearizabilityCheckCatchesBrokenNodes(t *testing.T) {
 }
 
 func TestConsensusWithConsistencyCheck(t *testing.T) {
-	c := startLocal(t, 3)
+	c := localtest.Start(t, 3)
 	cfg := shortConfig()
 	cfg.Consensus.CheckConsistency = true
 	res, _, err := run(t, cfg, specNamed(t, cfg, "consensus/read/linearizable/clients=4"), c)
@@ -304,7 +284,7 @@ func TestDeadlockDetection(t *testing.T) {
 	spec := specNamed(t, cfg, "concurrency/deadlock/clients=4")
 
 	t.Run("fires on a hanging endpoint", func(t *testing.T) {
-		c := startLocal(t, 1, "--debug-hang-path", "/api/v1/nodes")
+		c := localtest.Start(t, 1, "--debug-hang-path", "/api/v1/nodes")
 		res, env, err := run(t, cfg, spec, c)
 		if err != nil {
 			t.Fatal(err)
@@ -329,7 +309,7 @@ func TestDeadlockDetection(t *testing.T) {
 		// the 2 s run still lets a real hang trip it.
 		healthy := *cfg
 		healthy.Concurrency.HangThreshold = time.Second
-		c := startLocal(t, 1)
+		c := localtest.Start(t, 1)
 		res, env, err := run(t, &healthy, spec, c)
 		if err != nil {
 			t.Fatalf("healthy cluster: %v", err)
@@ -347,7 +327,7 @@ func TestDeadlockDetection(t *testing.T) {
 // against 3 reference nodes: each succeeds, stores a histogram for every
 // operation, and leaves no key or model behind.
 func TestEveryCategoryOnLocalCluster(t *testing.T) {
-	c := startLocal(t, 3, "--token-delay", "1ms")
+	c := localtest.Start(t, 3, "--token-delay", "1ms")
 	cfg := shortConfig()
 	for _, name := range []string{
 		"consensus/apply/clients=4/value=128B",
@@ -466,7 +446,7 @@ func TestProbeFindsWhatTheTargetServes(t *testing.T) {
 // expect_status or failing an expect_json check counts as an error of its
 // kind, and the data file feeds the bodies.
 func TestCustomScenario(t *testing.T) {
-	c := startLocal(t, 1)
+	c := localtest.Start(t, 1)
 	data := filepath.Join(t.TempDir(), "v.csv")
 	if err := os.WriteFile(data, []byte("word\nalpha\nbeta\n"), 0o644); err != nil {
 		t.Fatal(err)

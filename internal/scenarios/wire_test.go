@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odbench/odbench/internal/cluster/localtest"
 	"github.com/odbench/odbench/internal/metrics"
 )
 
@@ -103,7 +104,7 @@ func FuzzStreamParsers(f *testing.F) {
 // same for Ollama's native stream, which also reports load and prompt
 // times as their own phases.
 func TestOpenAIAgainstReferenceNode(t *testing.T) {
-	c := startLocal(t, 1, "--token-delay", "50ms")
+	c := localtest.Start(t, 1, "--token-delay", "50ms")
 	for _, api := range []string{"openai", "ollama"} {
 		t.Run(api, func(t *testing.T) {
 			cfg := shortConfig()
