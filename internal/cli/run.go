@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/odbench/odbench/configs"
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/metrics"
 	"github.com/odbench/odbench/internal/runner"
@@ -52,7 +53,7 @@ reference node), runs every enabled scenario against it (warm-up discarded,
 then measured), stops it, and writes results/odbench-<UTC time>.json.
 
 Configuration comes from, lowest precedence first: built-in defaults, a
-profile (--profile quick|full), a config file (--config), ODBENCH_* variables
+profile (--profile quick|ci|full), a config file (--config), ODBENCH_* variables
 (ODBENCH_EXECUTION_DURATION=30s sets execution.duration), and these flags.
 
 With --baseline FILE the run ends with odbench compare FILE against itself;
@@ -179,7 +180,7 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.profile, "profile", "", "built-in profile: quick or full")
+	fl.StringVar(&f.profile, "profile", "", "built-in profile: "+strings.Join(configs.Profiles(), ", "))
 	fl.StringVar(&f.categories, "categories", "", "comma-separated categories to run, e.g. consensus,api (others off)")
 	fl.StringVar(&f.scenarios, "scenarios", "", "comma-separated scenario names, segment prefixes (api/health_check) or globs (api/*/rate=*)")
 	fl.StringVar(&f.sizes, "cluster-sizes", "", "comma-separated cluster sizes, e.g. 1,3,5")

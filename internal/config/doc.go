@@ -12,6 +12,6 @@
 //  3. Validate checks every field at once and returns all problems joined;
 //     each message names the field, the value and the rule.
 //
-// The profiles (quick, full) and the fully commented reference file live in
+// The profiles (quick, ci, full) and the fully commented reference file live in
 // the top-level configs directory and are embedded into the binary there.
 package config
