@@ -3,9 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,26 +12,7 @@ import (
 	"github.com/odbench/odbench/internal/metrics"
 	"github.com/odbench/odbench/internal/report"
 	"github.com/olekukonko/tablewriter"
-	"golang.org/x/sys/unix"
 )
-
-// defaultWidth is the summary's width when neither COLUMNS nor a terminal
-// says otherwise.
-const defaultWidth = 100
-
-// termWidth is COLUMNS when set, else the width of the terminal f is,
-// else defaultWidth.
-func termWidth(f io.Writer) int {
-	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
-		return n
-	}
-	if file, ok := f.(*os.File); ok {
-		if ws, err := unix.IoctlGetWinsize(int(file.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
-			return int(ws.Col)
-		}
-	}
-	return defaultWidth
-}
 
 // summaryInput is what the end-of-run summary shows.
 type summaryInput struct {
@@ -256,87 +235,6 @@ func (l layout) line(r summaryRow) string {
 	return fit(strings.TrimRight(strings.Join(cells, sep), " "), l.width)
 }
 
-// pad pads s to n runes, on the left when right-aligned.
-func pad(s string, n int, right bool) string {
-	gap := n - utf8.RuneCountInString(s)
-	if gap <= 0 {
-		return s
-	}
-	if right {
-		return strings.Repeat(" ", gap) + s
-	}
-	return s + strings.Repeat(" ", gap)
-}
-
-// shorten fits a scenario name into n runes, keeping its start and its
-// end (the parameters), with "…" between.
-func shorten(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	head := (n - 1) / 2
-	return string(r[:head]) + "…" + string(r[len(r)-(n-1-head):])
-}
-
-// fit cuts a line to width runes.
-func fit(s string, width int) string {
-	if utf8.RuneCountInString(s) <= width {
-		return s
-	}
-	return string([]rune(s)[:width-1]) + "…"
-}
-
-// wrap breaks text into lines of at most width runes after an indent.
-func wrap(text string, width, indent int) []string {
-	var out []string
-	for _, l := range wrapHanging(text, width, 0) {
-		out = append(out, strings.Repeat(" ", indent)+l)
-	}
-	return out
-}
-
-// wrapHanging breaks text into lines of at most width runes, the lines
-// after the first indented by hang; a word longer than a line is cut.
-func wrapHanging(text string, width, hang int) []string {
-	width = max(width, hang+10)
-	var out []string
-	var line []rune
-	room := func() int {
-		if len(out) == 0 {
-			return width
-		}
-		return width - hang
-	}
-	flush := func() {
-		out = append(out, string(line))
-		line = nil
-	}
-	for _, word := range strings.Fields(text) {
-		w := []rune(word)
-		if len(line) > 0 && len(line)+1+len(w) > room() {
-			flush()
-		}
-		if len(line) > 0 {
-			line = append(line, ' ')
-		}
-		line = append(line, w...)
-		for len(line) > room() {
-			rest := append([]rune(nil), line[room():]...)
-			line = line[:room()]
-			flush()
-			line = rest
-		}
-	}
-	if len(line) > 0 {
-		flush()
-	}
-	for i := 1; i < len(out); i++ {
-		out[i] = strings.Repeat(" ", hang) + out[i]
-	}
-	return out
-}
-
 // printVerdict closes the summary, k6 style: scenario runs, checks,
 // targets, warnings, the results file and the next command.
 func printVerdict(w io.Writer, in summaryInput) {
@@ -492,12 +390,4 @@ func fmtNs(ns int64) string {
 		return fmt.Sprintf("%.1fms", float64(ns)/1e6)
 	}
 	return fmt.Sprintf("%.2fs", d.Seconds())
-}
-
-func clip(s string, n int) string {
-	s = strings.TrimSpace(strings.ReplaceAll(s, "\n", " "))
-	if len([]rune(s)) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
 }

@@ -197,55 +197,6 @@ type Targets struct {
 	RecoveryTime time.Duration `mapstructure:"recovery_time" json:"recovery_time"`
 }
 
-// Regression sets how compare decides a regression.
-type Regression struct {
-	TolerancePercent float64 `mapstructure:"tolerance_percent" json:"tolerance_percent"`
-	// Metrics overrides the tolerance per metric (throughput, p50, p95, p99, error_rate, peak_rss).
-	Metrics map[string]float64 `mapstructure:"metrics" json:"metrics"`
-	// Scenarios overrides the tolerance per scenario name prefix.
-	Scenarios map[string]float64 `mapstructure:"scenarios" json:"scenarios"`
-	// Alpha is the significance level of the Mann-Whitney U test.
-	Alpha float64 `mapstructure:"alpha" json:"alpha"`
-	// MinSamples is the repetitions each side needs before the test is used.
-	MinSamples int `mapstructure:"min_samples" json:"min_samples"`
-}
-
-// Monitor configures the live dashboard.
-type Monitor struct {
-	Address  string        `mapstructure:"address" json:"address"`
-	Interval time.Duration `mapstructure:"interval" json:"interval"`
-	Alerts   []AlertRule   `mapstructure:"alerts" json:"alerts"`
-}
-
-// AlertRule fires when Metric compares to Threshold by Condition for at least For.
-type AlertRule struct {
-	Name      string        `mapstructure:"name" json:"name"`
-	Metric    string        `mapstructure:"metric" json:"metric"`
-	Condition string        `mapstructure:"condition" json:"condition"` // ">" or "<"
-	Threshold float64       `mapstructure:"threshold" json:"threshold"`
-	For       time.Duration `mapstructure:"for" json:"for"`
-	Severity  string        `mapstructure:"severity" json:"severity"` // info, warning, critical
-	// Actions run when the alert fires and when it resolves.
-	Actions []AlertAction `mapstructure:"actions" json:"actions,omitempty"`
-}
-
-// AlertAction is what the monitor does with an alert that fires or
-// resolves: POST it to Webhook in Alertmanager's webhook format, and/or
-// run Command (argv, no shell) with the same JSON on its standard input.
-// Each attempt is bounded by Timeout; failures are retried with backoff.
-type AlertAction struct {
-	Webhook string        `mapstructure:"webhook" json:"webhook,omitempty"`
-	Command []string      `mapstructure:"command" json:"command,omitempty"`
-	Timeout time.Duration `mapstructure:"timeout" json:"timeout,omitempty"`
-}
-
-// alertMetrics are the metric names alert rules may watch.
-var alertMetrics = []string{
-	"cpu_percent", "memory_percent", "memory_mb", "goroutines", "net_mb_per_s",
-	"requests_per_s", "ops_per_s", "latency_avg_ms", "latency_p95_ms", "error_rate_percent",
-	"steal_percent",
-}
-
 // Cluster selects and configures the cluster driver.
 type Cluster struct {
 	Driver string `mapstructure:"driver" json:"driver"`
@@ -449,33 +400,9 @@ func ParseRate(s string) (float64, error) {
 	return 0, fmt.Errorf("%q: the unit must be s, min or h", s)
 }
 
-// MinUTestP is the smallest p-value the two-sided Mann-Whitney U test can
-// give for n against n samples: 2 / C(2n, n), when the two sides do not
-// overlap at all (0.33 for 2, 0.10 for 3, 0.029 for 4, 0.0079 for 5).
-func MinUTestP(n int) float64 {
-	c := 1.0 // C(2n, n), built up as a product to stay exact in float64
-	for i := 1; i <= n; i++ {
-		c = c * float64(n+i) / float64(i)
-	}
-	return 2 / c
-}
-
-// MinUTestSamples is the fewest repetitions per side with which the U test
-// can find a change significant at alpha.
-func MinUTestSamples(alpha float64) int {
-	n := 2
-	for MinUTestP(n) >= alpha && n < 64 {
-		n++
-	}
-	return n
-}
-
 // policies are the inference scheduling policies of the reference node:
 // the one list the node and the loadbalance configuration both use.
 var policies = []string{"round_robin", "least_connections", "random"}
-
-// regressionMetrics are the metrics compare judges.
-var regressionMetrics = []string{"throughput", "p50", "p95", "p99", "error_rate", "peak_rss"}
 
 // Categories lists every scenario category odbench knows, in run order.
 func Categories() []string { return slices.Clone(categories) }
@@ -486,14 +413,8 @@ func Drivers() []string { return slices.Clone(drivers) }
 // MixOps lists the operations the mixed workload knows.
 func MixOps() []string { return slices.Clone(mixOps) }
 
-// AlertMetrics lists the metric names alert rules may watch.
-func AlertMetrics() []string { return slices.Clone(alertMetrics) }
-
 // Policies lists the reference node's inference scheduling policies.
 func Policies() []string { return slices.Clone(policies) }
-
-// RegressionMetrics lists the metrics compare judges.
-func RegressionMetrics() []string { return slices.Clone(regressionMetrics) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
