@@ -106,7 +106,8 @@ func newDriver(cfg *config.Config, side nodeSide) (cluster.Driver, string, error
 		if _, err := os.Stat(bin); err != nil {
 			return nil, "", fmt.Errorf("the node binary: %w", err)
 		}
-		args := []string{fmt.Sprintf("--fsync=%t", l.Fsync), "--slots", strconv.Itoa(l.Slots), "--token-delay", l.TokenDelay.String()}
+		args := []string{fmt.Sprintf("--fsync=%t", l.Fsync), "--slots", strconv.Itoa(l.Slots), "--token-delay", l.TokenDelay.String(),
+			"--heartbeat-timeout", l.HeartbeatTimeout.String(), "--election-timeout", l.ElectionTimeout.String(), "--leader-lease", l.LeaderLease.String()}
 		args = append(append(args, l.ExtraArgs...), side.extraArgs...)
 		return cluster.NewLocal(cluster.LocalOptions{Binary: bin, NodeArgs: args, LogDir: side.logDir}),
 			fmt.Sprintf("local clusters of odbench's reference node from %s (%s)", bin, strings.Join(args, " ")), nil

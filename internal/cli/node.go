@@ -21,8 +21,9 @@ func newNodeCmd(a *app) *cobra.Command {
 		Long: `node runs one member of odbench's reference cluster: Raft (hashicorp/raft,
 bbolt log, file snapshots), memberlist gossip, content-addressed model blobs
 and simulated inference, behind ollama-distributed's /api/v1 routes and
-Ollama's /api routes. Every listener binds port 0 unless given; once serving,
-the node prints one JSON line on stdout:
+Ollama's /api routes. Every listener binds port 0 unless given; once serving
+and aware of a Raft leader (so able to take a write), the node prints one JSON
+line on stdout:
 
   {"event":"ready","id":"n1","api":"http://127.0.0.1:PORT","raft":"127.0.0.1:PORT","gossip":"127.0.0.1:PORT","pid":N}
 
@@ -57,9 +58,9 @@ Logs go to stderr. SIGTERM shuts the node down within 2 seconds.`,
 	f.IntVar(&cfg.RaftPort, "raft-port", 0, "Raft port (0: any free port)")
 	f.IntVar(&cfg.GossipPort, "gossip-port", 0, "gossip port (0: any free port)")
 	f.BoolVar(&cfg.Fsync, "fsync", cfg.Fsync, "fsync the Raft log on every write")
-	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", cfg.HeartbeatTimeout, "Raft heartbeat timeout (loopback default; raise it on slow or shared hosts)")
-	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "Raft election timeout")
-	f.DurationVar(&cfg.LeaderLease, "leader-lease", cfg.LeaderLease, "Raft leader lease timeout")
+	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", cfg.HeartbeatTimeout, "Raft heartbeat timeout: a follower hearing nothing from its leader this long (up to twice) starts an election")
+	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "Raft election timeout (at least the heartbeat timeout)")
+	f.DurationVar(&cfg.LeaderLease, "leader-lease", cfg.LeaderLease, "Raft leader lease: a leader out of touch with a quorum this long steps down (at most the heartbeat timeout)")
 	f.DurationVar(&cfg.ForwardTimeout, "forward-timeout", cfg.ForwardTimeout, "bound on a request a follower forwards to the leader (then 504 naming it)")
 	f.IntVar(&cfg.Slots, "slots", cfg.Slots, "parallel inference slots (like OLLAMA_NUM_PARALLEL)")
 	f.DurationVar(&cfg.TokenDelay, "token-delay", cfg.TokenDelay, "simulated time per generated token")

@@ -74,7 +74,10 @@ func (e *External) Start(ctx context.Context, n int) (Cluster, error) {
 var _ Prober = (*external)(nil)
 
 // Probe asks every node's health endpoint once (5 s at most) and names
-// each that does not answer 2xx.
+// each that does not answer. Any HTTP answer but a gateway's (502, 504:
+// what stands in front of the node could not reach it) shows the node's
+// process alive: a 503 from a member that lost its leader, or a 429 from
+// one that rate-limits, is a state of a live node, not a death.
 func (c *external) Probe(ctx context.Context) []error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -90,7 +93,7 @@ func (c *external) Probe(ctx context.Context) []error {
 				var resp *http.Response
 				if resp, err = c.drv.Client.Do(req); err == nil {
 					resp.Body.Close()
-					if resp.StatusCode/100 != 2 {
+					if resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout {
 						err = fmt.Errorf("answered %s", resp.Status)
 					}
 				}

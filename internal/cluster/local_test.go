@@ -321,6 +321,14 @@ func TestModelPullVerifiesDigest(t *testing.T) {
 	if code, b, _ := call(t, http.MethodPost, n2+"/api/v1/admin/faults", []byte(`{"corrupt_blobs":true}`)); code != 200 {
 		t.Fatalf("faults: HTTP %d %s", code, b)
 	}
+	// n3 reads its own registry: wait until n2's replica has reached it.
+	eventually(t, 10*time.Second, "n3 sees n2 hold the model", func() error {
+		code, b, _ := call(t, http.MethodGet, n3+"/api/v1/p2p/locate/"+created.Model.Digest, nil)
+		if code != 200 || !strings.Contains(string(b), `"n2"`) {
+			return fmt.Errorf("locate: HTTP %d %s", code, b)
+		}
+		return nil
+	})
 	code, b, _ = call(t, http.MethodPost, n3+"/api/v1/models/tiny/download", nil)
 	if code != http.StatusBadGateway || !strings.Contains(string(b), "digest mismatch") {
 		t.Fatalf("download of corrupted bytes: HTTP %d %s, want 502 digest mismatch", code, b)

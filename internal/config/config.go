@@ -257,6 +257,14 @@ type Local struct {
 	Slots int `mapstructure:"slots" json:"slots"`
 	// TokenDelay is the simulated time per generated token.
 	TokenDelay time.Duration `mapstructure:"token_delay" json:"token_delay"`
+	// HeartbeatTimeout, ElectionTimeout and LeaderLease are the nodes'
+	// Raft timings (hashicorp/raft's defaults: 1s, 1s, 500ms). A follower
+	// calls an election after hearing nothing for the heartbeat timeout (up
+	// to twice it); a leader out of touch with a quorum for the lease steps
+	// down. Tighter timings fail over faster and lose leaders to a busy host.
+	HeartbeatTimeout time.Duration `mapstructure:"heartbeat_timeout" json:"heartbeat_timeout"`
+	ElectionTimeout  time.Duration `mapstructure:"election_timeout" json:"election_timeout"`
+	LeaderLease      time.Duration `mapstructure:"leader_lease" json:"leader_lease"`
 	// ExtraArgs are appended to every `odbench node` command line.
 	ExtraArgs []string `mapstructure:"extra_args" json:"extra_args"`
 	// Binary is the odbench executable to start nodes from; empty means this one.
@@ -338,9 +346,12 @@ func Default() Config {
 			Driver:       "local",
 			StartTimeout: 30 * time.Second,
 			Local: Local{
-				Fsync:      true,
-				Slots:      4,
-				TokenDelay: 5 * time.Millisecond,
+				Fsync:            true,
+				Slots:            4,
+				TokenDelay:       5 * time.Millisecond,
+				HeartbeatTimeout: time.Second,
+				ElectionTimeout:  time.Second,
+				LeaderLease:      500 * time.Millisecond,
 			},
 		},
 	}

@@ -334,6 +334,27 @@ func (cl Cluster) validate(p *problems) {
 	if cl.Local.TokenDelay < 0 {
 		p.bad("cluster.local.token_delay", cl.Local.TokenDelay, "must not be negative")
 	}
+	cl.Local.validateTimings(p)
+}
+
+// validateTimings applies hashicorp/raft's own rules: every timing at
+// least 5ms, the lease at most the heartbeat timeout, the election timeout
+// at least it.
+func (l Local) validateTimings(p *problems) {
+	for _, t := range []struct {
+		field string
+		v     time.Duration
+	}{{"heartbeat_timeout", l.HeartbeatTimeout}, {"election_timeout", l.ElectionTimeout}, {"leader_lease", l.LeaderLease}} {
+		if t.v < 5*time.Millisecond {
+			p.bad("cluster.local."+t.field, t.v, "must be at least 5ms")
+		}
+	}
+	if l.LeaderLease > l.HeartbeatTimeout {
+		p.bad("cluster.local.leader_lease", l.LeaderLease, fmt.Sprintf("must be at most cluster.local.heartbeat_timeout (%v)", l.HeartbeatTimeout))
+	}
+	if l.ElectionTimeout < l.HeartbeatTimeout {
+		p.bad("cluster.local.election_timeout", l.ElectionTimeout, fmt.Sprintf("must be at least cluster.local.heartbeat_timeout (%v)", l.HeartbeatTimeout))
+	}
 }
 
 func (ab AB) validate(p *problems, driver string) {

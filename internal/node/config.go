@@ -70,12 +70,27 @@ type Config struct {
 // under its RSS target (make bench-cluster).
 const DefaultGCPercent = 400
 
+// Raft's timings default to hashicorp/raft's own, which config.Default
+// holds for both the node and the local driver: a follower that hears
+// nothing from its leader for the heartbeat timeout (1 s, randomised up to
+// twice that) starts an election; a leader that cannot reach a quorum for
+// the lease (500 ms) steps down. On a host whose CPU is taken by other
+// work, a process can wait hundreds of milliseconds for a core, so timings
+// near that (the 300/300/150 ms this node used before) lose leaders to
+// scheduling, not to failures. etcd keeps its election timeout at ten
+// heartbeats (100 ms against 1 s) for the same reason. A failover then
+// takes 1-2 s plus the election; benchmarks that measure failover at other
+// timings pass them explicitly (--heartbeat-timeout, --election-timeout,
+// --leader-lease; cluster.local in the config).
+
+var raftTimings = config.Default().Cluster.Local
+
 // DefaultConfig returns defaults suited to loopback clusters.
 func DefaultConfig() Config {
 	return Config{
 		Bind: "127.0.0.1", Fsync: true,
-		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
-		LeaderLease: 150 * time.Millisecond, ForwardTimeout: 10 * time.Second, SnapshotInterval: 30 * time.Second, SnapshotEntries: 16384,
+		HeartbeatTimeout: raftTimings.HeartbeatTimeout, ElectionTimeout: raftTimings.ElectionTimeout,
+		LeaderLease: raftTimings.LeaderLease, ForwardTimeout: 10 * time.Second, SnapshotInterval: 30 * time.Second, SnapshotEntries: 16384,
 		Slots: 4, TokenDelay: 5 * time.Millisecond, PromptTokenDelay: 200 * time.Microsecond,
 		ModelLoadPerGB: 500 * time.Millisecond, ModelCache: 2, Policy: "round_robin",
 		ReplicationFactor: 1, DefaultNumPredict: 16,
@@ -112,8 +127,14 @@ func (c Config) Validate() error {
 	if c.LeakBytesPerSec < 0 {
 		errs = append(errs, fmt.Errorf("--debug-leak-bytes-per-s: must not be negative, but is %d", c.LeakBytesPerSec))
 	}
-	if c.HeartbeatTimeout < 5*time.Millisecond || c.ElectionTimeout < 5*time.Millisecond {
-		errs = append(errs, errors.New("--heartbeat-timeout and --election-timeout: must be at least 5ms"))
+	if c.HeartbeatTimeout < 5*time.Millisecond || c.ElectionTimeout < 5*time.Millisecond || c.LeaderLease < 5*time.Millisecond {
+		errs = append(errs, errors.New("--heartbeat-timeout, --election-timeout and --leader-lease: must be at least 5ms"))
+	}
+	if c.LeaderLease > c.HeartbeatTimeout {
+		errs = append(errs, fmt.Errorf("--leader-lease: must be at most --heartbeat-timeout (%v), but is %v", c.HeartbeatTimeout, c.LeaderLease))
+	}
+	if c.ElectionTimeout < c.HeartbeatTimeout {
+		errs = append(errs, fmt.Errorf("--election-timeout: must be at least --heartbeat-timeout (%v), but is %v", c.HeartbeatTimeout, c.ElectionTimeout))
 	}
 	return errors.Join(errs...)
 }

@@ -8,8 +8,13 @@
 //
 //  1. Run binds every listener on port 0 (or the ports it is given on a
 //     restart), starts Raft (bootstrapping a new cluster, or joining one
-//     through any member's API), starts memberlist, serves the HTTP API and
+//     through any member's API; a lone voter elects itself at once), starts
+//     memberlist, serves the HTTP API, waits until it knows a leader (until
+//     then it could serve no write, and /api/v1/health answers 503) and
 //     prints one JSON "ready" line on stdout with its real addresses.
+//     Raft's timings default to hashicorp/raft's own (1 s heartbeat and
+//     election timeouts, 500 ms leader lease), which survive a host whose
+//     CPU other work holds.
 //  2. Writes (KV, model registry, node registry, drain state) are Raft
 //     commands applied by the FSM on every node; a log cache keeps recent
 //     entries in memory for replication. A write sent to a follower

@@ -228,8 +228,19 @@ func readBody(r *http.Request) ([]byte, error) {
 	return io.ReadAll(r.Body)
 }
 
+// health answers 200 while the node knows a Raft leader, so can serve a
+// write, and 503 (with Retry-After) while it does not: starting, in an
+// election, or cut off from a quorum. Like etcd's /health, it says whether
+// the member is of use, not merely whether its process answers.
 func (n *Node) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "id": n.cfg.ID, "uptime_s": time.Since(n.started).Seconds()})
+	addr, id := n.raft.LeaderWithID()
+	if addr == "" {
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "no leader", "id": n.cfg.ID,
+			"state": n.raft.State().String(), "uptime_s": time.Since(n.started).Seconds()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "id": n.cfg.ID, "leader_id": string(id), "uptime_s": time.Since(n.started).Seconds()})
 }
 
 // maxModelBytes bounds synthetic models (64 GiB).

@@ -136,6 +136,11 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) er
 	} else {
 		go n.registerSelfWhenLeader(ctx)
 	}
+	// Ready means able to serve a write: a leader is known.
+	if err := n.waitLeader(ctx); err != nil {
+		n.shutdown(ctx, srv)
+		return err
+	}
 
 	ready, _ := json.Marshal(Ready{Event: "ready", ID: cfg.ID, API: n.apiURL, Raft: n.raftAddr, Gossip: n.gossipAddr, PID: os.Getpid()})
 	fmt.Fprintln(stdout, string(ready))

@@ -11,41 +11,52 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// startNode runs a node in this process and returns its API URL; the node
-// shuts down when the test ends.
-func startNode(t testing.TB, bootstrap bool) string {
+// startNode runs a one-node cluster in this process and returns its API
+// URL; the node shuts down when the test ends.
+func startNode(t testing.TB) string {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.ID, cfg.Bootstrap = "t1", bootstrap
+	cfg.ID, cfg.Bootstrap = "t1", true
 	return startNodeWith(t, cfg)
 }
 
 // startNodeWith runs a node of cfg (data dir, fsync off and a short token
 // delay filled in) in this process.
 func startNodeWith(t testing.TB, cfg Config) string {
+	api, _ := runNode(t, cfg)
+	return api
+}
+
+// runNode runs a node of cfg in this process and returns its API URL and
+// a func that stops it (safe to call twice; the test's cleanup calls it).
+func runNode(t testing.TB, cfg Config) (api string, stop func()) {
 	t.Helper()
-	bootstrap := cfg.Bootstrap
 	cfg.DataDir, cfg.Fsync = t.TempDir(), false
 	cfg.TokenDelay = time.Millisecond
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg, pw, slog.New(slog.DiscardHandler)); pw.Close() }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("node: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("node %s: %v", cfg.ID, err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Errorf("node %s did not shut down within 5s", cfg.ID)
 			}
-		case <-time.After(5 * time.Second):
-			t.Error("node did not shut down within 5s")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
 	line, err := bufio.NewReader(pr).ReadBytes('\n')
 	if err != nil {
 		t.Fatalf("no ready line: %v", err)
@@ -55,17 +66,22 @@ func startNodeWith(t testing.TB, cfg Config) string {
 	if err := json.Unmarshal(line, &r); err != nil || r.Event != "ready" || !strings.HasPrefix(r.API, "http://127.0.0.1:") {
 		t.Fatalf("ready line %q: %v", line, err)
 	}
-	if bootstrap {
-		waitFor(t, func() bool {
-			resp, err := http.Get(r.API + "/api/v1/cluster/leader")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200
-		})
+	// Ready means a leader is known: a write can be served at once.
+	if code, _, body := get(t, r.API+"/api/v1/health"); code != http.StatusOK || !strings.Contains(body, `"leader_id"`) {
+		t.Fatalf("health right after the ready line = %d %s, want 200 naming the leader", code, body)
 	}
-	return r.API
+	return r.API, stop
+}
+
+func get(t testing.TB, url string) (int, http.Header, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 func waitFor(t testing.TB, ok func() bool) {
@@ -91,7 +107,7 @@ func do(t *testing.T, method, url, body string) (int, http.Header, string) {
 }
 
 func TestBadInput(t *testing.T) {
-	api := startNode(t, true)
+	api := startNode(t)
 	if code, _, body := do(t, "POST", api+"/api/v1/models", `{"name":"m","size_bytes":2048}`); code != 201 {
 		t.Fatalf("create model: %d %s", code, body)
 	}
@@ -139,7 +155,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestKVCompareAndSet(t *testing.T) {
-	api := startNode(t, true)
+	api := startNode(t)
 	code, _, body := do(t, "POST", api+"/api/v1/kv/k/cas?expect_version=0", "first")
 	if code != 200 {
 		t.Fatalf("create with cas: %d %s", code, body)
@@ -163,16 +179,46 @@ func TestKVCompareAndSet(t *testing.T) {
 	}
 }
 
-func TestWriteWithoutLeader(t *testing.T) {
-	api := startNode(t, false) // neither bootstrapped nor joined: no leader, ever
-	code, h, body := do(t, "PUT", api+"/api/v1/kv/k", "v")
+// fastTimings makes a test cluster notice a lost leader within
+// milliseconds instead of the defaults' seconds.
+func fastTimings(cfg Config) Config {
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLease = 100*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond
+	return cfg
+}
+
+func TestWithoutLeaderNoWritesAndNotHealthy(t *testing.T) {
+	a := fastTimings(DefaultConfig())
+	a.ID, a.Bootstrap = "a", true
+	apiA, stopA := runNode(t, a)
+	b := fastTimings(DefaultConfig())
+	b.ID, b.Join = "b", apiA
+	apiB := startNodeWith(t, b)
+	stopA() // b is left with one of two voters: no leader can be elected
+	waitFor(t, func() bool {
+		code, _, _ := get(t, apiB+"/api/v1/health")
+		return code == http.StatusServiceUnavailable
+	})
+	code, h, body := get(t, apiB+"/api/v1/health")
+	if h.Get("Retry-After") == "" || !strings.Contains(body, "no leader") {
+		t.Errorf("health without a leader = %d (Retry-After %q) %s, want 503 saying so", code, h.Get("Retry-After"), body)
+	}
+	code, h, body = do(t, "PUT", apiB+"/api/v1/kv/k", "v")
 	if code != 503 || h.Get("Retry-After") == "" || !strings.Contains(body, "no raft leader") {
 		t.Errorf("write without leader = %d (Retry-After %q) %s, want 503 with Retry-After", code, h.Get("Retry-After"), body)
 	}
 }
 
+func TestNeitherBootstrapNorJoinIsRefused(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ID, cfg.DataDir = "lone", t.TempDir()
+	err := Run(context.Background(), cfg, io.Discard, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "neither --bootstrap") {
+		t.Fatalf("a node with no state, no --bootstrap and no --join: %v, want an error naming both flags", err)
+	}
+}
+
 func TestGenerateStreamsOllamaChunks(t *testing.T) {
-	api := startNode(t, true)
+	api := startNode(t)
 	if code, _, body := do(t, "POST", api+"/api/v1/models", `{"name":"m","size_bytes":2048}`); code != 201 {
 		t.Fatalf("create model: %d %s", code, body)
 	}
@@ -319,7 +365,7 @@ func FuzzRequestBodies(f *testing.F) {
 		b, _ := encodeCommand(c)
 		f.Add(b)
 	}
-	api := startNode(f, true)
+	api := startNode(f)
 	routes := map[string]string{"/api/v1/admin/faults": "application/json", "/api/generate": "application/json",
 		"/api/v1/chat": "application/json", "/api/v1/p2p/broadcast": "application/json", "/api/v1/admin/policy": "application/json",
 		"/api/v1/kv/fuzz/cas?expect_version=0": "application/octet-stream",

@@ -56,6 +56,9 @@ func (n *Node) startRaft() error {
 	n.raftAddr = ln.Addr().String()
 	n.trans = raft.NewNetworkTransportWithLogger(&streamLayer{Listener: ln, f: n.faults}, 8, 5*time.Second, rc.Logger)
 	existing, err := raft.HasExistingState(store, store, snaps)
+	if err == nil && !existing && !cfg.Bootstrap && cfg.Join == "" {
+		err = fmt.Errorf("--data-dir %s holds no Raft state, and neither --bootstrap (start a new cluster) nor --join URL (join one) was given: this node could never have a leader", cfg.DataDir)
+	}
 	if err != nil {
 		store.Close()
 		n.trans.Close()
@@ -82,7 +85,70 @@ func (n *Node) startRaft() error {
 			return fmt.Errorf("raft bootstrap: %w", err)
 		}
 	}
+	n.electAloneNow()
 	return nil
+}
+
+// electAloneNow starts an election at once when this node is the only
+// voter of its configuration (a new cluster, or a one-node cluster
+// restarted), instead of after a heartbeat timeout of hearing nothing from
+// a leader that cannot exist: a one-node cluster is ready in milliseconds
+// with the long timings that keep leaders on a busy host.
+//
+// hashicorp/raft has no call for this; ReloadConfig does it. Lowering the
+// heartbeat timeout wakes the follower loop with its timer at zero; with no
+// contact ever made, the node becomes a candidate, and alone it wins. The
+// timeout is put back at once: the wake-up is already queued.
+func (n *Node) electAloneNow() {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	voters := 0
+	self := false
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+			self = self || s.ID == raft.ServerID(n.cfg.ID)
+		}
+	}
+	if voters != 1 || !self {
+		return
+	}
+	rc := n.raft.ReloadableConfig()
+	lower := rc
+	lower.HeartbeatTimeout = max(rc.HeartbeatTimeout-time.Millisecond, n.cfg.LeaderLease)
+	if lower.HeartbeatTimeout == rc.HeartbeatTimeout {
+		return // lease equals the heartbeat timeout: nothing lower is valid
+	}
+	if err := n.raft.ReloadConfig(lower); err != nil {
+		n.log.Warn("starting the election early", "err", err)
+		return
+	}
+	if err := n.raft.ReloadConfig(rc); err != nil {
+		n.log.Warn("restoring the heartbeat timeout", "err", err)
+	}
+}
+
+// waitLeader returns once this node knows a leader: until then it cannot
+// serve a write, so it is not ready. It logs what it waits for every 5 s.
+func (n *Node) waitLeader(ctx context.Context) error {
+	began := time.Now()
+	next := began.Add(5 * time.Second)
+	for {
+		if addr, _ := n.raft.LeaderWithID(); addr != "" {
+			return nil
+		}
+		if now := time.Now(); now.After(next) {
+			n.log.Warn("not ready: no Raft leader yet", "waited", now.Sub(began).Round(time.Second), "state", n.raft.State().String())
+			next = now.Add(5 * time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no Raft leader was known before the node was stopped: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 func (n *Node) stopRaft() {
