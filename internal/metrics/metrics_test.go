@@ -80,6 +80,36 @@ func TestRecorderSnapshot(t *testing.T) {
 	}
 }
 
+// The first second of a measurement holds requests begun in the warm-up:
+// they count as completions of that second, as of the window.
+func TestTimelineCountsCompletionsOfTheWarmup(t *testing.T) {
+	rec := NewRecorder(1, true)
+	rec.CountWindow()
+	start := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	rec.Start(start)
+	op := rec.Op("x")
+	sh := op.Shard(0)
+	for i := 0; i < 80; i++ {
+		sh.Completed() // begun in the warm-up, done in the first second
+	}
+	for i := 0; i < 120; i++ {
+		sh.RecordOpen(200_000_000, 200_000_000, true)
+	}
+	rec.Tick(start.Add(time.Second))
+	for i := 0; i < 200; i++ {
+		sh.RecordOpen(200_000_000, 200_000_000, true)
+	}
+	sh.RecordOpen(200_000_000, 200_000_000, false) // done after the window: latency, not throughput
+	rec.Tick(start.Add(2 * time.Second))
+	s := op.Snapshot(2 * time.Second)
+	if len(s.Timeline) != 2 || s.Timeline[0].Count != 200 || s.Timeline[1].Count != 200 {
+		t.Fatalf("timeline %+v, want two seconds of 200 completions", s.Timeline)
+	}
+	if s.Count != 321 || s.ThroughputOpsPerSec != 200 {
+		t.Errorf("count %d (latencies), throughput %v; want 321 and 200", s.Count, s.ThroughputOpsPerSec)
+	}
+}
+
 func TestOutOfRangeCounted(t *testing.T) {
 	rec := NewRecorder(1, false)
 	op := rec.Op("x")

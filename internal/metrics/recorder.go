@@ -258,6 +258,9 @@ func (s *Shard) giveBack(h, hu *hdr.Histogram) {
 
 // Interval is one timeline step of one operation.
 type Interval struct {
+	// Count is the successes that completed in the interval (inside the
+	// measured window); P50Ns, P99Ns and MaxNs are the latencies recorded
+	// in it, those of requests begun in the warm-up excepted.
 	// EndOffsetMs is the end of the interval, in milliseconds since the measurement started.
 	EndOffsetMs int64 `json:"end_offset_ms"`
 	// DurationMs is the interval's length in milliseconds.
@@ -282,7 +285,7 @@ func (o *Op) merge(offset time.Duration, interval bool) {
 	}
 	iv := o.scratch
 	iv.Reset()
-	var nerr int64
+	var nerr, ndone int64
 	var kinds map[string]int64
 	for _, s := range o.shards {
 		h, hu, errs, c := s.swap()
@@ -303,6 +306,7 @@ func (o *Op) merge(offset time.Duration, interval bool) {
 		}
 		o.outOfRange += c.outOfRange
 		o.done += c.done
+		ndone += c.done
 		o.unfinished += c.unfinished
 		s.giveBack(h, hu)
 	}
@@ -310,10 +314,19 @@ func (o *Op) merge(offset time.Duration, interval bool) {
 	if !interval {
 		return
 	}
+	// An interval counts what completed in it. Under CountWindow that is
+	// every success completed inside the window, those begun in the
+	// warm-up included (they have no latency to record); counting only the
+	// latencies recorded would make the first second read short by every
+	// request that was in flight when the measurement began.
+	count := iv.TotalCount()
+	if o.windowed {
+		count = ndone
+	}
 	o.timeline = append(o.timeline, Interval{
 		EndOffsetMs:  offset.Milliseconds(),
 		DurationMs:   (offset - o.lastTick).Milliseconds(),
-		Count:        iv.TotalCount(),
+		Count:        count,
 		Errors:       nerr,
 		ErrorsByKind: kinds,
 		P50Ns:        iv.ValueAtQuantile(50),

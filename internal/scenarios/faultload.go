@@ -294,10 +294,35 @@ func (f *faultLoad) run(ctx context.Context, env *Env, fault func(ctx context.Co
 }
 
 // finish checks the history and that no acknowledged write was lost,
-// both through the node at base.
+// both through the node at base, once it knows a leader again: a fault
+// that cut the majority too leaves an election to hold after it heals.
 func (f *faultLoad) finish(ctx context.Context, env *Env, base string) error {
+	if err := awaitLeader(ctx, f.kv.api, base, electionWait); err != nil {
+		f.hist.stop()
+		return err
+	}
 	f.hist.check(ctx, env, base)
 	return f.verify(ctx, env, base)
+}
+
+// awaitLeader waits until the node at base names a leader, at most within.
+func awaitLeader(ctx context.Context, api *API, base string, within time.Duration) error {
+	var last error
+	if _, ok := pollUntil(ctx, time.Now().Add(within), func() bool {
+		st, err := api.Status(ctx, base)
+		switch {
+		case err != nil:
+			last = err
+		case st.LeaderID == "":
+			last = fmt.Errorf("%s knows no leader", base)
+		default:
+			return true
+		}
+		return false
+	}); !ok {
+		return fmt.Errorf("no leader %v after the fault ended: %v", within, last)
+	}
+	return nil
 }
 
 // verify reads back every acknowledged key through the node at base
