@@ -30,7 +30,7 @@ type summaryInput struct {
 // block with what to run next.
 func printSummary(w io.Writer, in summaryInput) {
 	notes := &footnotes{}
-	rows := summaryRows(in.run, notes)
+	rows := summaryRows(in.run, in.cfg, notes)
 	layout := newLayout(rows, in.width)
 	fmt.Fprintln(w, layout.header())
 	group := ""
@@ -63,12 +63,20 @@ type summaryRow struct {
 	group                          string // "consensus · 3 nodes"
 	name                           string // without its category
 	status, ops, p50, p99, errRate string
-	note                           int    // footnote number, 0: none
+	notes                          []int  // footnote numbers
 	detail                         string // phase figures, on a line below
 }
 
 // footnotes numbers distinct notes in order.
 type footnotes struct{ texts []string }
+
+// numbers adds text (if any) and returns its number as a list.
+func (f *footnotes) numbers(text string) []int {
+	if n := f.add(text); n > 0 {
+		return []int{n}
+	}
+	return nil
+}
 
 func (f *footnotes) add(text string) int {
 	text = strings.TrimSpace(strings.ReplaceAll(text, "\n", " "))
@@ -82,7 +90,58 @@ func (f *footnotes) add(text string) int {
 	return len(f.texts)
 }
 
-func summaryRows(run *metrics.Run, notes *footnotes) []summaryRow {
+// hostNote is the one footnote of every scenario a busy load machine
+// touched (metrics.HostWarnings), instead of one per scenario: how many,
+// and how busy the host was at worst.
+func hostNote(run *metrics.Run, cfg *config.Config) string {
+	if cfg == nil {
+		d := config.Default()
+		cfg = &d
+	}
+	var cpu, steal int
+	var cpuMax, stealMax float64
+	for _, c := range run.Clusters {
+		for _, s := range c.Scenarios {
+			var isCPU, isSteal bool
+			for _, w := range s.Warnings {
+				if metrics.IsHostWarning(w) {
+					isSteal = isSteal || strings.HasPrefix(w, "the hypervisor")
+					isCPU = isCPU || !strings.HasPrefix(w, "the hypervisor")
+				}
+			}
+			if r := s.Resources; r != nil && r.Host != nil {
+				if isCPU {
+					cpu++
+					cpuMax = max(cpuMax, r.Host.CPUPercentMean)
+				}
+				if isSteal && r.Host.StealPercentMean != nil {
+					steal++
+					stealMax = max(stealMax, *r.Host.StealPercentMean)
+				}
+			}
+		}
+	}
+	var parts []string
+	if cpu > 0 {
+		parts = append(parts, fmt.Sprintf("host CPU averaged above %.0f%% (up to %.0f%%) during %s marked with this note: the load machine, not the target, may have been the bottleneck",
+			cfg.Execution.HostCPUWarnPercent, cpuMax, plural(cpu, "measurement")))
+	}
+	if steal > 0 {
+		parts = append(parts, fmt.Sprintf("the hypervisor took above %.0f%% of the CPU (steal, up to %.0f%%) during %s: timings describe the machine's neighbours as much as the target",
+			cfg.Execution.HostStealWarnPercent, stealMax, plural(steal, "measurement")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+func summaryRows(run *metrics.Run, cfg *config.Config, notes *footnotes) []summaryRow {
+	host := hostNote(run, cfg)
 	var rows []summaryRow
 	for _, c := range run.Clusters {
 		where := fmt.Sprintf("%d nodes", c.Size)
@@ -93,7 +152,7 @@ func summaryRows(run *metrics.Run, notes *footnotes) []summaryRow {
 			where += ", " + c.Side + " side"
 		}
 		if c.Error != "" {
-			rows = append(rows, summaryRow{group: "cluster · " + where, name: "(start)", status: "FAIL", note: notes.add(c.Error)})
+			rows = append(rows, summaryRow{group: "cluster · " + where, name: "(start)", status: "FAIL", notes: notes.numbers(c.Error)})
 		}
 		for _, s := range c.Scenarios {
 			cat, name, ok := strings.Cut(s.Name, "/")
@@ -111,7 +170,18 @@ func summaryRows(run *metrics.Run, notes *footnotes) []summaryRow {
 			case metrics.StatusFailed:
 				text = append(text, s.Error)
 			}
-			r.note = notes.add(strings.Join(append(text, s.Warnings...), "; "))
+			bound := false
+			for _, w := range s.Warnings {
+				if metrics.IsHostWarning(w) {
+					bound = true
+				} else {
+					text = append(text, w)
+				}
+			}
+			r.notes = notes.numbers(strings.Join(text, "; "))
+			if bound {
+				r.notes = append(r.notes, notes.numbers(host)...)
+			}
 			mainOp(&r, s)
 			rows = append(rows, r)
 		}
@@ -166,7 +236,7 @@ func mainOp(r *summaryRow, s metrics.Scenario) {
 	r.p50, r.p99 = fmtNs(p50), fmtNs(p99)
 	r.errRate = "0"
 	if errs > 0 {
-		r.errRate = fmt.Sprintf("%.2g%%", 100*float64(errs)/float64(count+errs))
+		r.errRate = fmtPercent(100 * float64(errs) / float64(count+errs))
 	}
 	var d []string
 	if op, ok := phases["ttft"]; ok {
@@ -175,11 +245,11 @@ func mainOp(r *summaryRow, s metrics.Scenario) {
 	if op, ok := phases["tpot"]; ok {
 		d = append(d, "tpot p50 "+fmtNs(op.Latency.P50Ns))
 	}
-	for _, w := range []string{"before", "during", "after"} {
+	for _, w := range metrics.Windows() {
 		if op, ok := phases[reqs[0].Name+"@"+w]; ok {
 			text := fmt.Sprintf("%s %.0f/s p99 %s", w, op.ThroughputOpsPerSec, fmtNs(op.Latency.P99Ns))
 			if op.Errors > 0 {
-				text += fmt.Sprintf(" %.2g%% err", 100*op.ErrorRate())
+				text += " " + fmtPercent(100*op.ErrorRate()) + " err"
 			}
 			d = append(d, text)
 		}
@@ -226,8 +296,12 @@ func (l layout) header() string {
 
 func (l layout) line(r summaryRow) string {
 	note := ""
-	if r.note > 0 {
-		note = fmt.Sprintf("[%d]", r.note)
+	if len(r.notes) > 0 {
+		nums := make([]string, len(r.notes))
+		for i, n := range r.notes {
+			nums[i] = fmt.Sprint(n)
+		}
+		note = "[" + strings.Join(nums, ",") + "]"
 	}
 	cells := []string{"  " + pad(shorten(r.name, l.name), l.name, false),
 		pad(r.status, fixedCols[0].w, false), pad(r.ops, fixedCols[1].w, true), pad(r.p50, fixedCols[2].w, true),

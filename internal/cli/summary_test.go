@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -85,5 +86,49 @@ func TestTermWidth(t *testing.T) {
 	t.Setenv("COLUMNS", "")
 	if w := termWidth(&bytes.Buffer{}); w != defaultWidth {
 		t.Errorf("no COLUMNS, not a terminal: width %d, want %d", w, defaultWidth)
+	}
+}
+
+func TestFmtPercentHasNoExponent(t *testing.T) {
+	for _, tt := range []struct {
+		p    float64
+		want string
+	}{
+		{0.001, "<0.01%"}, {0.123, "0.12%"}, {5.26, "5.3%"}, {57.8, "57%"},
+		{99.5, "99.5%"}, {99.96, "99.9%"}, {100, "100%"},
+	} {
+		if got := fmtPercent(tt.p); got != tt.want {
+			t.Errorf("fmtPercent(%v) = %q, want %q", tt.p, got, tt.want)
+		}
+	}
+}
+
+// A busy host touches many scenarios of a run: one note says so, and
+// every row it touched points at it.
+func TestHostNotePrintedOnce(t *testing.T) {
+	cfg := config.Default()
+	run := &metrics.Run{Status: metrics.RunComplete}
+	c := metrics.Cluster{Size: 3}
+	for i, mean := range []float64{95, 97, 99} {
+		res := &metrics.Resources{Host: &metrics.HostResources{Samples: 4, CPUPercentMean: mean, CPUPercentMax: mean + 1}}
+		s := metrics.Scenario{Name: fmt.Sprintf("api/health_check/clients=%d", i+1), Category: "api", Status: metrics.StatusOK, Resources: res,
+			Warnings: append(metrics.HostWarnings(res, 90, 10), "something else")}
+		if i == 2 {
+			s.Warnings = metrics.HostWarnings(res, 90, 10)
+		}
+		c.Scenarios = append(c.Scenarios, s)
+	}
+	run.Clusters = []metrics.Cluster{c}
+	run.Summary = metrics.SummaryOf(run)
+	var out bytes.Buffer
+	printSummary(&out, summaryInput{run: run, cfg: &cfg, width: 100})
+	text := out.String()
+	if n := strings.Count(text, "host CPU averaged"); n != 1 {
+		t.Errorf("the host note appears %d times, want once:\n%s", n, text)
+	}
+	for _, want := range []string{"[1,2]", "[2]", "up to 99%", "3 measurements"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the summary lacks %q:\n%s", want, text)
+		}
 	}
 }

@@ -5,6 +5,7 @@ package cli
 
 import (
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -115,4 +116,21 @@ func wrapHanging(text string, width, hang int) []string {
 // clip puts a message on one line of at most n runes.
 func clip(s string, n int) string {
 	return fit(strings.TrimSpace(strings.ReplaceAll(s, "\n", " ")), n)
+}
+
+// fmtPercent prints a share of requests in a few characters, never in
+// exponent form and never as 100% unless every one: "0.12%", "5.3%",
+// "57%", "99.5%", "100%", "<0.01%".
+func fmtPercent(p float64) string {
+	switch {
+	case p >= 100:
+		return "100%"
+	case p >= 99:
+		return strconv.FormatFloat(math.Floor(p*10)/10, 'f', -1, 64) + "%"
+	case p >= 10:
+		return strconv.FormatFloat(math.Floor(p), 'f', 0, 64) + "%"
+	case p > 0 && p < 0.01:
+		return "<0.01%"
+	}
+	return strconv.FormatFloat(p, 'g', 2, 64) + "%"
 }

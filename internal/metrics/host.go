@@ -2,8 +2,10 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/host"
@@ -25,4 +27,37 @@ func CollectHost(ctx context.Context) Host {
 		h.MemoryBytes = vm.Total
 	}
 	return h
+}
+
+// Host warnings begin with these words, so outputs can gather them: one
+// note for the many scenarios of a run that a busy host touched.
+const (
+	hostCPUWarning   = "host CPU averaged "
+	hostStealWarning = "the hypervisor gave "
+)
+
+// HostWarnings says what a busy load machine makes of a scenario's
+// figures: host CPU above cpuWarn percent, or CPU time taken by the
+// hypervisor (steal) above stealWarn. A scenario with any is host-bound.
+func HostWarnings(r *Resources, cpuWarn, stealWarn float64) []string {
+	if r == nil || r.Host == nil {
+		return nil
+	}
+	var out []string
+	if h := r.Host; h.Samples > 0 && h.CPUPercentMean > cpuWarn {
+		out = append(out, fmt.Sprintf(
+			hostCPUWarning+"%.0f%% (max %.0f%%) during the measurement, above %.0f%%: the load machine, not the target, may have been the bottleneck",
+			h.CPUPercentMean, h.CPUPercentMax, cpuWarn))
+	}
+	if h := r.Host; h.StealPercentMean != nil && *h.StealPercentMean > stealWarn {
+		out = append(out, fmt.Sprintf(
+			hostStealWarning+"%.0f%% of this machine's CPU time (max %.0f%%) to other guests during the measurement (steal, above %.0f%%): timings describe its neighbours as much as the target",
+			*h.StealPercentMean, *h.StealPercentMax, stealWarn))
+	}
+	return out
+}
+
+// IsHostWarning reports whether a scenario's warning is one of HostWarnings'.
+func IsHostWarning(w string) bool {
+	return strings.HasPrefix(w, hostCPUWarning) || strings.HasPrefix(w, hostStealWarning)
 }

@@ -99,23 +99,71 @@ func FaultWindows(s Scenario) []FaultWindow {
 // IsRequest reports whether op counts requests (not a phase of one).
 func IsRequest(op Operation) bool { return op.PhaseOf == "" }
 
+// The windows a fault scenario splits a request operation's requests
+// into, as phases named op@window: before the fault (answered before it
+// began), during it (sent before it was over and answered after it
+// began) and after it (sent once it was over).
+const (
+	WindowBefore = "before"
+	WindowDuring = "during"
+	WindowAfter  = "after"
+)
+
+// Windows lists the fault windows in order.
+func Windows() []string { return []string{WindowBefore, WindowDuring, WindowAfter} }
+
+// WindowOf returns the fault window a phase of a request operation
+// stands for ("put@after" of "put": after), or "" for any other phase.
+func WindowOf(op Operation) string {
+	base, w, ok := strings.Cut(op.Name, "@")
+	if !ok || op.PhaseOf == "" || base != op.PhaseOf {
+		return ""
+	}
+	switch w {
+	case WindowBefore, WindowDuring, WindowAfter:
+		return w
+	}
+	return ""
+}
+
 // RequestErrors tallies s's request operations. Where the scenario
-// injected faults, only the per-second intervals that do not overlap a
-// fault window count: errors a fault causes are what the scenario
-// measures, not a failing of the target.
+// injected faults, errors the fault caused are what the scenario measures,
+// not a failing of the target: an operation split into fault windows
+// counts the requests of its before and after windows in full, each
+// judged by its own start and end, and leaves out those the fault touched
+// (during); an operation without windows counts its per-second intervals
+// that do not overlap a fault window.
 func RequestErrors(s Scenario) ErrorTally {
 	t := ErrorTally{ByKind: map[string]int64{}}
 	windows := FaultWindows(s)
+	byWindow := map[string]map[string]Operation{} // request op -> window -> phase
+	for _, op := range s.Operations {
+		if w := WindowOf(op); w != "" {
+			if byWindow[op.PhaseOf] == nil {
+				byWindow[op.PhaseOf] = map[string]Operation{}
+			}
+			byWindow[op.PhaseOf][w] = op
+		}
+	}
+	count := func(op Operation) {
+		t.Requests += op.Count + op.Errors
+		t.Errors += op.Errors
+		for k, v := range op.ErrorsByKind {
+			t.ByKind[k] += v
+		}
+	}
 	for _, op := range s.Operations {
 		if !IsRequest(op) {
 			continue
 		}
 		if len(windows) == 0 {
-			t.Requests += op.Count + op.Errors
-			t.Errors += op.Errors
-			for k, v := range op.ErrorsByKind {
-				t.ByKind[k] += v
-			}
+			count(op)
+			continue
+		}
+		if split, ok := byWindow[op.Name]; ok {
+			count(split[WindowBefore])
+			count(split[WindowAfter])
+			t.Excluded += split[WindowDuring].Count + split[WindowDuring].Errors
 			continue
 		}
 		for _, iv := range op.Timeline {

@@ -79,6 +79,45 @@ func TestFaultWindowsExcluded(t *testing.T) {
 	}
 }
 
+// A short fault touches every second of a short measurement, so seconds
+// cannot judge it: an operation split into fault windows is judged by
+// each request's own window, and what failed after the heal counts.
+func TestFaultWindowPhasesJudgeEachRequest(t *testing.T) {
+	t.Parallel()
+	split := func(beforeErr, afterErr int64) Scenario {
+		return Scenario{Status: StatusOK, MeasureOffsetMs: 250,
+			Events: []Event{{OffsetMs: 500, Kind: "lossy_link_start"}, {OffsetMs: 760, Kind: "lossy_link_stop"}},
+			Operations: []Operation{
+				{Name: "put", Count: 49, Errors: 52 + beforeErr, Timeline: []Interval{
+					{EndOffsetMs: 1000, DurationMs: 1000, Count: 49, Errors: 52 + beforeErr, ErrorsByKind: map[string]int64{"http_503": 52 + beforeErr}},
+				}},
+				{Name: "put@before", PhaseOf: "put", Count: 25, Errors: beforeErr, ErrorsByKind: kinds(beforeErr)},
+				{Name: "put@during", PhaseOf: "put", Count: 24, Errors: 2, ErrorsByKind: map[string]int64{"timeout": 2}},
+				{Name: "put@after", PhaseOf: "put", Count: 50 - afterErr, Errors: afterErr, ErrorsByKind: kinds(afterErr)},
+			}}
+	}
+	healed := split(0, 0)
+	Judge(&healed, 1)
+	if healed.Status != StatusOK {
+		t.Errorf("errors only during the fault: status %s (%s), want ok", healed.Status, healed.Error)
+	}
+	if tally := RequestErrors(healed); tally.Requests != 75 || tally.Excluded != 26 {
+		t.Errorf("tally %+v, want the 75 requests before and after, the 26 during left out", tally)
+	}
+	broken := split(0, 50) // the fault never healed: every request after it failed
+	Judge(&broken, 1)
+	if broken.Status != StatusFailed || !strings.Contains(broken.Error, "http_503") {
+		t.Errorf("every request after the heal failed: status %s (%s), want failed naming http_503", broken.Status, broken.Error)
+	}
+}
+
+func kinds(n int64) map[string]int64 {
+	if n == 0 {
+		return nil
+	}
+	return map[string]int64{"http_503": n}
+}
+
 func TestSummaryOfCountsChecks(t *testing.T) {
 	t.Parallel()
 	run := &Run{Clusters: []Cluster{{Size: 3, Scenarios: []Scenario{

@@ -181,17 +181,9 @@ func safeRun(ctx context.Context, spec scenarios.Spec, env *scenarios.Env, c clu
 // its verdict (metrics.Judge): failed checks of severity fail, requests
 // failing above targets.error_rate_percent, or every request failing.
 func judge(res *metrics.Scenario, cfg *config.Config) {
-	if r := res.Resources; r != nil && r.Host != nil && r.Host.Samples > 0 && r.Host.CPUPercentMean > cfg.Execution.HostCPUWarnPercent {
+	if warnings := metrics.HostWarnings(res.Resources, cfg.Execution.HostCPUWarnPercent, cfg.Execution.HostStealWarnPercent); len(warnings) > 0 {
 		res.HostBound = true
-		res.Warnings = append(res.Warnings, fmt.Sprintf(
-			"host CPU averaged %.0f%% (max %.0f%%) during the measurement, above %.0f%%: the load machine, not the target, may have been the bottleneck",
-			r.Host.CPUPercentMean, r.Host.CPUPercentMax, cfg.Execution.HostCPUWarnPercent))
-	}
-	if r := res.Resources; r != nil && r.Host != nil && r.Host.StealPercentMean != nil && *r.Host.StealPercentMean > cfg.Execution.HostStealWarnPercent {
-		res.HostBound = true
-		res.Warnings = append(res.Warnings, fmt.Sprintf(
-			"the hypervisor gave %.0f%% of this machine's CPU time (max %.0f%%) to other guests during the measurement (steal, above %.0f%%): timings describe its neighbours as much as the target",
-			*r.Host.StealPercentMean, *r.Host.StealPercentMax, cfg.Execution.HostStealWarnPercent))
+		res.Warnings = append(res.Warnings, warnings...)
 	}
 	var ok, errs, limited, unfinished int64
 	for _, op := range res.Operations {

@@ -49,17 +49,21 @@ func (a *ackLog) all() []string {
 // (sent once it was over). A request stuck in a fault is the fault's,
 // whenever it was sent or answered.
 const (
-	windowBefore = "before"
-	windowDuring = "during"
-	windowAfter  = "after"
+	windowBefore = metrics.WindowBefore
+	windowDuring = metrics.WindowDuring
+	windowAfter  = metrics.WindowAfter
 )
 
 // windowNames lists the windows in order.
-var windowNames = []string{windowBefore, windowDuring, windowAfter}
+var windowNames = metrics.Windows()
 
 // faultWindows splits the requests of one operation of a fault scenario
 // into its windows, recorded as operations op@before, op@during and
-// op@after (phases of op, each with its own window length).
+// op@after (phases of op, each with its own window length). A request's
+// latency and error belong to the window of its own start and end (see
+// window); a window's throughput is what completed within its span, over
+// the span's length, so a fixed offered rate reads as that rate in every
+// window the target kept up in.
 type faultWindows struct {
 	op  string
 	rec *metrics.Recorder
@@ -70,6 +74,7 @@ type faultWindows struct {
 
 func newFaultWindows(op string) *faultWindows {
 	w := &faultWindows{op: op, rec: metrics.NewRecorder(1, true)}
+	w.rec.CountWindow()
 	for _, name := range windowNames {
 		w.rec.Op(op + "@" + name) // every window is reported, even one without a request
 	}
@@ -91,8 +96,22 @@ func (w *faultWindows) window(sent, done time.Time) string {
 	return windowAfter
 }
 
+// span names the window whose span holds the instant t: before the fault
+// began, until it ended, or after.
+func (w *faultWindows) span(t time.Time) string {
+	switch b, e := w.began.Load(), w.ended.Load(); {
+	case b == 0 || t.UnixNano() < b:
+		return windowBefore
+	case e == 0 || t.UnixNano() < e:
+		return windowDuring
+	}
+	return windowAfter
+}
+
 // wrap returns op recording each measured call in its window too, from
-// its intended start like the engine (warm-up calls are not counted).
+// its intended start like the engine (latencies of warm-up calls are not
+// recorded), and counting every success completed inside the measured
+// window in the span it completed in, as the engine counts throughput.
 func (w *faultWindows) wrap(op load.Operation) load.Operation {
 	do := op.Do
 	op.Do = func(ctx context.Context) error {
@@ -102,14 +121,18 @@ func (w *faultWindows) wrap(op load.Operation) load.Operation {
 			intended = actual
 		}
 		err := do(ctx)
-		if from, ok := load.MeasureStart(ctx); ok && intended.Before(from) {
+		done := time.Now()
+		from, to, windowed := load.Window(ctx)
+		if err == nil && windowed && !done.Before(from) && done.Before(to) {
+			w.rec.Op(w.op + "@" + w.span(done)).Shard(0).Completed()
+		}
+		if windowed && intended.Before(from) {
 			return err
 		}
-		done := time.Now()
 		sh := w.rec.Op(w.op + "@" + w.window(intended, done)).Shard(0)
 		switch {
 		case err == nil:
-			sh.RecordOpen(done.Sub(intended).Nanoseconds(), done.Sub(actual).Nanoseconds(), true)
+			sh.RecordOpen(done.Sub(intended).Nanoseconds(), done.Sub(actual).Nanoseconds(), false)
 		case ctx.Err() == nil:
 			sh.Error(load.Classify(err))
 		}
