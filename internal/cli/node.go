@@ -42,6 +42,9 @@ Logs go to stderr. SIGTERM shuts the node down within 2 seconds.`,
 			if _, set := os.LookupEnv("GOGC"); !set && gcPercent > 0 {
 				debug.SetGCPercent(gcPercent)
 			}
+			if !cmd.Flags().Changed("pprof") {
+				cfg.Pprof = !exposed(cfg.Bind)
+			}
 			if exposed(cfg.Bind) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "odbench: warning: --bind %s reaches beyond this machine, and the node has no authentication: its fault-admin routes (/api/v1/admin/faults) let anyone who reaches it cut or slow its traffic\n", cfg.Bind)
 			}
@@ -77,6 +80,7 @@ Logs go to stderr. SIGTERM shuts the node down within 2 seconds.`,
 	f.BoolVar(&cfg.StaleReads, "debug-stale-reads", false, "followers answer linearizable reads from their own state (for testing the linearizability check)")
 	f.BoolVar(&cfg.AckBeforeCommit, "debug-ack-before-commit", false, "the leader acknowledges puts before Raft commits them (for testing the linearizability and lost-write checks)")
 	f.IntVar(&gcPercent, "gc-percent", node.DefaultGCPercent, "the Go runtime's GOGC for this node (0: the runtime's default; the GOGC variable, when set, wins)")
+	f.BoolVar(&cfg.Pprof, "pprof", false, "serve net/http/pprof's GET routes under /debug/pprof/ (default: on when --bind is a loopback address)")
 	f.IntVar(&cfg.ParentPID, "parent-pid", 0, "exit when this process is no longer the parent")
 	return cmd
 }

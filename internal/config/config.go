@@ -179,7 +179,14 @@ type Inference struct {
 type Memory struct {
 	// LeakSlopeMBPerMin: a node's live heap growing faster than this is a possible leak.
 	LeakSlopeMBPerMin float64 `mapstructure:"leak_slope_mb_per_min" json:"leak_slope_mb_per_min"`
+	// MinDuration is the shortest soak: the soak measures the longer of it
+	// and execution.duration, since a leak slope needs collections spread
+	// over seconds (a 1 s quick measurement holds one or two).
+	MinDuration time.Duration `mapstructure:"min_duration" json:"min_duration"`
 }
+
+// SoakDuration is how long the memory soak measures.
+func (c *Config) SoakDuration() time.Duration { return max(c.Execution.Duration, c.Memory.MinDuration) }
 
 // Targets are the thresholds a run is judged against.
 type Targets struct {
@@ -310,7 +317,7 @@ func Default() Config {
 		LoadBalance: LoadBalance{Policies: slices.Clone(policies), ClientsPerSlot: 2},
 		Inference: Inference{API: "ollama", OpenAIRoute: "chat", Model: "odbench-bench", NumPredict: 16, Prompt: "Why is the sky blue? Answer in one sentence.",
 			Rate: 20, SLOTTFT: 500 * time.Millisecond, SLOTPOT: 50 * time.Millisecond},
-		Memory: Memory{LeakSlopeMBPerMin: 5},
+		Memory: Memory{LeakSlopeMBPerMin: 5, MinDuration: 10 * time.Second},
 		Faults: defaultFaults(),
 		Shard:  Shard{Slack: 5 * time.Second},
 		Merge:  Merge{MaxSkew: 100 * time.Millisecond},

@@ -201,6 +201,9 @@ func (m Memory) validate(p *problems) {
 	if m.LeakSlopeMBPerMin <= 0 {
 		p.bad("memory.leak_slope_mb_per_min", m.LeakSlopeMBPerMin, "must be above 0")
 	}
+	if m.MinDuration < 6*time.Second {
+		p.bad("memory.min_duration", m.MinDuration, "must be at least 6s: the leak slope needs collections spread over at least 5s")
+	}
 }
 
 func (t Targets) validate(p *problems) {

@@ -55,6 +55,12 @@ type Config struct {
 	// the leader dies in between, and breaks linearizability).
 	AckBeforeCommit bool
 
+	// Pprof serves net/http/pprof's GET routes under /debug/pprof/ (a
+	// memory soak makes a Go target collect through /debug/pprof/heap?gc=1).
+	// The CLI turns it on by default only on a loopback bind: a CPU profile
+	// costs the node 30 s of work for whoever asks.
+	Pprof bool
+
 	// ParentPID: exit when the parent process changes (odbench died).
 	ParentPID int
 	// Debug turns on Raft's and memberlist's own logs.

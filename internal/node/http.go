@@ -109,11 +109,13 @@ func (n *Node) routes() http.Handler {
 	h("GET /api/tags", n.tags)
 	long("POST /api/pull", n.pull)
 
-	long("/debug/pprof/", pprof.Index)
-	h("/debug/pprof/cmdline", pprof.Cmdline)
-	long("/debug/pprof/profile", pprof.Profile)
-	h("/debug/pprof/symbol", pprof.Symbol)
-	long("/debug/pprof/trace", pprof.Trace)
+	if n.cfg.Pprof {
+		long("GET /debug/pprof/", pprof.Index)
+		h("GET /debug/pprof/cmdline", pprof.Cmdline)
+		long("GET /debug/pprof/profile", pprof.Profile)
+		h("GET /debug/pprof/symbol", pprof.Symbol)
+		long("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return n.middleware(mux)
 }
 

@@ -393,3 +393,22 @@ func FuzzRequestBodies(f *testing.F) {
 		}
 	})
 }
+
+// pprof answers GET only, and only when the node serves it.
+func TestPprofRoutes(t *testing.T) {
+	on := DefaultConfig()
+	on.ID, on.Bootstrap, on.Pprof = "p1", true, true
+	api := startNodeWith(t, on)
+	if code, _, _ := get(t, api+"/debug/pprof/heap?gc=1"); code != http.StatusOK {
+		t.Errorf("GET heap?gc=1 = %d, want 200", code)
+	}
+	if code, _, _ := do(t, "POST", api+"/debug/pprof/profile?seconds=30", ""); code != http.StatusMethodNotAllowed {
+		t.Errorf("POST profile = %d, want 405", code)
+	}
+	off := DefaultConfig()
+	off.ID, off.Bootstrap = "p2", true
+	api = startNodeWith(t, off)
+	if code, _, _ := get(t, api+"/debug/pprof/heap"); code != http.StatusNotFound {
+		t.Errorf("GET heap without --pprof = %d, want 404", code)
+	}
+}

@@ -93,6 +93,22 @@ func TestHeapGrowth(t *testing.T) {
 			t.Errorf("healthy node: %+v", ch)
 		}
 	})
+	// A soak too short for the node's own collections, on a node that
+	// cannot be made to collect: the check could not look, so it fails.
+	t.Run("leak check that cannot look", func(t *testing.T) {
+		t.Parallel()
+		short := *cfg
+		short.Execution.Duration = 2 * time.Second
+		c := localtest.Start(t, 1, "--token-delay", "1ms", "--pprof=false")
+		res, _, err := run(t, &short, specNamed(t, &short, "memory/soak/clients=4"), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFailed(t, res, "no_heap_growth", metrics.SeverityFail)
+		if ch := checkNamed(t, res, "no_heap_growth"); !strings.Contains(ch.Detail, "could not be evaluated") {
+			t.Errorf("detail %q, want it to say the check could not be evaluated", ch.Detail)
+		}
+	})
 }
 
 // TestLeaderElectionWarns: a leader cut off for a moment during a

@@ -37,6 +37,7 @@ func shortConfig() *config.Config {
 	cfg.Inference.NumPredict = 4
 	cfg.API.OpenLoopRate = 50
 	cfg.System.ModelSizes = []int{2}
+	cfg.Memory.MinDuration = time.Second
 	return &cfg
 }
 
