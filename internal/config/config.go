@@ -339,8 +339,9 @@ func Default() Config {
 			MinSamples:       4,
 		},
 		Monitor: Monitor{
-			Address:  "127.0.0.1:8080",
-			Interval: time.Second,
+			Address:       "127.0.0.1:8080",
+			Interval:      time.Second,
+			LatencyWindow: 10 * time.Second,
 			Alerts: []AlertRule{
 				{Name: "high_cpu", Metric: "cpu_percent", Condition: ">", Threshold: 80, For: 30 * time.Second, Severity: "warning"},
 				{Name: "high_memory", Metric: "memory_percent", Condition: ">", Threshold: 85, For: 30 * time.Second, Severity: "warning"},

@@ -12,7 +12,11 @@ import (
 type Monitor struct {
 	Address  string        `mapstructure:"address" json:"address"`
 	Interval time.Duration `mapstructure:"interval" json:"interval"`
-	Alerts   []AlertRule   `mapstructure:"alerts" json:"alerts"`
+	// LatencyWindow is the span latency_avg_ms and latency_p95_ms cover:
+	// the health probes of the last this long. A target that recovers
+	// reads as recovered within it.
+	LatencyWindow time.Duration `mapstructure:"latency_window" json:"latency_window"`
+	Alerts        []AlertRule   `mapstructure:"alerts" json:"alerts"`
 }
 
 // AlertRule fires when Metric compares to Threshold by Condition for at least For.

@@ -270,6 +270,9 @@ func (m Monitor) validate(p *problems) {
 	if m.Interval < 100*time.Millisecond {
 		p.bad("monitor.interval", m.Interval, "must be at least 100ms")
 	}
+	if m.LatencyWindow < m.Interval {
+		p.bad("monitor.latency_window", m.LatencyWindow, fmt.Sprintf("must be at least monitor.interval (%v)", m.Interval))
+	}
 	for i, a := range m.Alerts {
 		field := fmt.Sprintf("monitor.alerts[%d]", i)
 		if a.Name == "" {

@@ -63,7 +63,10 @@ func payloadOf(a Alert, at time.Time, dashboard string) amPayload {
 	alert := amAlert{Status: a.State, Labels: labels, Annotations: annotations, StartsAt: a.Since.UTC(),
 		GeneratorURL: dashboard, Fingerprint: fmt.Sprintf("%016x", h.Sum64())}
 	if a.State == "resolved" {
-		alert.EndsAt = at.UTC()
+		alert.EndsAt = a.Ended.UTC()
+		if a.Ended.IsZero() {
+			alert.EndsAt = at.UTC()
+		}
 	}
 	return amPayload{Version: "4", GroupKey: `{}:{alertname="` + a.Rule + `"}`, Status: a.State, Receiver: "odbench",
 		GroupLabels: map[string]string{"alertname": a.Rule}, CommonLabels: labels, CommonAnnotations: annotations,

@@ -90,7 +90,7 @@ type nodeMetrics struct {
 type Collector struct {
 	urls   []string
 	client *http.Client
-	window int // probes kept for latency
+	window time.Duration // the span of probes latency covers
 
 	// noFaults remembers the targets without a fault-admin route, so they
 	// are asked once.
@@ -102,13 +102,19 @@ type Collector struct {
 	prevErr   map[string]int64
 	prevNet   uint64
 	maxCommit uint64
-	probes    []float64 // ms, newest last
+	probes    []probe // newest last
 	steal     *metrics.StealMeter
 }
 
+// probe is one timed health request.
+type probe struct {
+	at time.Time
+	ms float64
+}
+
 // NewCollector watches the nodes at urls; latency statistics cover the
-// last window probes.
-func NewCollector(ctx context.Context, urls []string, window int) *Collector {
+// probes of the last window.
+func NewCollector(ctx context.Context, urls []string, window time.Duration) *Collector {
 	return &Collector{urls: urls, client: &http.Client{Timeout: 2 * time.Second}, window: window,
 		prevReq: map[string]int64{}, prevErr: map[string]int64{}, steal: metrics.NewStealMeter(ctx)}
 }
@@ -193,7 +199,7 @@ func (c *Collector) Collect(ctx context.Context) Snapshot {
 		if !r.Up {
 			continue
 		}
-		c.probes = append(c.probes, r.ProbeMs)
+		c.probes = append(c.probes, probe{now, r.ProbeMs})
 		if r.m.Goroutines != nil {
 			goroutines += float64(*r.m.Goroutines)
 			haveG = true
@@ -216,16 +222,21 @@ func (c *Collector) Collect(ctx context.Context) Snapshot {
 			haveCommit = true
 		}
 	}
-	if len(c.probes) > c.window {
-		c.probes = c.probes[len(c.probes)-c.window:]
+	keep := 0
+	for keep < len(c.probes) && now.Sub(c.probes[keep].at) >= c.window {
+		keep++
 	}
+	c.probes = c.probes[keep:]
 	if haveG {
 		s.Metrics["goroutines"] = goroutines
 	} else {
 		s.Missing = append(s.Missing, "goroutines: no node reports them (GET /api/v1/metrics)")
 	}
 	if len(c.probes) > 0 {
-		sorted := append([]float64(nil), c.probes...)
+		sorted := make([]float64, len(c.probes))
+		for i, p := range c.probes {
+			sorted[i] = p.ms
+		}
 		sort.Float64s(sorted)
 		var sum float64
 		for _, v := range sorted {

@@ -9,11 +9,12 @@
 //     force), and probes each node's GET /api/v1/health once to time it.
 //     From the deltas it derives one Snapshot: requests/s (per node and in
 //     all), ops/s (Raft commits), error rate, latency average and p95 over
-//     a sliding window of probes. A metric a target does not expose is
-//     absent from the snapshot, never zero.
+//     the probes of the last monitor.latency_window. A metric a target
+//     does not expose is absent from the snapshot, never zero.
 //  2. The alert Engine evaluates the configured rules (metric, condition,
 //     threshold, for) on each snapshot: a rule whose condition held for
-//     its whole duration fires, and resolves when it stops holding. A rule
+//     its whole duration fires, and resolves when it stops holding, keeping
+//     the start it fired with and the instant it ended. A rule
 //     with actions has each change queued for the notifier (actions.go),
 //     which POSTs it in Alertmanager's webhook format or pipes it to a
 //     command, retried with backoff, beside the collector and never in its

@@ -60,7 +60,41 @@ func TestAlertEngine(t *testing.T) {
 		}
 		if len(alerts) != 1 || alerts[0].State != st.wantState || alerts[0].Changed != st.changed {
 			t.Errorf("t=%ds: alerts %+v, want one %s (changed %v)", st.sec, alerts, st.wantState, st.changed)
+			continue
 		}
+		// Firing or resolved, the alert began when its condition did.
+		if !alerts[0].Since.Equal(t0) {
+			t.Errorf("t=%ds: %s since %v, want %v", st.sec, alerts[0].State, alerts[0].Since, t0)
+		}
+		if st.wantState == "resolved" && !alerts[0].Ended.Equal(t0.Add(5*time.Second)) {
+			t.Errorf("resolved alert ended %v, want %v", alerts[0].Ended, t0.Add(5*time.Second))
+		}
+	}
+}
+
+// Latency covers the probes of the last latency window: a target that
+// recovers reads as recovered once its slow probes age out, not after a
+// fixed number of later probes.
+func TestLatencyWindowForgetsOldProbes(t *testing.T) {
+	t.Parallel()
+	var slow atomic.Bool
+	slow.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/health" && slow.Load() {
+			time.Sleep(time.Second)
+		}
+		fmt.Fprint(w, `{}`)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	c := NewCollector(ctx, []string{srv.URL}, 500*time.Millisecond)
+	if s := c.Collect(ctx); s.Metrics["latency_p95_ms"] < 1000 {
+		t.Fatalf("slow probe: p95 %v ms, want at least 1000", s.Metrics["latency_p95_ms"])
+	}
+	slow.Store(false)
+	time.Sleep(600 * time.Millisecond) // the slow probe leaves the window
+	if s := c.Collect(ctx); s.Metrics["latency_p95_ms"] >= 1000 {
+		t.Errorf("after the window: p95 %v ms, want only the fast probe", s.Metrics["latency_p95_ms"])
 	}
 }
 

@@ -51,7 +51,7 @@ type Server struct {
 // NewServer watches the nodes at urls with cfg's interval and alert rules;
 // alert changes are written to log.
 func NewServer(ctx context.Context, urls []string, cfg config.Monitor, log io.Writer) *Server {
-	s := &Server{collector: NewCollector(ctx, urls, 60), engine: NewEngine(cfg.Alerts), notifier: newNotifier(cfg.Alerts, log),
+	s := &Server{collector: NewCollector(ctx, urls, cfg.LatencyWindow), engine: NewEngine(cfg.Alerts), notifier: newNotifier(cfg.Alerts, log),
 		interval: cfg.Interval, log: log,
 		subs: map[chan []byte]struct{}{}, reg: prometheus.NewRegistry(), historyLen: max(int(historySpan/cfg.Interval), 10)}
 	s.metric = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "odbench_monitor", Name: "metric",
