@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/metrics"
@@ -18,30 +19,44 @@ type compareFlags struct {
 	all             bool
 	allowMissing    bool
 	gateOnTolerance bool
+	// settings says which regression settings judge and why (pickRegression).
+	settings string
 }
 
 func newCompareCmd(a *app) *cobra.Command {
 	var f compareFlags
+	var rf regressionFlags
 	var profile string
 	cmd := &cobra.Command{
 		Use:   "compare BASELINE CURRENT | compare AB_RESULTS",
 		Short: "Decide whether CURRENT regressed against BASELINE; exit 1 if it did",
 		Long: `compare judges CURRENT against BASELINE.
 
-Breakage first: a scenario ok in the baseline that failed in CURRENT is a
-regression, with its error; one measured in the baseline that CURRENT did not
-run (or skipped) is a regression too, unless --allow-missing.
+Breakage first, by counts of repetitions: a scenario that passed in some
+baseline repetition and failed in every current one is a regression, with its
+error; one that failed in some current repetitions is a regression when
+Fisher's exact test finds it failing more often than in the baseline at
+regression.alpha (one failure in ten is not a change; four in five against
+none is). One measured in the baseline that CURRENT did not run (or skipped)
+is a regression too, unless --allow-missing.
 
 Then, by cluster size, scenario and operation: throughput, p50, p95, p99,
-error rate (in percentage points) and peak RSS. A change within the tolerance
-(regression.tolerance_percent, overridable per metric and per scenario
-prefix) is no change. A change no larger than the metric's noise (the spread
-of the repetitions, or of the per-second values with fewer than 3) is never a
-regression. Beyond both, with at least regression.min_samples repetitions on
-both sides (run --count N, or --profile ci), the Mann-Whitney U test at
-regression.alpha decides. With fewer, the change is unconfirmed: listed, but
-not a regression unless --gate-on-tolerance. Failed repetitions give no
-values; each row counts them.
+error rate (in percentage points) and peak RSS, over the repetitions that ran.
+A change within the tolerance (regression.tolerance_percent, overridable per
+metric and per scenario prefix) is no change. A change no larger than the
+metric's noise (the spread of the repetitions, or of the per-second values
+with fewer than 3) is never a regression. Beyond both, with at least
+regression.min_samples repetitions on both sides (run --count N, or --profile
+ci), the Mann-Whitney U test decides: its p-values are adjusted over every
+row it judged (Benjamini-Hochberg, for the false discovery rate) and the
+adjusted p is compared with regression.alpha; the output shows both. With
+fewer repetitions, the change is unconfirmed: listed, but not a regression
+unless --gate-on-tolerance.
+
+The regression settings are those the results files recorded (the
+baseline's, when the two differ, so a change cannot loosen its own gate),
+unless --profile, --config, ODBENCH_REGRESSION_* or --alpha, --min-samples,
+--tolerance choose others; the output says which judged.
 
 Given one file, the results of an interleaved A/B run (run --ab), it compares
 that run's baseline side with its current side.
@@ -86,18 +101,23 @@ summary is appended to it.`,
 			if err != nil {
 				return err
 			}
+			baseName, curName := args[0], ""
+			var cur *metrics.Run
 			if len(args) == 1 {
 				b, c, ok := metrics.SplitSides(base)
 				if !ok {
 					return usageError(fmt.Errorf("%s is not an A/B run (run --ab): compare needs two results files, BASELINE and CURRENT", args[0]))
 				}
-				return compareRuns(cmd.OutOrStdout(), b, c, args[0]+" (baseline side)", args[0]+" (current side)", cfg.Regression, f)
-			}
-			cur, err := readResults(args[1])
-			if err != nil {
+				base, cur, baseName, curName = b, c, args[0]+" (baseline side)", args[0]+" (current side)"
+			} else if cur, err = readResults(args[1]); err != nil {
 				return err
+			} else {
+				curName = args[1]
 			}
-			return compareRuns(cmd.OutOrStdout(), base, cur, args[0], args[1], cfg.Regression, f)
+			applyRegressionFlags(cmd, cfg, &rf)
+			reg, why := pickRegression(cfg, chosenSettings(cmd, profile, a.configFile), base, cur)
+			f.settings = why
+			return compareRuns(cmd.OutOrStdout(), base, cur, baseName, curName, reg, f)
 		},
 	}
 	fl := cmd.Flags()
@@ -107,7 +127,50 @@ summary is appended to it.`,
 	fl.BoolVar(&f.allowMissing, "allow-missing", false, "list scenarios of the baseline that CURRENT did not run without calling them regressions")
 	fl.BoolVar(&f.gateOnTolerance, "gate-on-tolerance", false, "call a change judged by the tolerance alone (too few repetitions for the U test) a regression instead of unconfirmed")
 	fl.StringVar(&profile, "profile", "", "take the regression settings of a built-in profile")
+	fl.Float64Var(&rf.alpha, "alpha", 0, "significance level of the U test (default: what the results files recorded)")
+	fl.IntVar(&rf.minSamples, "min-samples", 0, "repetitions each side needs for the U test (default: what the results files recorded)")
+	fl.Float64Var(&rf.tolerance, "tolerance", 0, "the smallest change in percent that counts (default: what the results files recorded)")
 	return cmd
+}
+
+// regressionFlags override single regression settings.
+type regressionFlags struct {
+	alpha, tolerance float64
+	minSamples       int
+}
+
+// applyRegressionFlags puts the regression flags given into cfg.
+func applyRegressionFlags(cmd *cobra.Command, cfg *config.Config, rf *regressionFlags) {
+	if cmd.Flags().Changed("alpha") {
+		cfg.Regression.Alpha = rf.alpha
+	}
+	if cmd.Flags().Changed("min-samples") {
+		cfg.Regression.MinSamples = rf.minSamples
+	}
+	if cmd.Flags().Changed("tolerance") {
+		cfg.Regression.TolerancePercent = rf.tolerance
+	}
+}
+
+// chosenSettings names what on the command line chose regression
+// settings, or "" when nothing did.
+func chosenSettings(cmd *cobra.Command, profile, configFile string) string {
+	var why []string
+	if profile != "" {
+		why = append(why, "--profile "+profile)
+	}
+	if configFile != "" {
+		why = append(why, "--config "+configFile)
+	}
+	if regressionEnvSet() {
+		why = append(why, "ODBENCH_REGRESSION_*")
+	}
+	for _, name := range []string{"alpha", "min-samples", "tolerance"} {
+		if cmd.Flags().Changed(name) {
+			why = append(why, "--"+name)
+		}
+	}
+	return strings.Join(why, ", ")
 }
 
 // resultsPath is path, or the newest results file when path is a directory.
@@ -148,6 +211,7 @@ func compareRuns(out io.Writer, base, cur *metrics.Run, baseName, curName string
 		return err
 	}
 	cmp.Baseline, cmp.Current = baseName, curName
+	cmp.Settings = f.settings
 	switch f.format {
 	case "md":
 		err = cmp.WriteMarkdown(out, f.all)

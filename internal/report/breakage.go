@@ -27,6 +27,9 @@ type Breakage struct {
 	Current  string `json:"current"`
 	// Regression is false only for a missing scenario with --allow-missing.
 	Regression bool `json:"regression"`
+	// P is Fisher's exact test's p-value for a scenario that failed in
+	// some, not all, current repetitions.
+	P *float64 `json:"p,omitempty"`
 }
 
 func (b Breakage) String() string {
@@ -71,14 +74,21 @@ func outcomes(run *metrics.Run) map[Key]*outcome {
 func (o *outcome) reps() int { return o.ok + o.failed + o.skipped }
 
 // broken finds the scenarios the current run broke, and notes the ones
-// that failed on both sides or no longer fail.
-func broken(base, cur map[Key]*outcome, opt Options) (out []Breakage, notes []string) {
+// that failed on both sides as often as chance allows, or no longer fail.
+//
+// A scenario that ran in the baseline and is missing now broke. One that
+// failed in k of n baseline repetitions and in m of n' current ones broke
+// when it failed in every current repetition but passed in at least one
+// baseline repetition, or when Fisher's exact test finds the current side
+// failing more often than chance would at alpha (one-sided): one failure
+// in ten on a shared machine is not a change, four in five against none is.
+func broken(base, cur map[Key]*outcome, alpha float64, opt Options) (out []Breakage, notes []string) {
 	var keys []Key
 	for k := range base {
 		keys = append(keys, k)
 	}
 	sortKeys(keys)
-	var both, fixed []string
+	var both, fixed, chance []string
 	for _, k := range keys {
 		b, c := base[k], cur[k]
 		baseText := fmt.Sprintf("ok in %d of %d repetitions", b.ok, b.reps())
@@ -97,15 +107,29 @@ func broken(base, cur map[Key]*outcome, opt Options) (out []Breakage, notes []st
 			}
 			out = append(out, Breakage{Size: k.Size, Scenario: k.Scenario, Kind: BrokeMissing, Baseline: baseText, Current: now,
 				Regression: !opt.AllowMissing})
-		case c.failed > 0 && b.failed == 0:
+		case c.failed == 0:
+		case c.ok == 0:
 			out = append(out, Breakage{Size: k.Size, Scenario: k.Scenario, Kind: BrokeFailed, Baseline: baseText,
-				Current: fmt.Sprintf("failed in %d of %d repetitions: %s", c.failed, c.reps(), c.err), Regression: true})
-		case c.failed > 0:
-			both = append(both, k.String())
+				Current: fmt.Sprintf("failed in %d of %d repetitions, every one: %s", c.failed, c.failed, c.err), Regression: true})
+		default:
+			p := fisherMoreFailures(b.failed, b.ok+b.failed, c.failed, c.ok+c.failed)
+			now := fmt.Sprintf("failed in %d of %d repetitions (Fisher's exact test, one-sided: p = %.3g, alpha %g): %s",
+				c.failed, c.ok+c.failed, p, alpha, c.err)
+			if p < alpha {
+				out = append(out, Breakage{Size: k.Size, Scenario: k.Scenario, Kind: BrokeFailed, Baseline: baseText, Current: now,
+					Regression: true, P: &p})
+				continue
+			}
+			chance = append(chance, fmt.Sprintf("%s (failed %d of %d, before %d of %d; p = %.3g)", k, c.failed, c.ok+c.failed,
+				b.failed, b.ok+b.failed, p))
 		}
 	}
 	if len(both) > 0 {
 		notes = append(notes, "failed on both sides (not a change, but still failing): "+strings.Join(both, "; "))
+	}
+	if len(chance) > 0 {
+		notes = append(notes, fmt.Sprintf("failed in some repetitions, no more often than chance allows against the baseline (Fisher's exact test at alpha %g; not a regression, but look at why): %s",
+			alpha, strings.Join(chance, "; ")))
 	}
 	if len(fixed) > 0 {
 		notes = append(notes, "failed in the baseline, ok now: "+strings.Join(fixed, "; "))

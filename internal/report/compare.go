@@ -93,7 +93,11 @@ type Row struct {
 	// Worse says the change went the bad way (slower, fewer, more errors).
 	Worse bool `json:"worse,omitempty"`
 	// P is the U test's p-value; nil when the tolerance alone judged.
-	P  *float64 `json:"p,omitempty"`
+	P *float64 `json:"p,omitempty"`
+	// PAdjusted is P adjusted for the false discovery rate over every row
+	// of the comparison that had a U test (Benjamini-Hochberg); the
+	// verdict compares it, not P, with the regression alpha.
+	PAdjusted *float64 `json:"p_adjusted,omitempty"`
 	N1 int      `json:"n_baseline"`
 	N2 int      `json:"n_current"`
 	// Failed1 and Failed2 count the repetitions on each side that failed
@@ -123,6 +127,8 @@ type Comparison struct {
 	// it measured (odbench build, host, target build).
 	BaselineBuild string `json:"baseline_build"`
 	CurrentBuild  string `json:"current_build"`
+	// Settings says which regression settings judged, and from where.
+	Settings string `json:"settings,omitempty"`
 	// Warnings say what makes the two runs less comparable than they look.
 	Warnings     []string   `json:"warnings,omitempty"`
 	Rows         []Row      `json:"rows"`
@@ -263,7 +269,7 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 	baseOut, curOut := outcomes(baseline), outcomes(current)
 	cmp := &Comparison{BaselineBuild: buildLine(baseline), CurrentBuild: buildLine(current),
 		Warnings: provenanceWarnings(baseline, current)}
-	cmp.Broken, cmp.Notes = broken(baseOut, curOut, opt)
+	cmp.Broken, cmp.Notes = broken(baseOut, curOut, r.Alpha, opt)
 	var keys []Key
 	for k := range base {
 		if _, ok := cur[k]; ok {
@@ -290,6 +296,7 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 	thresholds := benchmath.DefaultThresholds
 	thresholds.CompareAlpha = r.Alpha
 	unconfirmed, gated := 0, 0
+	var sizes []float64 // each row's change, against its tolerance and noise
 	var thinned []string // keys left with too few repetitions by failures
 	baseBound, curBound := hostBoundKeys(baseline), hostBoundKeys(current)
 	boundChanges := 0
@@ -311,6 +318,7 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 				if row.Baseline == 0 {
 					row.Method, row.Verdict = MethodTolerance, NoChange
 					row.Note = "baseline is 0: no relative change"
+					sizes = append(sizes, 0)
 					cmp.Rows = append(cmp.Rows, row)
 					continue
 				}
@@ -330,12 +338,10 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 					row.NoiseFrom = fromC
 				}
 			}
-			significant, tested := true, false
 			if len(b) >= r.MinSamples && len(c) >= r.MinSamples {
 				res := benchmath.AssumeNothing.Compare(benchmath.NewSample(b, &thresholds), benchmath.NewSample(c, &thresholds))
 				p := res.P
 				row.P, row.Method = &p, MethodUTest
-				significant, tested = res.P < res.Alpha, true
 				for _, w := range res.Warnings {
 					row.Note = w.Error()
 				}
@@ -348,30 +354,59 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 					}
 				}
 			}
-			switch {
-			case size <= row.Tolerance:
-				row.Verdict = NoChange
-			case row.Noise != nil && size <= *row.Noise:
-				row.Verdict = WithinNoise
-			case !tested && opt.GateOnTolerance:
-				row.Verdict = map[bool]string{true: Regression, false: Improvement}[row.Worse]
-				gated++
-			case !tested:
-				row.Verdict = Unconfirmed
-				unconfirmed++
-			case !significant:
-				row.Verdict = Insignificant
-			case row.Worse:
-				row.Verdict = Regression
-			default:
-				row.Verdict = Improvement
-			}
-			if (baseBound[sk] || curBound[sk]) && row.Verdict != NoChange {
-				row.Note = strings.TrimSpace(row.Note + " host-bound on " + sides(baseBound[sk], curBound[sk]) + ": may measure the machine, not the build")
-				boundChanges++
-			}
+			sizes = append(sizes, size)
 			cmp.Rows = append(cmp.Rows, row)
 		}
+	}
+	// The U test's p-values are adjusted over the whole family of rows it
+	// judged: at alpha 0.01 each, one of some seventy rows of two runs of
+	// one build would read as a change by chance alone.
+	var family []int
+	var ps []float64
+	for i, row := range cmp.Rows {
+		if row.P != nil {
+			family = append(family, i)
+			ps = append(ps, *row.P)
+		}
+	}
+	for j, adj := range benjaminiHochberg(ps) {
+		a := adj
+		cmp.Rows[family[j]].PAdjusted = &a
+	}
+	for i := range cmp.Rows {
+		row := &cmp.Rows[i]
+		if row.Verdict != "" {
+			continue // judged above (a baseline of 0)
+		}
+		size := sizes[i]
+		switch {
+		case size <= row.Tolerance:
+			row.Verdict = NoChange
+		case row.Noise != nil && size <= *row.Noise:
+			row.Verdict = WithinNoise
+		case row.P == nil && opt.GateOnTolerance:
+			row.Verdict = map[bool]string{true: Regression, false: Improvement}[row.Worse]
+			gated++
+		case row.P == nil:
+			row.Verdict = Unconfirmed
+			unconfirmed++
+		case *row.PAdjusted >= r.Alpha:
+			row.Verdict = Insignificant
+		case row.Worse:
+			row.Verdict = Regression
+		default:
+			row.Verdict = Improvement
+		}
+		sk := Key{Size: row.Size, Scenario: row.Scenario}
+		if (baseBound[sk] || curBound[sk]) && row.Verdict != NoChange {
+			row.Note = strings.TrimSpace(row.Note + " host-bound on " + sides(baseBound[sk], curBound[sk]) + ": may measure the machine, not the build")
+			boundChanges++
+		}
+	}
+	if len(family) > 0 {
+		cmp.Notes = append(cmp.Notes, fmt.Sprintf(
+			"the U test judged %d rows; their p-values are adjusted for the false discovery rate over those rows (Benjamini-Hochberg) and compared with alpha %g: "+
+				"p is each row's own, p adj. the adjusted one", len(family), r.Alpha))
 	}
 	if boundChanges > 0 {
 		cmp.Notes = append(cmp.Notes, fmt.Sprintf(

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -182,6 +183,52 @@ func TestCompareOutputs(t *testing.T) {
 	}
 }
 
+// failing marks the repetitions of the scenario in run whose index is in
+// failed as failed.
+func failing(run *metrics.Run, failed ...int) *metrics.Run {
+	for _, i := range failed {
+		s := &run.Clusters[0].Scenarios[i]
+		s.Status, s.Error = metrics.StatusFailed, "knows no leader"
+	}
+	return run
+}
+
+// Breakage is judged by counts: a scenario failing in every current
+// repetition that passed in some baseline one broke; one failing in some
+// broke only when Fisher's exact test says it fails more than chance.
+func TestCompareBreakageByCounts(t *testing.T) {
+	t.Parallel()
+	five := []float64{10, 10, 10, 10, 10}
+	ten := append(append([]float64(nil), five...), five...)
+	alpha := func(a float64) config.Regression { r := regression(); r.Alpha = a; return r }
+	tests := []struct {
+		name      string
+		base, cur *metrics.Run
+		reg       config.Regression
+		broke     bool
+	}{
+		{"ok in 4 of 5 before, failed in 5 of 5 now", failing(mkRun("api/x", five, 0), 2), failing(mkRun("api/x", five, 0), 0, 1, 2, 3, 4), alpha(0.01), true},
+		{"one failure in ten now, none before", mkRun("api/x", ten, 0), failing(mkRun("api/x", ten, 0), 7), alpha(0.01), false},
+		{"four failures in five now, none before, alpha 0.05", mkRun("api/x", five, 0), failing(mkRun("api/x", five, 0), 0, 1, 2, 3), alpha(0.05), true},
+		{"four failures in five now, none before, alpha 0.01", mkRun("api/x", five, 0), failing(mkRun("api/x", five, 0), 0, 1, 2, 3), alpha(0.01), false},
+		{"as often as before", failing(mkRun("api/x", five, 0), 1, 3), failing(mkRun("api/x", five, 0), 0, 4), alpha(0.05), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmp, err := Compare(tt.base, tt.cur, tt.reg, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if broke := len(cmp.Broken) > 0; broke != tt.broke {
+				t.Errorf("broken %+v (notes %q), want broken %v", cmp.Broken, cmp.Notes, tt.broke)
+			}
+			if !tt.broke && !strings.Contains(strings.Join(cmp.Notes, " "), "api/x") {
+				t.Errorf("notes %q do not name the scenario that failed now and then", cmp.Notes)
+			}
+		})
+	}
+}
+
 // TestCompareBreakage: a scenario ok in the baseline that fails now is a
 // regression whatever its numbers, shown with the current error; one the
 // current run did not run is a regression unless missing ones are allowed.
@@ -204,7 +251,7 @@ func TestCompareBreakage(t *testing.T) {
 	if err := cmp.WriteText(&text, false); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"REGRESSION (now fails): 1 nodes api/x: ok in 1 of 1 repetitions in the baseline, failed in 1 of 1 repetitions: check minority_cannot_commit failed",
+	for _, want := range []string{"REGRESSION (now fails): 1 nodes api/x: ok in 1 of 1 repetitions in the baseline, failed in 1 of 1 repetitions, every one: check minority_cannot_commit failed",
 		"REGRESSION (missing; --allow-missing accepts it): 1 nodes api/gone: ok in 1 of 1 repetitions in the baseline, not run in the current run"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
@@ -256,8 +303,8 @@ func TestCompareFailedRepetitions(t *testing.T) {
 	if !strings.Contains(strings.Join(cmp.Notes, " "), "failed repetitions left fewer than 4") {
 		t.Errorf("notes %q", cmp.Notes)
 	}
-	if cells := row.cells(); cells[8] != "4+3 (1+2 failed)" {
-		t.Errorf("n cell %q, want the failed repetitions shown", cells[7])
+	if cells := row.cells(); cells[9] != "4+3 (1+2 failed)" {
+		t.Errorf("n cell %q, want the failed repetitions shown", cells[9])
 	}
 }
 
@@ -335,5 +382,65 @@ func TestCompareNamesBuildsAndWarns(t *testing.T) {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings lack %q:\n%s", want, all)
 		}
+	}
+}
+
+// many builds a run of n repetitions of scenarios api/s00..api/sNN, each
+// with p50 values around base ms (a little spread), shifted by shift(i)
+// percent for scenario i.
+func many(scenarios, n int, base float64, shift func(i int) float64) *metrics.Run {
+	run := &metrics.Run{SchemaVersion: 1}
+	cl := metrics.Cluster{Size: 3}
+	for i := 0; i < scenarios; i++ {
+		for rep := 0; rep < n; rep++ {
+			p := base * (1 + shift(i)/100) * (1 + 0.002*float64(rep%5-2))
+			ns := int64(p * 1e6)
+			cl.Scenarios = append(cl.Scenarios, metrics.Scenario{Name: fmt.Sprintf("api/s%02d", i), Category: "api", Repetition: rep + 1,
+				Status: metrics.StatusOK, Operations: []metrics.Operation{{Name: "get", Count: 1000, ThroughputOpsPerSec: 1000,
+					Latency: metrics.LatencySummary{P50Ns: ns, P95Ns: ns, P99Ns: ns}}}})
+		}
+	}
+	run.Clusters = []metrics.Cluster{cl}
+	return run
+}
+
+// The U test's p-values are adjusted over every row it judged: one row of
+// a hundred beating every baseline repetition in five is what chance gives
+// a same-build pair; the same change in ten repetitions of many rows is a
+// regression.
+func TestCompareAdjustsForManyRows(t *testing.T) {
+	t.Parallel()
+	r := regression()
+	r.Alpha, r.MinSamples = 0.01, 5
+	none := func(int) float64 { return 0 }
+	one := func(i int) float64 {
+		if i == 7 {
+			return 25
+		}
+		return 0
+	}
+	cmp, err := Compare(many(25, 5, 1, none), many(25, 5, 1, one), r, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := verdict(t, cmp, "p50")
+	for _, x := range cmp.Rows {
+		if x.Scenario == "api/s07" && x.Metric == "p50" {
+			row = x
+		}
+	}
+	if row.Verdict != Insignificant || row.P == nil || *row.P >= 0.01 || row.PAdjusted == nil || *row.PAdjusted < 0.01 {
+		t.Errorf("row %+v: want a raw p below 0.01 adjusted above it: not significant", row)
+	}
+	if cmp.Failures() != 0 {
+		t.Errorf("%d failures, want none", cmp.Failures())
+	}
+	all := func(int) float64 { return 15 }
+	cmp, err = Compare(many(25, 10, 1, none), many(25, 10, 1, all), r, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(cmp.Regressions()); got != 75 {
+		t.Errorf("%d regressions, want every p50, p95 and p99 of 25 scenarios", got)
 	}
 }

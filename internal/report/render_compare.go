@@ -26,9 +26,12 @@ func (c *Comparison) shown(all bool) []Row {
 }
 
 func (r Row) cells() []string {
-	p := "-"
+	p, padj := "-", "-"
 	if r.P != nil {
-		p = fmt.Sprintf("%.3f", *r.P)
+		p = fmtP(*r.P)
+	}
+	if r.PAdjusted != nil {
+		padj = fmtP(*r.PAdjusted)
 	}
 	delta := fmt.Sprintf("%+.1f%%", r.DeltaPct)
 	tol := fmt.Sprintf("±%g%%", r.Tolerance)
@@ -57,7 +60,16 @@ func (r Row) cells() []string {
 	if r.Failed1+r.Failed2 > 0 {
 		n += fmt.Sprintf(" (%d+%d failed)", r.Failed1, r.Failed2)
 	}
-	return []string{r.Key.String(), r.Metric, fmtVal(r.Baseline, r.Unit), fmtVal(r.Current, r.Unit), delta, noise, tol, p, n, verdict}
+	return []string{r.Key.String(), r.Metric, fmtVal(r.Baseline, r.Unit), fmtVal(r.Current, r.Unit), delta, noise, tol, p, padj, n, verdict}
+}
+
+// fmtP prints a p-value with three significant digits, small ones in
+// exponent form ("0.0079", "1.1e-05").
+func fmtP(p float64) string {
+	if p < 0.001 {
+		return fmt.Sprintf("%.2g", p)
+	}
+	return fmt.Sprintf("%.3g", p)
 }
 
 func fmtVal(v float64, unit string) string {
@@ -70,7 +82,7 @@ func fmtVal(v float64, unit string) string {
 	return fmt.Sprintf("%.3g %s", v, unit)
 }
 
-var compareHeader = []string{"scenario", "metric", "baseline", "current", "delta", "noise", "tolerance", "p", "n", "verdict"}
+var compareHeader = []string{"scenario", "metric", "baseline", "current", "delta", "noise", "tolerance", "p", "p adj.", "n", "verdict"}
 
 func (c *Comparison) summary() string {
 	count := map[string]int{}
@@ -118,6 +130,9 @@ func (c *Comparison) brokenLines() []string {
 // WriteText renders a terminal table.
 func (c *Comparison) WriteText(w io.Writer, all bool) error {
 	fmt.Fprintf(w, "baseline: %s\n          %s\ncurrent:  %s\n          %s\n", c.Baseline, c.BaselineBuild, c.Current, c.CurrentBuild)
+	if c.Settings != "" {
+		fmt.Fprintf(w, "settings: %s\n", c.Settings)
+	}
 	for _, warn := range c.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}
@@ -169,6 +184,9 @@ func (c *Comparison) WriteMarkdown(w io.Writer, all bool) error {
 		verdict = fmt.Sprintf("**%d regression(s)**", n)
 	}
 	fmt.Fprintf(w, "## odbench compare: %s\n\n- baseline `%s`: %s\n- current `%s`: %s\n\n", verdict, c.Baseline, c.BaselineBuild, c.Current, c.CurrentBuild)
+	if c.Settings != "" {
+		fmt.Fprintf(w, "Settings: %s\n\n", c.Settings)
+	}
 	for _, warn := range c.Warnings {
 		fmt.Fprintf(w, "> warning: %s\n\n", warn)
 	}

@@ -1,0 +1,80 @@
+// Which regression settings compare judges with: those the results files
+// recorded, unless the command line chose others.
+
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/odbench/odbench/internal/config"
+	"github.com/odbench/odbench/internal/metrics"
+)
+
+// recordedRegression reads the regression settings a results file was
+// written with (its config block); ok is false when it holds none.
+func recordedRegression(run *metrics.Run) (config.Regression, bool) {
+	if run == nil || run.Config == nil {
+		return config.Regression{}, false
+	}
+	raw, err := json.Marshal(run.Config)
+	if err != nil {
+		return config.Regression{}, false
+	}
+	var c struct {
+		Regression *config.Regression `json:"regression"`
+	}
+	if json.Unmarshal(raw, &c) != nil || c.Regression == nil || c.Regression.Alpha <= 0 {
+		return config.Regression{}, false
+	}
+	return *c.Regression, true
+}
+
+// describeRegression prints settings in one line.
+func describeRegression(r config.Regression) string {
+	s := fmt.Sprintf("alpha %g, min_samples %d, tolerance %g%%", r.Alpha, r.MinSamples, r.TolerancePercent)
+	if len(r.Metrics) > 0 {
+		s += fmt.Sprintf(", per metric %v", r.Metrics)
+	}
+	if len(r.Scenarios) > 0 {
+		s += fmt.Sprintf(", per scenario %v", r.Scenarios)
+	}
+	return s
+}
+
+// regressionEnvSet reports whether an ODBENCH_REGRESSION_* variable is set.
+func regressionEnvSet() bool {
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "ODBENCH_REGRESSION_") {
+			return true
+		}
+	}
+	return false
+}
+
+// pickRegression returns the settings compare judges base and cur with,
+// and a line saying which and why. chosen names what the user chose on the
+// command line (a profile, a config file, an environment variable, a
+// flag), empty when nothing: then the files' own settings apply, the
+// baseline's when the two differ, so that a change cannot loosen the gate
+// it is judged by.
+func pickRegression(cfg *config.Config, chosen string, base, cur *metrics.Run) (config.Regression, string) {
+	if chosen != "" {
+		return cfg.Regression, "judged with " + describeRegression(cfg.Regression) + " (" + chosen + ")"
+	}
+	rb, okB := recordedRegression(base)
+	rc, okC := recordedRegression(cur)
+	switch {
+	case okB && okC && !reflect.DeepEqual(rb, rc):
+		return rb, fmt.Sprintf("the two files were written with different regression settings (baseline: %s; current: %s): judged with the baseline's, so a change cannot loosen its own gate; --profile, --config or --alpha choose others",
+			describeRegression(rb), describeRegression(rc))
+	case okB:
+		return rb, "judged with " + describeRegression(rb) + " (recorded in the results files)"
+	case okC:
+		return rc, "judged with " + describeRegression(rc) + " (recorded in the current file; the baseline records none)"
+	}
+	return cfg.Regression, "judged with " + describeRegression(cfg.Regression) + " (the defaults: neither file records its settings)"
+}
