@@ -98,8 +98,8 @@ type Row struct {
 	// of the comparison that had a U test (Benjamini-Hochberg); the
 	// verdict compares it, not P, with the regression alpha.
 	PAdjusted *float64 `json:"p_adjusted,omitempty"`
-	N1 int      `json:"n_baseline"`
-	N2 int      `json:"n_current"`
+	N1        int      `json:"n_baseline"`
+	N2        int      `json:"n_current"`
 	// Failed1 and Failed2 count the repetitions on each side that failed
 	// and so gave no value; N1 and N2 count those that did.
 	Failed1 int    `json:"failed_baseline,omitempty"`
@@ -296,7 +296,7 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 	thresholds := benchmath.DefaultThresholds
 	thresholds.CompareAlpha = r.Alpha
 	unconfirmed, gated := 0, 0
-	var sizes []float64 // each row's change, against its tolerance and noise
+	var sizes []float64  // each row's change, against its tolerance and noise
 	var thinned []string // keys left with too few repetitions by failures
 	baseBound, curBound := hostBoundKeys(baseline), hostBoundKeys(current)
 	boundChanges := 0
