@@ -232,8 +232,10 @@ func TestRateLimitPacesTheLoad(t *testing.T) {
 	if sc.RateLimit == nil || !strings.Contains(sc.RateLimit.Capped, "became an open loop at 9.5 requests/s") {
 		t.Errorf("rate limit %+v: want the scenario marked as capped", sc.RateLimit)
 	}
-	if op.ThroughputOpsPerSec < 7 || op.ThroughputOpsPerSec > 11 {
-		t.Errorf("throughput %.1f/s, want about 9.5 (95%% of 10/s)", op.ThroughputOpsPerSec)
+	// Paced at 9.5/s for 2 s: 19 starts due, each accounted for.
+	if l := sc.Load; l == nil || l.RateOpsPerSec != 9.5 || l.IntendedStarts != 19 ||
+		op.Count+op.Errors+op.Unfinished+l.DroppedStarts != l.IntendedStarts {
+		t.Errorf("load %+v, op count %d errors %d unfinished %d: want 19 starts at 9.5/s, every one accounted for", sc.Load, op.Count, op.Errors, op.Unfinished)
 	}
 }
 

@@ -98,7 +98,7 @@ func TestHeapGrowth(t *testing.T) {
 	t.Run("leak check that cannot look", func(t *testing.T) {
 		t.Parallel()
 		short := *cfg
-		short.Execution.Duration = 2 * time.Second
+		short.Execution.Duration, short.Memory.MinDuration = 2*time.Second, 2*time.Second
 		c := localtest.Start(t, 1, "--token-delay", "1ms", "--pprof=false")
 		res, _, err := run(t, &short, specNamed(t, &short, "memory/soak/clients=4"), c)
 		if err != nil {
@@ -115,7 +115,8 @@ func TestHeapGrowth(t *testing.T) {
 // consensus scenario makes the cluster elect another; the check says so,
 // as a warning.
 func TestLeaderElectionWarns(t *testing.T) {
-	c := localtest.Start(t, 3)
+	// Tight timings, so the election falls inside the 2 s measurement.
+	c := localtest.Start(t, 3, "--heartbeat-timeout", "300ms", "--election-timeout", "300ms", "--leader-lease", "150ms")
 	cfg := shortConfig()
 	cfg.Execution.Duration = 2 * time.Second
 	part := c.(cluster.Partitioner)
@@ -133,7 +134,19 @@ func TestLeaderElectionWarns(t *testing.T) {
 		if err := part.Partition(ctx, []string{st.LeaderID}); err != nil {
 			t.Error(err)
 		}
-		time.Sleep(time.Second) // well past the 300 ms election timeout
+		// Heal once the majority has elected another leader.
+		var other string
+		for _, n := range c.Nodes() {
+			if n.ID != st.LeaderID {
+				other = n.API
+			}
+		}
+		if _, ok := pollUntil(ctx, time.Now().Add(20*time.Second), func() bool {
+			s, err := NewAPI(newFast()).Status(ctx, other)
+			return err == nil && s.LeaderID != "" && s.LeaderID != st.LeaderID
+		}); !ok {
+			t.Error("the majority elected no other leader within 20s of the partition")
+		}
 		if err := part.Heal(ctx); err != nil {
 			t.Error(err)
 		}

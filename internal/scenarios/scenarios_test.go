@@ -37,7 +37,7 @@ func shortConfig() *config.Config {
 	cfg.Inference.NumPredict = 4
 	cfg.API.OpenLoopRate = 50
 	cfg.System.ModelSizes = []int{2}
-	cfg.Memory.MinDuration = time.Second
+	cfg.Memory.MinDuration = 6 * time.Second // the shortest soak whose leak check can be evaluated
 	return &cfg
 }
 
