@@ -5,7 +5,10 @@
 //     and the engine's peak RSS, for a 10 s and a 60 s run, and wrk's req/s
 //     on the same server and core for comparison, if wrk is installed;
 //   - open loop at 2,000 req/s against a server that sleeps 10 ms: achieved
-//     rate and corrected p50/p99.
+//     rate and corrected p50/p99;
+//   - open loop at 200 req/s against a server that sleeps 200 ms: the
+//     completions of every second of the timeline, the first included
+//     (requests begun in the warm-up are in flight when it starts).
 //
 // Each 10 s measurement runs -rounds times (3 by default); every round is
 // printed and the median is judged against its target. Run it with
@@ -83,7 +86,13 @@ func serveConn(c net.Conn) {
 		if err != nil {
 			return
 		}
-		sleep := strings.HasPrefix(string(line), "GET /sleep")
+		sleep := 0 * time.Millisecond
+		switch {
+		case strings.HasPrefix(string(line), "GET /sleep200"):
+			sleep = 200 * time.Millisecond
+		case strings.HasPrefix(string(line), "GET /sleep"):
+			sleep = 10 * time.Millisecond
+		}
 		for { // skip headers up to the blank line; GETs carry no body
 			h, err := r.ReadSlice('\n')
 			if err != nil {
@@ -93,8 +102,8 @@ func serveConn(c net.Conn) {
 				break
 			}
 		}
-		if sleep {
-			sleeper.Sleep(10 * time.Millisecond)
+		if sleep > 0 {
+			sleeper.Sleep(sleep)
 		}
 		w.WriteString(resp)
 		if r.Buffered() == 0 { // flush unless pipelined requests wait
@@ -118,6 +127,10 @@ func runEngine(mode, url string, d time.Duration) {
 		client := load.NewFastClient(256, 10*time.Second)
 		op := load.Operation{Name: "get", Do: func(ctx context.Context) error { return client.Get(ctx, url+"/sleep") }}
 		res, err = load.RunOpen(ctx, load.Open{Rate: 2000, Warmup: time.Second, Duration: d, MaxInFlight: 256}, op)
+	case "timeline":
+		client := load.NewFastClient(256, 10*time.Second)
+		op := load.Operation{Name: "get", Do: func(ctx context.Context) error { return client.Get(ctx, url+"/sleep200") }}
+		res, err = load.RunOpen(ctx, load.Open{Rate: 200, Warmup: time.Second, Duration: d, MaxInFlight: 256}, op)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -128,8 +141,14 @@ func runEngine(mode, url string, d time.Duration) {
 	if op.Uncorrected != nil {
 		uncP99 = op.Uncorrected.P99Ns
 	}
-	fmt.Printf("ops_per_s=%.0f p50_ns=%d p99_ns=%d unc_p99_ns=%d errors=%d late=%d dropped=%d peak_rss_kib=%d\n",
+	fmt.Printf("ops_per_s=%.0f p50_ns=%d p99_ns=%d unc_p99_ns=%d errors=%d late=%d dropped=%d peak_rss_kib=%d",
 		op.ThroughputOpsPerSec, op.Latency.P50Ns, op.Latency.P99Ns, uncP99, op.Errors, res.Load.LateStarts, res.Load.DroppedStarts, peakRSSKiB())
+	for i, iv := range op.Timeline {
+		if iv.DurationMs >= 900 {
+			fmt.Printf(" second%d=%d", i+1, iv.Count*1000/iv.DurationMs)
+		}
+	}
+	fmt.Println()
 }
 
 func peakRSSKiB() int {
@@ -294,5 +313,26 @@ func orchestrate(long bool, rounds int) int {
 	fmt.Printf("  median round by p99: achieved %.1f req/s (target 2000 ± 1%%: %s)\n", o["ops_per_s"], verdict(rateOK))
 	fmt.Printf("  p50 %v (target 10.0–11.0 ms: %s), p99 %v (target <= 12.5 ms: %s)\n",
 		p50, verdict(p50 >= 10*time.Millisecond && p50 <= 11*time.Millisecond), p99, verdict(p99 <= 12500*time.Microsecond))
+	fmt.Println("open loop, 200 req/s, server sleeps 200 ms, 5 s after a 1 s warm-up: completions of each second")
+	t := measure("timeline", 5*time.Second)
+	var secs []string
+	worst := 0.0
+	for i := 1; ; i++ {
+		v, ok := t[fmt.Sprintf("second%d", i)]
+		if !ok {
+			break
+		}
+		secs = append(secs, fmt.Sprintf("%.0f", v))
+		worst = max(worst, abs(v-200)/200)
+	}
+	fmt.Printf("  %s per second; the furthest from 200 is off by %.1f%% (target every second 200 ± 2%%: %s), %s\n",
+		strings.Join(secs, ", "), 100*worst, verdict(len(secs) > 0 && worst <= 0.02), steal(t))
 	return 0
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
