@@ -5,11 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/config"
+	"github.com/odbench/odbench/internal/node"
 	"github.com/odbench/odbench/internal/runner"
 )
 
@@ -108,6 +110,9 @@ func newDriver(cfg *config.Config, side nodeSide) (cluster.Driver, string, error
 		}
 		args := []string{fmt.Sprintf("--fsync=%t", l.Fsync), "--slots", strconv.Itoa(l.Slots), "--token-delay", l.TokenDelay.String(),
 			"--heartbeat-timeout", l.HeartbeatTimeout.String(), "--election-timeout", l.ElectionTimeout.String(), "--leader-lease", l.LeaderLease.String()}
+		if biggest := slices.Max(cfg.System.ModelSizes); biggest > node.DefaultMaxModelMB {
+			args = append(args, "--max-model-mb", strconv.Itoa(biggest)) // the node refuses bigger models
+		}
 		args = append(append(args, l.ExtraArgs...), side.extraArgs...)
 		return cluster.NewLocal(cluster.LocalOptions{Binary: bin, NodeArgs: args, LogDir: side.logDir}),
 			fmt.Sprintf("local clusters of odbench's reference node from %s (%s)", bin, strings.Join(args, " ")), nil

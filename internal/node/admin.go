@@ -40,8 +40,8 @@ func parseFaultDuration(field, s string) (time.Duration, error) {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 || d > time.Minute {
-		return 0, fmt.Errorf("%s: want a duration from 0 to 1m, got %q", field, s)
+	if err != nil || d < 0 || d > maxFaultDelay {
+		return 0, fmt.Errorf("%s: want a duration from 0 to %v, got %q", field, maxFaultDelay, s)
 	}
 	return d, nil
 }
@@ -58,15 +58,16 @@ func (l LinkFaultJSON) parse(id string) (LinkFault, error) {
 	if l.LossPercent < 0 || l.LossPercent > 100 {
 		return LinkFault{}, fmt.Errorf("links.%s.loss_percent: want 0 to 100, got %v", id, l.LossPercent)
 	}
-	if l.BandwidthKBPerSec < 0 {
-		return LinkFault{}, fmt.Errorf("links.%s.bandwidth_kb_per_s: must not be negative, got %v", id, l.BandwidthKBPerSec)
+	if b := l.BandwidthKBPerSec; b != 0 && (b < minBandwidthKBPerSec || b > maxBandwidthKBPerSec) {
+		return LinkFault{}, fmt.Errorf("links.%s.bandwidth_kb_per_s: want 0 (no cap) or %d to %d, got %v",
+			id, minBandwidthKBPerSec, maxBandwidthKBPerSec, b)
 	}
 	return LinkFault{Delay: d, Jitter: j, LossPercent: l.LossPercent, BandwidthKBPerSec: l.BandwidthKBPerSec}, nil
 }
 
 func (n *Node) faultsSet(w http.ResponseWriter, r *http.Request) {
 	var req FaultRequest
-	if !decode(w, r, &req) {
+	if !decodeStrict(w, r, &req) {
 		return
 	}
 	addrs := n.peerAddrs()
@@ -147,7 +148,7 @@ func (n *Node) policySet(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Policy string `json:"policy"`
 	}
-	if !decode(w, r, &req) {
+	if !decodeStrict(w, r, &req) {
 		return
 	}
 	if !slices.Contains(config.Policies(), req.Policy) {

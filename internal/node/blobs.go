@@ -94,9 +94,10 @@ func (b *blobStore) remove(digest string) {
 
 // create writes a deterministic synthetic model of size bytes: the same
 // name and size give the same bytes, and so the same digest, on any node.
-func (b *blobStore) create(name string, size int64) (string, error) {
+// It stops, leaving nothing behind, when ctx ends.
+func (b *blobStore) create(ctx context.Context, name string, size int64) (string, error) {
 	seed := sha256.Sum256([]byte(name))
-	src := rand.NewChaCha8(seed)
+	src := ctxReader{ctx: ctx, r: rand.NewChaCha8(seed)}
 	tmp, err := os.CreateTemp(b.dir, "create-*.partial")
 	if err != nil {
 		return "", err
@@ -112,6 +113,19 @@ func (b *blobStore) create(name string, size int64) (string, error) {
 	}
 	digest := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	return digest, b.commit(tmp.Name(), digest, size)
+}
+
+// ctxReader reads r until ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 func (b *blobStore) commit(tmpPath, digest string, size int64) error {

@@ -66,6 +66,43 @@ func isPut(data []byte) bool {
 
 var errShortCommand = errors.New("a binary command ends early")
 
+// kvHead is a binary KV command's head as parsed, its key and value still
+// in the encoded bytes.
+type kvHead struct {
+	op         string
+	expect     uint64
+	key, value []byte
+}
+
+// parseKVHead reads a binary KV command without copying it.
+func parseKVHead(data []byte) (kvHead, error) {
+	var h kvHead
+	if len(data) < 2 {
+		return h, errShortCommand
+	}
+	for name, code := range kvOps {
+		if code == data[1] {
+			h.op = name
+		}
+	}
+	if h.op == "" {
+		return h, fmt.Errorf("unknown binary op %q", data[1])
+	}
+	rest := data[2:]
+	expect, n := binary.Uvarint(rest)
+	if n <= 0 {
+		return h, errShortCommand
+	}
+	rest = rest[n:]
+	klen, n := binary.Uvarint(rest)
+	if n <= 0 || uint64(len(rest)-n) < klen {
+		return h, errShortCommand
+	}
+	rest = rest[n:]
+	h.expect, h.key, h.value = expect, rest[:klen], rest[klen:]
+	return h, nil
+}
+
 // decodeCommand reads what encodeCommand wrote.
 func decodeCommand(data []byte) (Command, error) {
 	var c Command
@@ -73,31 +110,35 @@ func decodeCommand(data []byte) (Command, error) {
 		err := json.Unmarshal(data, &c)
 		return c, err
 	}
-	if len(data) < 2 {
-		return c, errShortCommand
+	h, err := parseKVHead(data)
+	if err != nil {
+		return c, err
 	}
-	for name, code := range kvOps {
-		if code == data[1] {
-			c.Op = name
-		}
-	}
-	if c.Op == "" {
-		return c, fmt.Errorf("unknown binary op %q", data[1])
-	}
-	rest := data[2:]
-	expect, n := binary.Uvarint(rest)
-	if n <= 0 {
-		return c, errShortCommand
-	}
-	rest = rest[n:]
-	klen, n := binary.Uvarint(rest)
-	if n <= 0 || uint64(len(rest)-n) < klen {
-		return c, errShortCommand
-	}
-	rest = rest[n:]
-	c.ExpectVersion, c.Key = expect, string(rest[:klen])
-	if v := rest[klen:]; len(v) > 0 {
-		c.Value = append([]byte(nil), v...) // the FSM keeps it; the log's buffer is not ours
+	c.Op, c.ExpectVersion, c.Key = h.op, h.expect, string(h.key)
+	if len(h.value) > 0 {
+		c.Value = append([]byte(nil), h.value...) // the FSM keeps it; the log's buffer is not ours
 	}
 	return c, nil
+}
+
+// checkEncoded refuses an encoded command the FSM would refuse, before it
+// reaches the log: a forwarded command is checked here, on the leader,
+// not after every node has stored it. A binary KV command's head is read
+// in place (the write path stays free of copies); a JSON one is decoded.
+func checkEncoded(data []byte) error {
+	if len(data) > 0 && data[0] == kvTag {
+		h, err := parseKVHead(data)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errBadCommand, err)
+		}
+		if len(h.key) == 0 {
+			return fmt.Errorf("%w: op %q needs key", errBadCommand, h.op)
+		}
+		return nil
+	}
+	c, err := decodeCommand(data)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errBadCommand, err)
+	}
+	return c.validate()
 }

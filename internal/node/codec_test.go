@@ -3,6 +3,8 @@ package node
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -73,6 +75,51 @@ func FuzzDecodeCommand(f *testing.F) {
 			}
 			if c2, err := decodeCommand(again); err != nil || c2.Key != c.Key || !bytes.Equal(c2.Value, c.Value) {
 				t.Fatalf("re-encoding %q changed it", b)
+			}
+		}
+	})
+}
+
+// FuzzCheckEncoded: what checkEncoded lets into the log, the FSM applies
+// without refusing it (decoded and valid); it never panics.
+func FuzzCheckEncoded(f *testing.F) {
+	for _, c := range []Command{{Op: opPut, Key: "k", Value: []byte("v")}, {Op: opDelete, Key: "k"}, {Op: opDrain, NodeID: "n"}, {Op: opPut}} {
+		b, _ := encodeCommand(c)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"op":"launch"}`))
+	f.Add([]byte{kvTag, 'p', 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if checkEncoded(b) != nil {
+			return
+		}
+		c, err := decodeCommand(b)
+		if err != nil {
+			t.Fatalf("checkEncoded passed %q, which does not decode: %v", b, err)
+		}
+		if err := c.validate(); err != nil {
+			t.Fatalf("checkEncoded passed %q, which the FSM refuses: %v", b, err)
+		}
+	})
+}
+
+// FuzzDecodeBody: the admin routes' strict decoder answers any body with a
+// 4xx or accepts a single JSON object, and never panics.
+func FuzzDecodeBody(f *testing.F) {
+	for _, s := range []string{`{"drop":["a"]}`, `{"drop":[]} x`, `null`, `{"dropp":1}`, `{"links":{"a":{"delay":"1ms"}}}`, `[]`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/admin/faults", bytes.NewReader(b))
+		var req FaultRequest
+		ok := decodeStrict(w, r, &req)
+		if ok != (w.Code == http.StatusOK) || (!ok && (w.Code < 400 || w.Code >= 500)) {
+			t.Fatalf("body %q: decoded %v, answered %d", b, ok, w.Code)
+		}
+		if ok {
+			if trimmed := bytes.TrimSpace(b); len(trimmed) == 0 || trimmed[0] != '{' {
+				t.Fatalf("accepted %q, which is not a JSON object", b)
 			}
 		}
 	})

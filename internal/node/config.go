@@ -26,6 +26,8 @@ type Config struct {
 	HeartbeatTimeout time.Duration
 	ElectionTimeout  time.Duration
 	LeaderLease      time.Duration
+	// BodyTimeout bounds how long a request body may take to arrive.
+	BodyTimeout time.Duration
 	// ForwardTimeout bounds a request a follower forwards to the leader;
 	// past it the follower answers 504 naming the leader.
 	ForwardTimeout   time.Duration
@@ -40,6 +42,8 @@ type Config struct {
 	Policy            string        // round_robin | least_connections | random
 	ReplicationFactor int
 	DefaultNumPredict int
+	// MaxModelMB bounds a synthetic model's size, in MB (10^6 bytes).
+	MaxModelMB int64
 
 	// Debug knobs for odbench's own tests: each breaks the node in one
 	// known way, so a check can be shown to fail.
@@ -91,15 +95,22 @@ const DefaultGCPercent = 400
 
 var raftTimings = config.Default().Cluster.Local
 
+// DefaultMaxModelMB is the largest synthetic model a node creates unless
+// told otherwise (--max-model-mb): room for the full profile's 1000 MB,
+// not for one request to fill a disk.
+const DefaultMaxModelMB = 2000
+
+func (c Config) maxModelBytes() int64 { return c.MaxModelMB * 1e6 }
+
 // DefaultConfig returns defaults suited to loopback clusters.
 func DefaultConfig() Config {
 	return Config{
 		Bind: "127.0.0.1", Fsync: true,
 		HeartbeatTimeout: raftTimings.HeartbeatTimeout, ElectionTimeout: raftTimings.ElectionTimeout,
-		LeaderLease: raftTimings.LeaderLease, ForwardTimeout: 10 * time.Second, SnapshotInterval: 30 * time.Second, SnapshotEntries: 16384,
+		LeaderLease: raftTimings.LeaderLease, BodyTimeout: DefaultBodyTimeout, ForwardTimeout: 10 * time.Second, SnapshotInterval: 30 * time.Second, SnapshotEntries: 16384,
 		Slots: 4, TokenDelay: 5 * time.Millisecond, PromptTokenDelay: 200 * time.Microsecond,
 		ModelLoadPerGB: 500 * time.Millisecond, ModelCache: 2, Policy: "round_robin",
-		ReplicationFactor: 1, DefaultNumPredict: 16,
+		ReplicationFactor: 1, DefaultNumPredict: 16, MaxModelMB: DefaultMaxModelMB,
 	}
 }
 
@@ -129,6 +140,12 @@ func (c Config) Validate() error {
 	}
 	if c.ForwardTimeout <= 0 || c.ForwardTimeout > requestTimeout {
 		errs = append(errs, fmt.Errorf("--forward-timeout: must be above 0 and at most %v (the node's own request bound), but is %v", requestTimeout, c.ForwardTimeout))
+	}
+	if c.BodyTimeout <= 0 || c.BodyTimeout > requestTimeout {
+		errs = append(errs, fmt.Errorf("--body-timeout: must be above 0 and at most %v, but is %v", requestTimeout, c.BodyTimeout))
+	}
+	if c.MaxModelMB < 1 {
+		errs = append(errs, fmt.Errorf("--max-model-mb: must be at least 1, but is %d", c.MaxModelMB))
 	}
 	if c.LeakBytesPerSec < 0 {
 		errs = append(errs, fmt.Errorf("--debug-leak-bytes-per-s: must not be negative, but is %d", c.LeakBytesPerSec))

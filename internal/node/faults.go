@@ -14,7 +14,6 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
-	"golang.org/x/time/rate"
 )
 
 // errFaultDrop is returned for traffic the fault filter drops.
@@ -37,34 +36,48 @@ type LinkFault struct {
 	BandwidthKBPerSec float64
 }
 
+// Bounds of a link fault the admin API accepts. Below the bandwidth floor
+// a single Raft heartbeat would take seconds to leave; past the delay
+// ceiling a benchmark measures nothing but the wait.
+const (
+	minBandwidthKBPerSec = 1
+	maxBandwidthKBPerSec = 10_000_000 // 10 GB/s
+	maxFaultDelay        = 30 * time.Second
+	// maxPacketQueue is how far ahead a shaped link holds a gossip packet
+	// (UDP); a packet due later is dropped, as a full router queue drops it.
+	maxPacketQueue = 2 * time.Second
+)
+
 // link is a LinkFault in force on one remote address.
 type link struct {
 	LinkFault
-	limiter *rate.Limiter // nil: no bandwidth cap
+	bytesPerSec float64 // 0: no cap
+
+	mu   sync.Mutex
+	free time.Time // when the link has sent everything scheduled so far
 }
 
 func newLink(f LinkFault) *link {
-	l := &link{LinkFault: f}
-	if f.BandwidthKBPerSec > 0 {
-		bps := f.BandwidthKBPerSec * 1000
-		// A burst of 1/20 s of traffic (at least one 16 KiB chunk) keeps
-		// the rate smooth at the scale of Raft's heartbeats.
-		l.limiter = rate.NewLimiter(rate.Limit(bps), max(int(bps/20), 16<<10))
-	}
-	return l
+	return &link{LinkFault: f, bytesPerSec: f.BandwidthKBPerSec * 1000}
 }
 
-// wait holds a write of n bytes to the bandwidth cap.
-func (l *link) wait(n int) {
-	if l.limiter == nil {
-		return
+// schedule returns when a write of n bytes handed over at now leaves the
+// link: once the link has sent what was scheduled before it, at the
+// bandwidth cap, plus the delay. It never sleeps: the caller waits, and a
+// heal can end the wait.
+func (l *link) schedule(now time.Time, n int) time.Time {
+	due := now
+	if l.bytesPerSec > 0 {
+		l.mu.Lock()
+		start := now
+		if l.free.After(start) {
+			start = l.free
+		}
+		l.free = start.Add(time.Duration(float64(n) / l.bytesPerSec * float64(time.Second)))
+		due = l.free
+		l.mu.Unlock()
 	}
-	burst := l.limiter.Burst()
-	for n > 0 {
-		chunk := min(n, burst)
-		time.Sleep(l.limiter.ReserveN(time.Now(), chunk).Delay())
-		n -= chunk
-	}
+	return due.Add(l.delay())
 }
 
 // lost decides whether one write is lost.
@@ -84,17 +97,24 @@ func (l *link) delay() time.Duration {
 // install the filter (the driver does), so filtering what this node sends
 // and dials is enough to cut a link; on a change, live connections to
 // newly blocked addresses are closed.
+//
+// Every change of the rules is a new generation: whatever waits on the
+// rules of an older one (a shaped write, a delayed packet, a slowed disk
+// write) stops waiting at once, so a heal always heals.
 type faultFilter struct {
 	mu        sync.RWMutex
 	drop      map[string]bool  // remote addr -> drop
 	links     map[string]*link // remote addr -> shaping
 	corrupt   bool             // serve corrupted blob bytes
 	conns     map[*filteredConn]struct{}
-	diskDelay atomic.Int64 // ns added to every Raft log write
+	gen       uint64        // the rules' generation
+	changed   chan struct{} // closed when the rules change
+	diskDelay atomic.Int64  // ns added to every Raft log write
 }
 
 func newFaultFilter() *faultFilter {
-	return &faultFilter{drop: map[string]bool{}, links: map[string]*link{}, conns: map[*filteredConn]struct{}{}}
+	return &faultFilter{drop: map[string]bool{}, links: map[string]*link{}, conns: map[*filteredConn]struct{}{},
+		changed: make(chan struct{})}
 }
 
 // faultRules is everything the filter can apply, by remote address.
@@ -105,7 +125,8 @@ type faultRules struct {
 	DiskDelay time.Duration
 }
 
-// set replaces the rules and closes live connections to dropped addresses.
+// set replaces the rules, ends every wait on the old ones and closes live
+// connections to dropped addresses.
 func (f *faultFilter) set(r faultRules) {
 	f.mu.Lock()
 	f.drop = map[string]bool{}
@@ -118,6 +139,9 @@ func (f *faultFilter) set(r faultRules) {
 	}
 	f.corrupt = r.Corrupt
 	f.diskDelay.Store(int64(r.DiskDelay))
+	f.gen++
+	close(f.changed)
+	f.changed = make(chan struct{})
 	var toClose []*filteredConn
 	for c := range f.conns {
 		if f.drop[c.remote] {
@@ -128,6 +152,33 @@ func (f *faultFilter) set(r faultRules) {
 	for _, c := range toClose {
 		c.Close()
 	}
+}
+
+// generation returns the rules' generation and a channel closed when they
+// next change.
+func (f *faultFilter) generation() (uint64, <-chan struct{}) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.gen, f.changed
+}
+
+// waitUntil waits until due, unless the rules change from generation gen
+// (or already have) or stop closes. It reports whether it waited in full.
+func (f *faultFilter) waitUntil(due time.Time, gen uint64, stop <-chan struct{}) bool {
+	now, changed := f.generation()
+	d := time.Until(due)
+	if now != gen || d <= 0 {
+		return d <= 0
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-changed:
+	case <-stop:
+	}
+	return false
 }
 
 // rules returns the rules in force (dropped addresses sorted).
@@ -152,11 +203,11 @@ func (f *faultFilter) dropped(addr string) bool {
 }
 
 // route returns what happens to traffic to addr: dropped, or shaped by
-// the link returned (nil: untouched).
-func (f *faultFilter) route(addr string) (l *link, drop bool) {
+// the link returned (nil: untouched), and the rules' generation.
+func (f *faultFilter) route(addr string) (l *link, drop bool, gen uint64) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.links[addr], f.drop[addr]
+	return f.links[addr], f.drop[addr], f.gen
 }
 
 func (f *faultFilter) corrupting() bool {
@@ -167,56 +218,72 @@ func (f *faultFilter) corrupting() bool {
 
 // wrap tracks an outbound connection to remote so it can be cut or shaped.
 func (f *faultFilter) wrap(c net.Conn, remote string) net.Conn {
-	fc := &filteredConn{Conn: c, remote: remote, f: f}
+	fc := &filteredConn{Conn: c, remote: remote, f: f, done: make(chan struct{})}
 	f.mu.Lock()
 	f.conns[fc] = struct{}{}
 	f.mu.Unlock()
 	return fc
 }
 
+func (f *faultFilter) forget(c *filteredConn) {
+	f.mu.Lock()
+	delete(f.conns, c)
+	f.mu.Unlock()
+}
+
 // filteredConn applies the filter to what this node writes to remote. A
 // shaped write is queued with its due time and written by a goroutine in
 // order, so a delayed link still pipelines (latency, not a throughput
-// cap); once a connection has queued, every later write queues too.
+// cap). While writes are queued, every later write queues behind them;
+// once the queue is empty and the link unshaped, writes go straight out.
+// A full queue holds the writer back, as a full send buffer would, until
+// the queue moves, the rules change or the connection closes.
 type filteredConn struct {
 	net.Conn
 	remote string
 	f      *faultFilter
 	once   sync.Once
+	done   chan struct{} // closed by Close
 
-	mu     sync.Mutex
-	queue  chan queued // nil until the first shaped write
-	last   time.Time   // due time of the last queued write
-	closed bool
-	err    atomic.Pointer[error] // the first failed queued write
+	mu      sync.Mutex  // orders writes
+	queue   chan queued // nil until the first shaped write
+	last    time.Time   // due time of the last queued write
+	pending atomic.Int64
+	err     atomic.Pointer[error] // the first failed queued write
 }
 
 type queued struct {
 	b   []byte
 	due time.Time
+	gen uint64 // the rules' generation it was shaped under
 }
 
 func (c *filteredConn) Write(b []byte) (int, error) {
-	l, drop := c.f.route(c.remote)
+	l, drop, gen := c.f.route(c.remote)
 	if drop {
 		c.Close()
 		return 0, errFaultDrop
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if l == nil && c.queue == nil {
-		return c.Conn.Write(b)
-	}
-	if c.closed {
-		return 0, net.ErrClosed
-	}
 	if err := c.err.Load(); err != nil {
 		return 0, *err
 	}
+	select {
+	case <-c.done:
+		return 0, net.ErrClosed
+	default:
+	}
+	idle := c.pending.Load() == 0
+	if l == nil && idle {
+		return c.Conn.Write(b)
+	}
+	if idle {
+		c.last = time.Time{} // what an earlier fault scheduled is gone
+	}
 	due := time.Now()
 	if l != nil {
-		l.wait(len(b))
-		due = due.Add(l.delay())
+		due = l.schedule(due, len(b))
 		if l.lost() {
 			due = due.Add(lossPenalty)
 		}
@@ -229,38 +296,43 @@ func (c *filteredConn) Write(b []byte) (int, error) {
 		c.queue = make(chan queued, 256)
 		go c.drain(c.queue)
 	}
-	c.queue <- queued{b: append([]byte(nil), b...), due: due}
-	return len(b), nil
-}
-
-// drain writes the queued writes when they are due, until the queue closes.
-func (c *filteredConn) drain(q <-chan queued) {
-	for w := range q {
-		if c.err.Load() != nil {
-			continue // failed: discard the rest
-		}
-		if d := time.Until(w.due); d > 0 {
-			time.Sleep(d)
-		}
-		if _, err := c.Conn.Write(w.b); err != nil {
-			c.err.Store(&err)
-			c.Conn.Close()
-		}
+	c.pending.Add(1)
+	select {
+	case c.queue <- queued{b: append([]byte(nil), b...), due: due, gen: gen}:
+		return len(b), nil
+	case <-c.done:
+		c.pending.Add(-1)
+		return 0, net.ErrClosed
 	}
 }
 
+// drain writes the queued writes when they are due (at once, when the
+// rules they were shaped under have changed since), until Close.
+func (c *filteredConn) drain(q <-chan queued) {
+	for {
+		var w queued
+		select {
+		case w = <-q:
+		case <-c.done:
+			return
+		}
+		if c.err.Load() == nil {
+			c.f.waitUntil(w.due, w.gen, c.done)
+			if _, err := c.Conn.Write(w.b); err != nil {
+				c.err.Store(&err)
+				c.Conn.Close()
+			}
+		}
+		c.pending.Add(-1)
+	}
+}
+
+// Close closes the connection at once, whatever is queued or waiting.
 func (c *filteredConn) Close() error {
 	err := c.Conn.Close() // first: unblocks a drain stuck in a write
 	c.once.Do(func() {
-		c.f.mu.Lock()
-		delete(c.f.conns, c)
-		c.f.mu.Unlock()
-		c.mu.Lock()
-		c.closed = true
-		if c.queue != nil {
-			close(c.queue)
-		}
-		c.mu.Unlock()
+		close(c.done)
+		c.f.forget(c)
 	})
 	return err
 }
@@ -312,20 +384,28 @@ func (t *gossipTransport) relay() {
 func (t *gossipTransport) PacketCh() <-chan *memberlist.Packet { return t.packets }
 
 func (t *gossipTransport) WriteTo(b []byte, addr string) (time.Time, error) {
-	l, drop := t.f.route(addr)
+	l, drop, gen := t.f.route(addr)
 	if drop || (l != nil && l.lost()) {
 		return time.Now(), nil // lost on the wire, as UDP would be
 	}
 	if l == nil {
 		return t.NetTransport.WriteTo(b, addr)
 	}
-	l.wait(len(b))
-	if d := l.delay(); d > 0 {
-		b = append([]byte(nil), b...)
-		time.AfterFunc(d, func() { _, _ = t.NetTransport.WriteTo(b, addr) })
-		return time.Now(), nil
+	d := time.Until(l.schedule(time.Now(), len(b)))
+	switch {
+	case d <= 0:
+		return t.NetTransport.WriteTo(b, addr)
+	case d > maxPacketQueue:
+		return time.Now(), nil // the link's queue is full: dropped
 	}
-	return t.NetTransport.WriteTo(b, addr)
+	b = append([]byte(nil), b...)
+	time.AfterFunc(d, func() {
+		if now, _ := t.f.generation(); now != gen {
+			return // its fault was healed: the packet is lost with it
+		}
+		_, _ = t.NetTransport.WriteTo(b, addr)
+	})
+	return time.Now(), nil
 }
 
 func (t *gossipTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
@@ -346,9 +426,12 @@ type slowLogStore struct {
 	f *faultFilter
 }
 
+// wait holds a log write back by the disk delay in force, until the rules
+// change.
 func (s slowLogStore) wait() {
 	if d := time.Duration(s.f.diskDelay.Load()); d > 0 {
-		time.Sleep(d)
+		gen, _ := s.f.generation()
+		s.f.waitUntil(time.Now().Add(d), gen, nil)
 	}
 }
 

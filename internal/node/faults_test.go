@@ -81,14 +81,94 @@ func TestBandwidthCap(t *testing.T) {
 	f := newFaultFilter()
 	f.set(faultRules{Links: map[string]LinkFault{"peer": {BandwidthKBPerSec: 64}}})
 	client, server := pipe(t, f)
-	go func() { _, _ = io.Copy(io.Discard, server) }()
 	began := time.Now()
-	// 64 KB/s with a 16 KiB burst: 96 KiB need at least 80 KiB / 64 KB/s.
 	if _, err := client.Write(make([]byte, 96<<10)); err != nil {
 		t.Fatal(err)
 	}
-	if d, least := time.Since(began), time.Duration(float64(80<<10)/64000*float64(time.Second)); d < least {
+	if _, err := io.ReadFull(server, make([]byte, 96<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if d, least := time.Since(began), time.Duration(float64(96<<10)/64000*float64(time.Second)); d < least {
 		t.Errorf("96 KiB went through a 64 KB/s link in %v, under %v", d, least)
+	}
+}
+
+// within fails the test unless done closes within bound: what it guards
+// is that something ends at all (a heal, a close), not how fast.
+func within(t *testing.T, bound time.Duration, what string, done <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(bound):
+		t.Fatalf("%s: still waiting after %v", what, bound)
+	}
+}
+
+// queuedFull waits until c's queue of shaped writes is full, so its writer
+// is held back.
+func queuedFull(t *testing.T, c net.Conn) {
+	t.Helper()
+	fc := c.(*filteredConn)
+	for deadline := time.Now().Add(10 * time.Second); fc.pending.Load() < 256; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes queued after 10s, want a full queue", fc.pending.Load())
+		}
+	}
+}
+
+// A heal ends every wait of the fault it heals: bytes a 1 KB/s link would
+// hold for a minute go out at once, and a writer held back by a full
+// queue is let go.
+func TestHealEndsShapedWaits(t *testing.T) {
+	f := newFaultFilter()
+	f.set(faultRules{Links: map[string]LinkFault{"peer": {BandwidthKBPerSec: 1}}})
+	client, server := pipe(t, f)
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		for range 300 { // more than the queue holds: the writer is held back
+			if _, err := client.Write(make([]byte, 200)); err != nil {
+				t.Errorf("write: %v", err)
+				return
+			}
+		}
+	}()
+	arrived := make(chan struct{})
+	go func() {
+		defer close(arrived)
+		_, _ = io.ReadFull(server, make([]byte, 300*200))
+	}()
+	queuedFull(t, client)
+	f.set(faultRules{}) // heal
+	within(t, 10*time.Second, "the writer after the heal", wrote)
+	within(t, 10*time.Second, "the bytes after the heal", arrived)
+}
+
+// Close never waits for a shaped write, queued or held back.
+func TestCloseDuringAShapedWrite(t *testing.T) {
+	f := newFaultFilter()
+	f.set(faultRules{Links: map[string]LinkFault{"peer": {BandwidthKBPerSec: 1}}})
+	client, _ := pipe(t, f)
+	held := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := client.Write(make([]byte, 200)); err != nil {
+				held <- err
+				return
+			}
+		}
+	}()
+	queuedFull(t, client)
+	closed := make(chan struct{})
+	go func() { client.Close(); close(closed) }()
+	within(t, 10*time.Second, "Close", closed)
+	select {
+	case err := <-held:
+		if err == nil {
+			t.Error("a write after Close succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer held back by the full queue was not let go by Close")
 	}
 }
 
@@ -124,4 +204,17 @@ func TestSlowDiskDelaysLogWrites(t *testing.T) {
 	if d := time.Since(began); d < 30*time.Millisecond || logs.stored != 2 {
 		t.Errorf("stored %d logs in %v: want 2, after at least 30ms", logs.stored, d)
 	}
+}
+
+func TestHealEndsASlowDiskWrite(t *testing.T) {
+	f := newFaultFilter()
+	s := slowLogStore{LogStore: &memLogs{}, f: f}
+	f.set(faultRules{DiskDelay: 30 * time.Second})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.StoreLogs([]*raft.Log{{Index: 1}})
+	}()
+	f.set(faultRules{})
+	within(t, 10*time.Second, "the log write after the heal", done)
 }

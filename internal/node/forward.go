@@ -175,7 +175,11 @@ func (n *Node) internalApply(w http.ResponseWriter, r *http.Request) {
 	}
 	data, err := readBody(r)
 	if err != nil {
-		writeErr(w, http.StatusRequestEntityTooLarge, "command: %v", err)
+		bodyError(w, err, "command: ")
+		return
+	}
+	if err := checkEncoded(data); err != nil {
+		writeErr(w, http.StatusBadRequest, "%v", err)
 		return
 	}
 	if !n.isLeader() {

@@ -50,7 +50,7 @@ func (d *delegate) NodeMeta(limit int) []byte {
 
 func (d *delegate) NotifyMsg(b []byte) {
 	var m broadcastMsg
-	if err := json.Unmarshal(b, &m); err != nil || m.ID == "" {
+	if err := json.Unmarshal(b, &m); err != nil || m.ID == "" || len(m.ID) > maxBroadcastID {
 		return
 	}
 	d.n.receipts.record(m.ID, time.Now())
@@ -71,7 +71,12 @@ func (b simpleBroadcast) Invalidates(memberlist.Broadcast) bool { return false }
 func (b simpleBroadcast) Message() []byte                       { return b }
 func (b simpleBroadcast) Finished()                             {}
 
-// receipts remembers when each broadcast arrived here, bounded in count.
+// maxBroadcastID bounds a broadcast's id, in bytes: the receipts store
+// keeps it, so 10,000 receipts hold at most 1.28 MB of ids.
+const maxBroadcastID = 128
+
+// receipts remembers when each broadcast arrived here, bounded in count
+// (and so, with ids of at most maxBroadcastID bytes, in bytes).
 type receipts struct {
 	mu    sync.Mutex
 	at    map[string]time.Time

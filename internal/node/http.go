@@ -5,13 +5,16 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -28,6 +31,42 @@ const (
 	requestTimeout = 30 * time.Second
 	longTimeout    = 10 * time.Minute // inference, model pulls, blob ranges, profiles
 )
+
+// DefaultBodyTimeout bounds how long a request's body may take to arrive
+// (--body-timeout), counted from the handler's start (its headers are
+// bounded by the server's ReadHeaderTimeout, 10 s): a body that stalls
+// gets 408 and the connection is closed. An answer, a stream of tokens
+// say, may take as long as its route allows: the bound ends once the body
+// is in.
+const DefaultBodyTimeout = 15 * time.Second
+
+// errBodyTimeout: the request body did not arrive within the body timeout.
+var errBodyTimeout = errors.New("the request body stalled")
+
+// deadlineBody is a request body read under a deadline of the
+// connection's, lifted once the body has been read whole.
+type deadlineBody struct {
+	io.ReadCloser
+	rc     *http.ResponseController
+	left   int64 // bytes still expected; -1: unknown (chunked)
+	lifted bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if b.left > 0 {
+		b.left -= int64(n)
+	}
+	if !b.lifted && (err == io.EOF || b.left == 0) {
+		b.lifted = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	var ne net.Error
+	if err != nil && (errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())) {
+		return n, errBodyTimeout
+	}
+	return n, err
+}
 
 var fixedTime time.Time // zero: no Last-Modified on blobs
 
@@ -141,6 +180,12 @@ func (n *Node) middleware(next http.Handler) http.Handler {
 				writeErr(w, http.StatusInternalServerError, "internal error")
 			}
 		}()
+		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			rc := http.NewResponseController(w)
+			if rc.SetReadDeadline(time.Now().Add(n.cfg.BodyTimeout)) == nil {
+				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, left: r.ContentLength}
+			}
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
@@ -205,18 +250,67 @@ func writeErr(w http.ResponseWriter, code int, format string, args ...any) {
 	writeJSON(w, code, map[string]string{"error": fmt.Sprintf(format, args...)})
 }
 
-// decode reads a JSON body into v, answering 400 on failure.
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeErr(w, http.StatusRequestEntityTooLarge, "request body over %d bytes", mbe.Limit)
-			return false
+// decode reads a JSON body into v, answering 400 on failure: a body
+// that is not one JSON value (trailing data), or that is null where an
+// object is wanted, is refused, as is one that stalls (408, see
+// DefaultBodyTimeout) or is too large (413).
+func decode(w http.ResponseWriter, r *http.Request, v any) bool { return decodeBody(w, r, v, false) }
+
+// decodeStrict is decode that also refuses fields v does not have: for
+// the admin routes, where a misspelt rule ("dropp") would otherwise be
+// dropped without a word and the fault silently not injected.
+func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool { return decodeBody(w, r, v, true) }
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, strict bool) bool {
+	dec := json.NewDecoder(r.Body)
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	var raw json.RawMessage
+	err := dec.Decode(&raw)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data after the JSON value")
+			if terr != nil && !isSyntax(terr) {
+				err = terr
+			}
 		}
-		writeErr(w, http.StatusBadRequest, "malformed JSON: %v", err)
+	}
+	if err == nil && bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		err = errors.New("the body is null; want a JSON object")
+	}
+	if err == nil {
+		d := json.NewDecoder(bytes.NewReader(raw))
+		if strict {
+			d.DisallowUnknownFields()
+		}
+		err = d.Decode(v)
+	}
+	if err != nil {
+		bodyError(w, err, "malformed JSON: ")
 		return false
 	}
 	return true
+}
+
+func isSyntax(err error) bool {
+	var se *json.SyntaxError
+	return errors.As(err, &se)
+}
+
+// bodyError answers a failure to read a request body: 413 when it was too
+// large, 408 when it stalled past the body timeout, else 400 with prefix.
+func bodyError(w http.ResponseWriter, err error, prefix string) {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		writeErr(w, http.StatusRequestEntityTooLarge, "request body over %d bytes", mbe.Limit)
+	case errors.Is(err, errBodyTimeout):
+		w.Header().Set("Connection", "close")
+		writeErr(w, http.StatusRequestTimeout, "the request body did not arrive in time (the node's --body-timeout)")
+	default:
+		writeErr(w, http.StatusBadRequest, "%s%v", prefix, err)
+	}
 }
 
 // readBody reads a request body in one allocation when its length is
@@ -245,5 +339,3 @@ func (n *Node) health(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "id": n.cfg.ID, "leader_id": string(id), "uptime_s": time.Since(n.started).Seconds()})
 }
 
-// maxModelBytes bounds synthetic models (64 GiB).
-const maxModelBytes = 64 << 30

@@ -108,7 +108,7 @@ func (in *inferencer) handle(kind apiKind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
-			writeErr(w, http.StatusBadRequest, "reading body: %v", err)
+			bodyError(w, err, "reading body: ")
 			return
 		}
 		req, emit, err := parseInference(kind, body, w, in.n.cfg.ID)

@@ -18,7 +18,7 @@ func (n *Node) kvPut(w http.ResponseWriter, r *http.Request) {
 	}
 	data, err := encodePut(r.PathValue("key"), r.Body, size) // the key is never empty: the route needs one
 	if err != nil {
-		writeErr(w, http.StatusRequestEntityTooLarge, "value: %v", err)
+		bodyError(w, err, "value: ")
 		return
 	}
 	res, err := n.applyData(r.Context(), data)
@@ -50,7 +50,7 @@ func (n *Node) kvCAS(w http.ResponseWriter, r *http.Request) {
 	}
 	value, err := io.ReadAll(r.Body)
 	if err != nil {
-		writeErr(w, http.StatusRequestEntityTooLarge, "value: %v", err)
+		bodyError(w, err, "value: ")
 		return
 	}
 	res, err := n.apply(r.Context(), Command{Op: opCAS, Key: r.PathValue("key"), Value: value, ExpectVersion: expect})

@@ -109,6 +109,10 @@ func (n *Node) clusterLeave(w http.ResponseWriter, r *http.Request) {
 		n.forwardToLeader(w, r, req)
 		return
 	}
+	if !n.isVoter(req.ID) {
+		writeErr(w, http.StatusNotFound, "no member %q: nothing to remove", req.ID)
+		return
+	}
 	if err := n.raft.RemoveServer(raft.ServerID(req.ID), 0, 10*time.Second).Error(); err != nil {
 		writeApplyErr(w, errNoLeaderIf(err))
 		return
@@ -118,6 +122,20 @@ func (n *Node) clusterLeave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"removed": req.ID})
+}
+
+// isVoter reports whether id is in the Raft configuration.
+func (n *Node) isVoter(id string) bool {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	for _, s := range f.Configuration().Servers {
+		if s.ID == raft.ServerID(id) {
+			return true
+		}
+	}
+	return false
 }
 
 // NodeView is one node as GET /api/v1/nodes shows it.

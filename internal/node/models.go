@@ -8,10 +8,21 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// Model names: a letter or digit, then letters, digits and . _ : - (an
+// Ollama tag such as llama3:8b), 128 characters at most. No slashes and no
+// "." or "..": a name is a path segment of the API, and one the router
+// cleans could never be fetched or deleted.
+var modelNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+const modelNameRule = "1 to 128 of A-Z a-z 0-9 . _ : -, beginning with a letter or digit"
+
+func validModelName(name string) bool { return modelNamePattern.MatchString(name) }
 
 // modelSynced returns a model's registry entry; when this node does not
 // know it yet, it catches up with the leader first, so a model created
@@ -48,12 +59,12 @@ func (n *Node) modelCreate(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if req.Name == "" || strings.ContainsAny(req.Name, "/\\") || len(req.Name) > 200 {
-		writeErr(w, http.StatusBadRequest, "name is required, at most 200 characters, without slashes")
+	if !validModelName(req.Name) {
+		writeErr(w, http.StatusBadRequest, "name: %s, not %.80q", modelNameRule, req.Name)
 		return
 	}
-	if req.SizeBytes < 1 || req.SizeBytes > maxModelBytes {
-		writeErr(w, http.StatusBadRequest, "size_bytes must be from 1 to %d", int64(maxModelBytes))
+	if limit := n.cfg.maxModelBytes(); req.SizeBytes < 1 || req.SizeBytes > limit {
+		writeErr(w, http.StatusBadRequest, "size_bytes must be from 1 to %d (the node's --max-model-mb)", limit)
 		return
 	}
 	// Check against the latest committed registry, not this node's possibly
@@ -67,7 +78,12 @@ func (n *Node) modelCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	began := time.Now()
-	digest, err := n.blobs.create(req.Name, req.SizeBytes)
+	// Written while its client waits: one that leaves stops the writing,
+	// and the half-written blob is removed.
+	digest, err := n.blobs.create(r.Context(), req.Name, req.SizeBytes)
+	if r.Context().Err() != nil {
+		return // nobody to answer
+	}
 	if err != nil {
 		writeErr(w, http.StatusInternalServerError, "creating blob: %v", err)
 		return

@@ -36,7 +36,10 @@ func startNodeWith(t testing.TB, cfg Config) string {
 // a func that stops it (safe to call twice; the test's cleanup calls it).
 func runNode(t testing.TB, cfg Config) (api string, stop func()) {
 	t.Helper()
-	cfg.DataDir, cfg.Fsync = t.TempDir(), false
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	cfg.Fsync = false
 	cfg.TokenDelay = time.Millisecond
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -119,7 +122,17 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"malformed json", "POST", "/api/v1/models", `{"name":`, 400, "malformed JSON"},
 		{"model without size", "POST", "/api/v1/models", `{"name":"y"}`, 400, "size_bytes must be"},
-		{"model name with slash", "POST", "/api/v1/models", `{"name":"../etc","size_bytes":1}`, 400, "without slashes"},
+		{"model name with slash", "POST", "/api/v1/models", `{"name":"../etc","size_bytes":1}`, 400, "beginning with a letter or digit"},
+		{"model named ..", "POST", "/api/v1/models", `{"name":"..","size_bytes":1}`, 400, "beginning with a letter or digit"},
+		{"model over the size ceiling", "POST", "/api/v1/models", `{"name":"huge","size_bytes":3000000000}`, 400, "--max-model-mb"},
+		{"trailing garbage", "POST", "/api/v1/admin/faults", `{"drop":[]} and more`, 400, "trailing data"},
+		{"null fault rules", "POST", "/api/v1/admin/faults", `null`, 400, "null"},
+		{"misspelt fault rule", "POST", "/api/v1/admin/faults", `{"dropp":["t1"]}`, 400, "unknown field"},
+		{"bandwidth below the floor", "POST", "/api/v1/admin/faults", `{"links":{"t1":{"bandwidth_kb_per_s":0.000001}}}`, 400, "bandwidth_kb_per_s: want 0 (no cap) or 1 to"},
+		{"absurd delay", "POST", "/api/v1/admin/faults", `{"links":{"t1":{"delay":"190h"}}}`, 400, "want a duration from 0 to 30s"},
+		{"loss above 100", "POST", "/api/v1/admin/faults", `{"links":{"t1":{"loss_percent":101}}}`, 400, "loss_percent: want 0 to 100"},
+		{"leave of a stranger", "POST", "/api/v1/cluster/leave", `{"id":"ghost"}`, 404, "no member"},
+		{"broadcast id too long", "POST", "/api/v1/p2p/broadcast", `{"id":"` + strings.Repeat("x", 129) + `"}`, 400, "at most 128 bytes"},
 		{"duplicate model", "POST", "/api/v1/models", `{"name":"m","size_bytes":1}`, 409, "already exists"},
 		{"body too large", "POST", "/api/v1/models", big, 413, "request body over"},
 		{"unknown model", "GET", "/api/v1/models/nope", "", 404, "not found"},

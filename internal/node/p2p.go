@@ -22,6 +22,10 @@ func (n *Node) p2pBroadcast(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "payload_bytes must be from 0 to 1024 (gossip packets are small)")
 		return
 	}
+	if len(req.ID) > maxBroadcastID {
+		writeErr(w, http.StatusBadRequest, "id: at most %d bytes, not %d", maxBroadcastID, len(req.ID))
+		return
+	}
 	if req.ID == "" {
 		req.ID = fmt.Sprintf("%s-%d", n.cfg.ID, time.Now().UnixNano())
 	}
