@@ -259,7 +259,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool { return decodeB
 // decodeStrict is decode that also refuses fields v does not have: for
 // the admin routes, where a misspelt rule ("dropp") would otherwise be
 // dropped without a word and the fault silently not injected.
-func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool { return decodeBody(w, r, v, true) }
+func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
+	return decodeBody(w, r, v, true)
+}
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, strict bool) bool {
 	dec := json.NewDecoder(r.Body)
@@ -338,4 +340,3 @@ func (n *Node) health(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "id": n.cfg.ID, "leader_id": string(id), "uptime_s": time.Since(n.started).Seconds()})
 }
-
