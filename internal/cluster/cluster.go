@@ -98,6 +98,16 @@ type Watcher interface {
 	DeathNotice() <-chan struct{}
 }
 
+// Healther can tell whether a cluster is fit to measure: one leader that
+// every member follows, and every member caught up with the leader's
+// commit index. The runner asks before each scenario, so a scenario that
+// left the cluster unhealthy is named, and the next ones start on a
+// healthy cluster.
+type Healther interface {
+	// Healthy returns nil when the cluster is healthy, else what is not.
+	Healthy(ctx context.Context) error
+}
+
 // Prober is implemented by clusters odbench did not start: it asks every
 // node whether it still answers, and names those that do not.
 type Prober interface {

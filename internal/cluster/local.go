@@ -110,6 +110,7 @@ var (
 	_ Shaper      = (*localCluster)(nil)
 	_ Describer   = (*localCluster)(nil)
 	_ Watcher     = (*localCluster)(nil)
+	_ Healther    = (*localCluster)(nil)
 )
 
 // spawn starts p as `odbench node` and waits for its ready line.
@@ -382,6 +383,50 @@ func (c *localCluster) send(ctx context.Context, method, url string, body []byte
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("%s %s: HTTP %d: %s", method, url, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// Healthy checks that every running node follows one leader and has
+// applied the leader's commit index, read first.
+func (c *localCluster) Healthy(ctx context.Context) error {
+	type health struct {
+		LeaderID     string `json:"leader_id"`
+		CommitIndex  uint64 `json:"commit_index"`
+		AppliedIndex uint64 `json:"applied_index"`
+		IsLeader     bool   `json:"is_leader"`
+	}
+	var leader string
+	var commit uint64
+	var nodes []*proc
+	for _, p := range c.procs {
+		if p.running() {
+			nodes = append(nodes, p)
+		}
+	}
+	for _, p := range nodes {
+		var h health
+		if err := c.getJSON(ctx, p.apiURL()+"/api/v1/cluster/status", &h); err != nil {
+			return fmt.Errorf("node %s: %v", p.id, err)
+		}
+		if h.IsLeader {
+			leader, commit = p.id, h.CommitIndex
+		}
+	}
+	if leader == "" {
+		return errors.New("no node leads")
+	}
+	for _, p := range nodes {
+		var h health
+		if err := c.getJSON(ctx, p.apiURL()+"/api/v1/cluster/status", &h); err != nil {
+			return fmt.Errorf("node %s: %v", p.id, err)
+		}
+		switch {
+		case h.LeaderID != leader:
+			return fmt.Errorf("node %s follows %q, not the leader %s", p.id, h.LeaderID, leader)
+		case h.AppliedIndex < commit:
+			return fmt.Errorf("node %s has applied index %d, behind the leader's commit index %d", p.id, h.AppliedIndex, commit)
+		}
 	}
 	return nil
 }

@@ -211,6 +211,11 @@ type Cluster struct {
 	Targets []string `mapstructure:"targets" json:"targets"`
 	// StartTimeout bounds cluster start-up (to leader and full membership).
 	StartTimeout time.Duration `mapstructure:"start_timeout" json:"start_timeout"`
+	// SettleTimeout bounds how long a cluster may take, after a scenario,
+	// to have a leader every member follows and every member caught up
+	// with its commit index. Past it the scenario failed for leaving the
+	// cluster unhealthy, and the cluster is started again for the next.
+	SettleTimeout time.Duration `mapstructure:"settle_timeout" json:"settle_timeout"`
 	// Ready are conditions every node's answers must meet before an exec
 	// or external cluster counts as formed (the local driver checks its
 	// own nodes more strictly).
@@ -351,8 +356,9 @@ func Default() Config {
 			},
 		},
 		Cluster: Cluster{
-			Driver:       "local",
-			StartTimeout: 30 * time.Second,
+			Driver:        "local",
+			StartTimeout:  30 * time.Second,
+			SettleTimeout: 15 * time.Second,
 			Local: Local{
 				Fsync:            true,
 				Slots:            4,

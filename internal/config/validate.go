@@ -334,6 +334,9 @@ func (cl Cluster) validate(p *problems) {
 	if cl.StartTimeout < time.Second {
 		p.bad("cluster.start_timeout", cl.StartTimeout, "must be at least 1s")
 	}
+	if cl.SettleTimeout < time.Second {
+		p.bad("cluster.settle_timeout", cl.SettleTimeout, "must be at least 1s")
+	}
 	if cl.Local.Slots < 1 {
 		p.bad("cluster.local.slots", cl.Local.Slots, "must be at least 1")
 	}

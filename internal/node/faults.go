@@ -247,7 +247,8 @@ type filteredConn struct {
 
 	mu      sync.Mutex  // orders writes
 	queue   chan queued // nil until the first shaped write
-	last    time.Time   // due time of the last queued write
+	last    time.Time   // due time of the last shaped write queued
+	lastGen uint64      // the rules' generation last was scheduled under
 	pending atomic.Int64
 	err     atomic.Pointer[error] // the first failed queued write
 }
@@ -278,20 +279,23 @@ func (c *filteredConn) Write(b []byte) (int, error) {
 	if l == nil && idle {
 		return c.Conn.Write(b)
 	}
-	if idle {
-		c.last = time.Time{} // what an earlier fault scheduled is gone
+	if idle || gen != c.lastGen {
+		c.last, c.lastGen = time.Time{}, gen // what earlier rules scheduled is gone
 	}
+	// The queue keeps the stream's order; due only says how long to hold
+	// a write once its turn has come. An unshaped write queued behind
+	// others waits for nothing more.
 	due := time.Now()
 	if l != nil {
 		due = l.schedule(due, len(b))
 		if l.lost() {
 			due = due.Add(lossPenalty)
 		}
+		if due.Before(c.last) {
+			due = c.last
+		}
+		c.last = due
 	}
-	if due.Before(c.last) {
-		due = c.last // a stream keeps its order
-	}
-	c.last = due
 	if c.queue == nil {
 		c.queue = make(chan queued, 256)
 		go c.drain(c.queue)

@@ -25,8 +25,14 @@
 //     window (unfinished). Then metrics.Judge sets the verdict: a failed
 //     check of severity fail, requests failing above the error-rate target,
 //     or every request failing, fails the scenario.
-//  4. Progress goes to a Progress (the CLI draws a bar or log lines).
-//  5. The metrics.Run is written atomically to the results directory, also
+//  4. Between scenarios (recover.go): a node that died, or a cluster that
+//     does not settle within cluster.settle_timeout (cluster.Healther: a
+//     leader every member follows, every member caught up), has the
+//     cluster started again with fresh data; the scenario that left it
+//     unhealthy fails for it, with what was wrong, and the scenarios after
+//     it run on a healthy cluster.
+//  5. Progress goes to a Progress (the CLI draws a bar or log lines).
+//  6. The metrics.Run is written atomically to the results directory, also
 //     when the run was interrupted (status "interrupted") or a scenario
 //     failed. Run returns an error wrapping ErrInterrupted,
 //     cluster.ErrStart or ErrScenariosFailed so the CLI can pick its exit

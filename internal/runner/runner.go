@@ -287,33 +287,6 @@ func (r *Runner) probe(ctx context.Context, c cluster.Cluster, label string) sce
 	return caps
 }
 
-// restart stops a cluster one of whose nodes died and starts it again
-// with fresh data, as the plan's driver starts any cluster. With
-// execution.fail_fast it does not: the first death ends the run.
-func (r *Runner) restart(ctx context.Context, plan clusterPlan, label string, c cluster.Cluster, stop func(cluster.Cluster),
-	deaths []metrics.NodeDeath) (cluster.Cluster, error) {
-	var names []string
-	for _, d := range deaths {
-		names = append(names, fmt.Sprintf("%s (%s)", d.Node, d.State))
-	}
-	why := "node " + strings.Join(names, ", node ") + " died"
-	stop(c)
-	if r.opt.Config.Execution.FailFast {
-		return nil, fmt.Errorf("%s; --fail-fast: not restarting the cluster", why)
-	}
-	r.opt.Progress.ClusterStarting(label + " again, with fresh data: " + why)
-	startCtx, cancel := context.WithTimeout(ctx, r.opt.Config.Cluster.StartTimeout)
-	defer cancel()
-	began := time.Now()
-	next, err := plan.driver.Start(startCtx, plan.where.Size)
-	if err != nil {
-		r.opt.Progress.ClusterFailed(label, err)
-		return nil, fmt.Errorf("%s and the cluster could not be started again: %w", why, err)
-	}
-	r.opt.Progress.ClusterReady(label, time.Since(began), next.Nodes())
-	return next, nil
-}
-
 // skipped is a scenario that did not run, and why.
 func skipped(spec scenarios.Spec, rep int, reason string) metrics.Scenario {
 	return metrics.Scenario{Name: spec.Name, Category: spec.Category, Repetition: rep, Params: spec.Params,
@@ -410,16 +383,22 @@ func (r *Runner) runCluster(ctx context.Context, st *runState, plan clusterPlan)
 
 	var gone string                 // why the remaining scenarios cannot run on this cluster
 	var pending []metrics.NodeDeath // deaths the cluster must be started again for
+	var unsettled string            // why the cluster must be started again after the last scenario
 	for _, rep := range plan.reps {
 		for _, spec := range r.specs {
 			switch {
 			case ctx.Err() != nil:
 				cl.Scenarios = append(cl.Scenarios, interrupted(spec, rep))
 				continue
-			case gone == "" && len(pending) > 0:
-				// A node died: start a fresh cluster before the next scenario.
-				next, err := r.restart(ctx, plan, label, c, stopCluster, pending)
-				pending = nil
+			case gone == "" && (len(pending) > 0 || unsettled != ""):
+				// A node died, or the last scenario left the cluster
+				// unhealthy: start a fresh one before the next scenario.
+				why := unsettled
+				if len(pending) > 0 {
+					why = deathsWhy(pending)
+				}
+				next, err := r.restart(ctx, plan, label, c, stopCluster, why)
+				pending, unsettled = nil, ""
 				if err != nil {
 					gone = err.Error()
 					cl.Error = gone
@@ -460,6 +439,25 @@ func (r *Runner) runCluster(ctx context.Context, st *runState, plan clusterPlan)
 			if w, ok := c.(cluster.Watcher); ok { // deaths after the scenario, during its cleanup
 				for _, d := range w.Deaths() {
 					pending = append(pending, metrics.NodeDeath{Node: d.Node, State: d.State, Fatal: d.Fatal, Log: d.Log})
+				}
+			}
+			if len(pending) == 0 && res.Status != metrics.StatusSkipped {
+				if err := r.settle(ctx, c); err != nil && ctx.Err() == nil {
+					// The scenario that left the cluster unhealthy fails,
+					// not the ones after it: they get a fresh cluster.
+					last := &cl.Scenarios[len(cl.Scenarios)-1]
+					msg := fmt.Sprintf("left the cluster unhealthy: %v, %v after it ended (cluster.settle_timeout)", err, cfg.Cluster.SettleTimeout)
+					if last.Status == metrics.StatusOK {
+						last.Status, last.Error = metrics.StatusFailed, msg
+					} else {
+						last.Error += "; " + msg
+					}
+					st.failed = true
+					unsettled = spec.Name + " " + msg
+					r.opt.Progress.Note(fmt.Sprintf("%s: %s %s", label, spec.Name, msg))
+					if cfg.Execution.FailFast {
+						return true
+					}
 				}
 			}
 			// A node of a cluster odbench did not start is only seen to

@@ -516,3 +516,56 @@ func TestClusterThatCannotRestartEndsTheSize(t *testing.T) {
 		t.Errorf("the scenario after the death: %s %q, want skipped saying the cluster could not be started again", next.Status, next.Reason)
 	}
 }
+
+// sickDriver starts external clusters of urls; the first one it starts
+// never settles (a node stays behind), the ones after do.
+type sickDriver struct {
+	*cluster.External
+	started atomic.Int64
+}
+
+type sickCluster struct {
+	cluster.Cluster
+	sick bool
+}
+
+func (c sickCluster) Healthy(context.Context) error {
+	if c.sick {
+		return errors.New("node n2 has applied index 7, behind the leader's commit index 9")
+	}
+	return nil
+}
+
+func (d *sickDriver) Start(ctx context.Context, n int) (cluster.Cluster, error) {
+	c, err := d.External.Start(ctx, n)
+	if err != nil {
+		return c, err
+	}
+	return sickCluster{Cluster: c, sick: d.started.Add(1) == 1}, nil
+}
+
+// A scenario that leaves the cluster unhealthy fails for it, with what was
+// wrong; the cluster is started again, and the next scenario runs on a
+// healthy one and passes.
+func TestUnsettledClusterFailsTheScenarioThatLeftIt(t *testing.T) {
+	srv := target(t, 200)
+	opt := options(t, []string{srv.URL}, "api/health_check/clients=2", "api/cluster_status/clients=2")
+	opt.Config.Cluster.SettleTimeout = 200 * time.Millisecond
+	d := &sickDriver{External: cluster.NewExternal([]string{srv.URL}, opt.Config.Cluster.StartTimeout)}
+	opt.Driver = d
+	run, err := runIt(t, context.Background(), opt)
+	if !errors.Is(err, ErrScenariosFailed) {
+		t.Fatalf("run error %v, want scenarios failed", err)
+	}
+	cl := run.Clusters[0]
+	if len(cl.Scenarios) != 2 || cl.Restarts != 1 {
+		t.Fatalf("%d scenarios, %d restarts: want 2 and 1", len(cl.Scenarios), cl.Restarts)
+	}
+	first, second := cl.Scenarios[0], cl.Scenarios[1]
+	if first.Status != metrics.StatusFailed || !strings.Contains(first.Error, "left the cluster unhealthy: node n2 has applied index 7") {
+		t.Errorf("first: %s %q, want failed for leaving the cluster unhealthy", first.Status, first.Error)
+	}
+	if second.Status != metrics.StatusOK {
+		t.Errorf("second: %s %q, want ok on the fresh cluster", second.Status, second.Error)
+	}
+}
