@@ -24,8 +24,8 @@ import (
 // sees about 7), and the more a node leaks the fewer there are: a swelling
 // heap spaces them further apart. So where the target lets it (a Go
 // target's GET /debug/pprof/heap?gc=1 collects before it answers), the
-// soak collects on every node once a second and reads the live heap right
-// after.
+// soak collects on every node about ten times over the soak (at most once
+// a second) and reads the live heap right after.
 func memoryScenarios(cfg *config.Config) []Spec {
 	w := cfg.Execution.ConcurrentWorkers
 	return []Spec{{Name: fmt.Sprintf("memory/soak/clients=%d", w), Params: mixParams(cfg, w),
@@ -68,7 +68,8 @@ func runSoak(ctx context.Context, env *Env, c cluster.Cluster, clients int) erro
 	forced := canForceGC(ctx, client, c)
 	interval := 250 * time.Millisecond
 	if forced {
-		interval = time.Second
+		// About ten collections over the soak, at most one a second.
+		interval = min(max(env.Duration/10, 250*time.Millisecond), time.Second)
 	}
 	samples := map[string][]memSample{}
 	var mu sync.Mutex
