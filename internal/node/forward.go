@@ -206,9 +206,9 @@ func (n *Node) internalReadIndex(w http.ResponseWriter, r *http.Request) {
 		writeApplyErr(w, errNoLeader)
 		return
 	}
-	idx := n.raft.CommitIndex()
-	if err := n.raft.VerifyLeader().Error(); err != nil {
-		writeApplyErr(w, errNoLeader)
+	idx, err := n.leaderReadIndex()
+	if err != nil {
+		writeApplyErr(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]uint64{"index": idx})

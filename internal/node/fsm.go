@@ -38,6 +38,9 @@ const (
 	opNodeRemove   = "node_remove"
 	opDrain        = "drain"
 	opUndrain      = "undrain"
+	// opTermStart changes nothing: a leader commits one before the first
+	// linearizable read of its term (see leaderReadIndex).
+	opTermStart = "term_start"
 )
 
 // errUnknownNode: a command names a node the registry does not hold.
@@ -71,6 +74,7 @@ func (c Command) validate() error {
 		if c.NodeID == "" {
 			missing = "node_id"
 		}
+	case opTermStart:
 	default:
 		return fmt.Errorf("%w: unknown op %q", errBadCommand, c.Op)
 	}
@@ -196,6 +200,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.nodes[n.ID] = &n
 	case opNodeRemove:
 		delete(f.nodes, c.NodeID)
+	case opTermStart:
 	case opDrain, opUndrain:
 		if n := f.nodes[c.NodeID]; n != nil {
 			n.Drained = c.Op == opDrain

@@ -107,3 +107,34 @@ func TestInternalApplyRefusesGarbageBeforeTheLog(t *testing.T) {
 		t.Errorf("commit index went from %d to %d: garbage reached the log", before, after)
 	}
 }
+
+// A leader's first linearizable read of its term first commits an entry
+// of that term: until then its commit index may lag a write its
+// predecessor acknowledged (a stale read the fault scenarios caught, one
+// run in five). Later reads of the term do not write.
+func TestFirstReadOfATermCommitsFirst(t *testing.T) {
+	api := startNode(t)
+	commit := func() uint64 {
+		_, _, body := get(t, api+"/api/v1/cluster/status")
+		var st ClusterStatus
+		_ = json.Unmarshal([]byte(body), &st)
+		return st.CommitIndex
+	}
+	waitFor(t, func() bool { // the bootstrap node has registered itself
+		_, _, body := get(t, api+"/api/v1/nodes")
+		return strings.Contains(body, `"id":"t1"`)
+	})
+	before := commit()
+	if code, _, body := get(t, api+"/api/v1/kv/nothing-here"); code != http.StatusNotFound {
+		t.Fatalf("read: %d %s", code, body)
+	}
+	if after := commit(); after != before+1 {
+		t.Errorf("commit index %d -> %d over the term's first read, want one entry more", before, after)
+	}
+	if code, _, _ := get(t, api+"/api/v1/kv/nothing-here"); code != http.StatusNotFound {
+		t.Fatal("second read failed")
+	}
+	if again := commit(); again != before+1 {
+		t.Errorf("commit index moved to %d on a later read of the same term", again)
+	}
+}

@@ -51,6 +51,7 @@ type Node struct {
 	apiURL, raftAddr, gossipAddr string
 	client                       *http.Client // node-to-node: forwarding, proxying, blob ranges
 	leaderChanges                atomic.Int64
+	readyTerm                    atomic.Uint64 // the term whose leader (this node) has committed an entry of it
 	requests, serverErrors       atomic.Int64 // API requests served, and those answered 5xx
 	connsOpened                  atomic.Int64 // API connections accepted
 	started                      time.Time

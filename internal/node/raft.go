@@ -241,12 +241,38 @@ func (n *Node) applyEncoded(data []byte) (ApplyResult, error) {
 	return res, res.Err
 }
 
+// leaderReadIndex returns the read index of a linearizable read on this
+// leader: its commit index, noted before leadership is verified. A leader
+// new to its term may not yet know which of the entries it holds its
+// predecessor committed (and acknowledged): until it has committed an
+// entry of its own term, its commit index can lag a write already
+// acknowledged, and a read at it would miss that write (Raft
+// dissertation, 6.4). So the first read of a term commits a command that
+// changes nothing, opTermStart. A command, not raft's Barrier: the FSM
+// sees commands only, and reads wait for the FSM to reach the read index,
+// which an index of raft's own entries would hold back until the next
+// write.
+func (n *Node) leaderReadIndex() (uint64, error) {
+	term := n.raft.CurrentTerm()
+	if n.readyTerm.Load() != term {
+		if _, err := n.applyLocal(Command{Op: opTermStart}); err != nil {
+			return 0, errNoLeader
+		}
+		n.readyTerm.Store(term)
+	}
+	idx := n.raft.CommitIndex()
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return 0, errNoLeader
+	}
+	return idx, nil
+}
+
 // readIndex waits until this leader's FSM reflects every write committed
 // before the call: the linearizable read path.
 func (n *Node) readIndex(ctx context.Context) error {
-	idx := n.raft.CommitIndex()
-	if err := n.raft.VerifyLeader().Error(); err != nil {
-		return errNoLeader
+	idx, err := n.leaderReadIndex()
+	if err != nil {
+		return err
 	}
 	for n.fsm.AppliedIndex() < idx {
 		select {
