@@ -52,8 +52,8 @@ type Node struct {
 	client                       *http.Client // node-to-node: forwarding, proxying, blob ranges
 	leaderChanges                atomic.Int64
 	readyTerm                    atomic.Uint64 // the term whose leader (this node) has committed an entry of it
-	requests, serverErrors       atomic.Int64 // API requests served, and those answered 5xx
-	connsOpened                  atomic.Int64 // API connections accepted
+	requests, serverErrors       atomic.Int64  // API requests served, and those answered 5xx
+	connsOpened                  atomic.Int64  // API connections accepted
 	started                      time.Time
 
 	leakMu sync.Mutex
