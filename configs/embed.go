@@ -1,5 +1,6 @@
 // Package configs embeds odbench's configuration files into the binary, so
-// `--profile quick` works from any directory.
+// `--profile quick` and `--target etcd` work from any directory: the run
+// profiles (*.yaml) and the target profiles (targets/*.yaml).
 package configs
 
 import (
@@ -9,7 +10,7 @@ import (
 	"strings"
 )
 
-//go:embed *.yaml
+//go:embed *.yaml targets/*.yaml
 var files embed.FS
 
 // Profile returns the named profile's YAML ("quick" reads quick.yaml).
@@ -23,9 +24,32 @@ func Profiles() []string {
 	entries, _ := fs.ReadDir(files, ".")
 	var out []string
 	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
 		if n := strings.TrimSuffix(e.Name(), ".yaml"); n != "benchmark_config" && !strings.HasPrefix(n, "exec-") {
 			out = append(out, n)
 		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Target returns the named target profile's YAML (targets/NAME.yaml).
+func Target(name string) ([]byte, bool) {
+	if strings.ContainsAny(name, "/\\") {
+		return nil, false
+	}
+	b, err := files.ReadFile("targets/" + name + ".yaml")
+	return b, err == nil
+}
+
+// Targets lists the target profile names.
+func Targets() []string {
+	entries, _ := fs.ReadDir(files, "targets")
+	var out []string
+	for _, e := range entries {
+		out = append(out, strings.TrimSuffix(e.Name(), ".yaml"))
 	}
 	sort.Strings(out)
 	return out

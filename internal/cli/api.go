@@ -29,10 +29,10 @@ func LoadConfig(profile, file string) (*config.Config, error) {
 // Progress is silent; log receives debug details (nil: none).
 func NewRunner(cfg *config.Config, resultsDir string, log *slog.Logger) (*runner.Runner, error) {
 	started := time.Now().UTC()
-	driver, describe, baseline, err := newDrivers(cfg, runner.RunDir(resultsDir, started))
+	pl, err := newPlan(cfg, runner.RunDir(resultsDir, started))
 	if err != nil {
 		return nil, err
 	}
-	return runner.New(runner.Options{Config: cfg, Driver: driver, ResultsDir: resultsDir, Tool: toolInfo(),
-		Log: log, Describe: describe, Started: started, Baseline: baseline})
+	return runner.New(runner.Options{Config: cfg, Target: pl.profile, Driver: pl.driver, ResultsDir: resultsDir, Tool: toolInfo(),
+		Log: log, Describe: pl.describe, Started: started, Baseline: pl.baseline})
 }

@@ -8,114 +8,166 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/odbench/odbench/internal/cluster"
+	"github.com/odbench/odbench/internal/cluster/netfault"
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/node"
 	"github.com/odbench/odbench/internal/runner"
+	"github.com/odbench/odbench/internal/target"
 )
 
-// nodeSide is how one side's nodes differ from the configuration: another
-// binary (empty: the configured one), more arguments, a log folder.
+// nodeSide is how one side's members differ from the configuration:
+// another binary (empty: the configured one), more arguments, a log
+// folder.
 type nodeSide struct {
 	binary    string
 	extraArgs []string
 	logDir    string
 }
 
-// readyChecks compiles cluster.ready (errors name each condition's field).
-func readyChecks(cfg *config.Config) (*cluster.ReadyChecks, error) {
-	specs := make([]cluster.ReadySpec, len(cfg.Cluster.Ready))
-	for i, r := range cfg.Cluster.Ready {
-		specs[i] = cluster.ReadySpec{URL: r.URL, Path: r.Path, CountAtLeast: r.CountAtLeast, Equals: r.Equals, NotEquals: r.NotEquals}
-	}
-	return cluster.NewReadyChecks(specs)
+// plan is what a run measures and how it reaches it: the target profile,
+// the driver (and, in an A/B run, the baseline side's) and a description
+// for the results.
+type plan struct {
+	profile  *target.Profile
+	driver   cluster.Driver
+	describe string
+	baseline *runner.Side
 }
 
-// newDrivers builds the configured driver and, for an A/B run (ab.binary),
-// the baseline side's; runDir receives node logs.
-func newDrivers(cfg *config.Config, runDir string) (cluster.Driver, string, *runner.Side, error) {
+// loadTarget loads cluster.target.
+func loadTarget(cfg *config.Config) (*target.Profile, error) {
+	p, err := target.Load(cfg.Cluster.Target)
+	if err != nil {
+		return nil, fmt.Errorf("cluster.target: %w", err)
+	}
+	if cfg.Cluster.Driver == "local" && p.Start == nil {
+		return nil, fmt.Errorf("cluster.target: the %s profile has no start section, so odbench cannot start it: give the running members' URLs with --targets", p.Name)
+	}
+	return p, nil
+}
+
+// newPlan builds the configured driver and, for an A/B run (ab.binary),
+// the baseline side's; runDir receives member logs.
+func newPlan(cfg *config.Config, runDir string) (*plan, error) {
+	p, err := loadTarget(cfg)
+	if err != nil {
+		return nil, err
+	}
 	logs := filepath.Join(runDir, "logs")
 	if cfg.AB.Binary == "" {
-		d, describe, err := newDriver(cfg, nodeSide{logDir: logs})
-		return d, describe, nil, err
+		d, describe, err := newDriver(cfg, p, nodeSide{logDir: logs})
+		return &plan{profile: p, driver: d, describe: describe}, err
 	}
-	cur, curDescribe, err := newDriver(cfg, nodeSide{extraArgs: cfg.AB.CurrentArgs, logDir: filepath.Join(logs, runner.SideCurrent)})
+	cur, curDescribe, err := newDriver(cfg, p, nodeSide{extraArgs: cfg.AB.CurrentArgs, logDir: filepath.Join(logs, runner.SideCurrent)})
 	if err != nil {
-		return nil, "", nil, err
+		return nil, err
 	}
-	base, baseDescribe, err := newDriver(cfg, nodeSide{binary: cfg.AB.Binary, extraArgs: cfg.AB.BaselineArgs,
+	base, baseDescribe, err := newDriver(cfg, p, nodeSide{binary: cfg.AB.Binary, extraArgs: cfg.AB.BaselineArgs,
 		logDir: filepath.Join(logs, runner.SideBaseline)})
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("ab.binary: %w", err)
+		return nil, fmt.Errorf("ab.binary: %w", err)
 	}
-	return cur, curDescribe, &runner.Side{Driver: base, Describe: baseDescribe}, nil
+	return &plan{profile: p, driver: cur, describe: curDescribe, baseline: &runner.Side{Driver: base, Describe: baseDescribe}}, nil
 }
 
-// newDriver builds the configured cluster driver for one side's nodes.
-func newDriver(cfg *config.Config, side nodeSide) (cluster.Driver, string, error) {
-	switch cfg.Cluster.Driver {
-	case "external":
-		ready, err := readyChecks(cfg)
-		if err != nil {
-			return nil, "", err
-		}
-		d := cluster.NewExternal(cfg.Cluster.Targets, cfg.Cluster.StartTimeout)
-		d.Ready = ready
-		return d, "external cluster at " + strings.Join(cfg.Cluster.Targets, ", "), nil
-	case "exec":
-		x := cfg.Cluster.Exec
-		command := append(append([]string(nil), x.Command...), side.extraArgs...)
-		version := x.VersionCommand
-		if side.binary != "" {
-			if len(version) > 0 && version[0] == command[0] {
-				version = append([]string{side.binary}, version[1:]...)
-			}
-			command[0] = side.binary
-		}
-		ready, err := readyChecks(cfg)
-		if err != nil {
-			return nil, "", err
-		}
-		d, err := cluster.NewExec(cluster.ExecOptions{Command: command, Env: x.Env, APIURL: x.APIURL, HealthURL: x.HealthURL,
-			ReadyPattern: x.ReadyPattern, ClusterReadyURL: x.ClusterReadyURL, Capture: x.Capture, ConfigFile: x.ConfigFile,
-			ConfigTemplate: x.ConfigTemplate, VersionCommand: version, Ready: ready, LogDir: side.logDir})
-		if err != nil {
-			return nil, "", err
-		}
-		return d, "exec clusters of " + strings.Join(command, " "), nil
-	case "local":
+// rateLimit is the target's limit per second: cluster.rate_limit, else
+// the profile's (0: none).
+func rateLimit(cfg *config.Config, p *target.Profile) float64 {
+	limit := cfg.Cluster.RateLimit
+	if limit == "" {
+		limit = p.RateLimit
+	}
+	r, _ := config.ParseRate(limit) // validated
+	return r
+}
+
+// kernelFaults is odbench's own network faults, made once per process.
+var kernelFaults = sync.OnceValues(func() (*netfault.Kernel, error) { return netfault.New() })
+
+// isReferenceNode reports whether a profile starts odbench's own node:
+// cluster.local's arguments go to its members.
+func isReferenceNode(p *target.Profile) bool {
+	return p.Start != nil && len(p.Start.Command) > 0 && p.Start.Command[0] == "{{.Self}}"
+}
+
+// newDriver builds the configured cluster driver for one side's members.
+func newDriver(cfg *config.Config, p *target.Profile, side nodeSide) (cluster.Driver, string, error) {
+	if cfg.Cluster.Driver == "external" {
+		d := cluster.NewExternal(cfg.Cluster.Targets, p, cfg.Cluster.StartTimeout)
+		d.RateLimit = rateLimit(cfg, p)
+		return d, fmt.Sprintf("external %s cluster at %s", p.Name, strings.Join(cfg.Cluster.Targets, ", ")), nil
+	}
+	opt := cluster.StartOptions{Profile: p, LogDir: side.logDir, RateLimit: rateLimit(cfg, p)}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, "", fmt.Errorf("finding the odbench executable: %v", err)
+	}
+	opt.Self = self
+	var args []string
+	if isReferenceNode(p) {
 		l := cfg.Cluster.Local
 		bin := side.binary
 		if bin == "" {
 			bin = l.Binary
 		}
-		if bin != "" && !strings.ContainsRune(bin, os.PathSeparator) {
-			// A bare name is looked up on PATH: --ab odbench-main.
-			found, err := exec.LookPath(bin)
-			if err != nil {
-				return nil, "", fmt.Errorf("the node binary: %w", err)
+		if bin != "" {
+			if opt.Self, err = findBinary(bin); err != nil {
+				return nil, "", err
 			}
-			bin = found
 		}
-		if bin == "" {
-			self, err := os.Executable()
-			if err != nil {
-				return nil, "", fmt.Errorf("finding the odbench executable to start nodes from: %v; set cluster.local.binary", err)
-			}
-			bin = self
-		}
-		if _, err := os.Stat(bin); err != nil {
-			return nil, "", fmt.Errorf("the node binary: %w", err)
-		}
-		args := []string{fmt.Sprintf("--fsync=%t", l.Fsync), "--slots", strconv.Itoa(l.Slots), "--token-delay", l.TokenDelay.String(),
+		args = []string{fmt.Sprintf("--fsync=%t", l.Fsync), "--slots", strconv.Itoa(l.Slots), "--token-delay", l.TokenDelay.String(),
 			"--heartbeat-timeout", l.HeartbeatTimeout.String(), "--election-timeout", l.ElectionTimeout.String(), "--leader-lease", l.LeaderLease.String()}
 		if biggest := slices.Max(cfg.System.ModelSizes); biggest > node.DefaultMaxModelMB {
 			args = append(args, "--max-model-mb", strconv.Itoa(biggest)) // the node refuses bigger models
 		}
-		args = append(append(args, l.ExtraArgs...), side.extraArgs...)
-		return cluster.NewLocal(cluster.LocalOptions{Binary: bin, NodeArgs: args, LogDir: side.logDir}),
-			fmt.Sprintf("local clusters of odbench's reference node from %s (%s)", bin, strings.Join(args, " ")), nil
+		args = append(args, l.ExtraArgs...)
+	} else if side.binary != "" {
+		if opt.Binary, err = findBinary(side.binary); err != nil {
+			return nil, "", err
+		}
 	}
-	return nil, "", fmt.Errorf("cluster.driver %q is not available yet in this build; use the external driver (--targets URL,...)", cfg.Cluster.Driver)
+	opt.ExtraArgs = append(args, side.extraArgs...)
+	if p.Faults.Network == target.NetworkKernel {
+		k, err := kernelFaults()
+		if err != nil {
+			opt.NetworkWhy = err.Error()
+		} else {
+			opt.Network = k
+		}
+	}
+	d, err := cluster.NewStarter(opt)
+	if err != nil {
+		return nil, "", err
+	}
+	bin := opt.Binary
+	if bin == "" {
+		bin = p.Start.Command[0]
+		if isReferenceNode(p) {
+			bin = opt.Self
+		}
+	}
+	describe := fmt.Sprintf("local clusters of the %s target profile from %s", p.Name, bin)
+	if len(opt.ExtraArgs) > 0 {
+		describe += " (" + strings.Join(opt.ExtraArgs, " ") + ")"
+	}
+	return d, describe, nil
+}
+
+// findBinary resolves a member binary: a bare name on PATH, else a path
+// that must exist.
+func findBinary(bin string) (string, error) {
+	if !strings.ContainsRune(bin, os.PathSeparator) {
+		found, err := exec.LookPath(bin) // --ab odbench-main
+		if err != nil {
+			return "", fmt.Errorf("the member binary: %w", err)
+		}
+		return found, nil
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("the member binary: %w", err)
+	}
+	return bin, nil
 }

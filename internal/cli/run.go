@@ -13,6 +13,7 @@ import (
 	"github.com/odbench/odbench/internal/metrics"
 	"github.com/odbench/odbench/internal/runner"
 	"github.com/odbench/odbench/internal/scenarios"
+	"github.com/odbench/odbench/internal/target"
 	"github.com/spf13/cobra"
 )
 
@@ -24,6 +25,7 @@ type runFlags struct {
 	duration        time.Duration
 	warmup          time.Duration
 	count           int
+	target          string
 	targets         string
 	failFast        bool
 	list            bool
@@ -52,6 +54,14 @@ func newRunCmd(a *app) *cobra.Command {
 reference node), runs every enabled scenario against it (warm-up discarded,
 then measured), stops it, and writes results/odbench-<UTC time>.json.
 
+What it measures is a target profile (--target, cluster.target): YAML that
+says how to start the system's members, when they have formed, how to find
+the leader, how to drive its key-value store and its inference API, and how
+to cut its network. Built-in profiles: odbench-node (the default), etcd,
+etcd-serializable-reads (a negative control), ollama-distributed, ollama and
+openai; configs/targets/ shows the format for one of your own. Scenarios
+that need a section the profile lacks are skipped, naming it.
+
 Configuration comes from, lowest precedence first: built-in defaults, a
 profile (--profile quick|ci|full), a config file (--config), ODBENCH_* variables
 (ODBENCH_EXECUTION_DURATION=30s sets execution.duration), and these flags.
@@ -71,6 +81,12 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 
   # an already running cluster (its nodes' API URLs)
   odbench run --categories api --targets http://127.0.0.1:8080,http://127.0.0.1:8081
+
+  # etcd (Debian's etcd-server), 3 members started by odbench, faults included
+  odbench run --target etcd --categories consensus,faults --cluster-sizes 3
+
+  # a system of your own, described in a profile file
+  odbench run --target ./mydb.yaml --categories consensus
 
   # list the plan without running it
   odbench run --profile quick --list
@@ -106,25 +122,25 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 				"sizes", fmt.Sprint(cfg.System.ClusterSizes), "duration", cfg.Execution.Duration, "warmup", cfg.Execution.WarmupDuration,
 				"count", cfg.Execution.Count, "categories", strings.Join(cfg.EnabledCategories(), ","))
 			started := time.Now().UTC()
-			driver, describe, baseline, err := newDrivers(cfg, runner.RunDir(a.resultsDir, started))
+			pl, err := newPlan(cfg, runner.RunDir(a.resultsDir, started))
 			if err != nil {
 				return usageError(err)
 			}
 			out := cmd.OutOrStdout()
 			prog := newProgress(a.stderr)
-			r, err := runner.New(runner.Options{Config: cfg, Driver: driver, ResultsDir: a.resultsDir, Tool: toolInfo(),
-				Progress: prog, Log: a.log, Describe: describe, Started: started, Baseline: baseline})
+			r, err := runner.New(runner.Options{Config: cfg, Target: pl.profile, Driver: pl.driver, ResultsDir: a.resultsDir, Tool: toolInfo(),
+				Progress: prog, Log: a.log, Describe: pl.describe, Started: started, Baseline: pl.baseline})
 			if err != nil {
 				return usageError(err)
 			}
 			if f.list {
 				var caps scenarios.Capabilities
 				if cfg.Cluster.Driver == "external" { // it is running: ask what it serves
-					c, err := driver.Start(cmd.Context(), len(cfg.Cluster.Targets))
+					c, err := pl.driver.Start(cmd.Context(), len(cfg.Cluster.Targets))
 					if err != nil {
 						return err
 					}
-					caps = scenarios.Probe(cmd.Context(), c, cfg)
+					caps = scenarios.Probe(cmd.Context(), c, cfg, pl.profile)
 				}
 				printPlan(out, r, cfg, caps)
 				return nil
@@ -187,6 +203,7 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 	fl.DurationVar(&f.duration, "duration", 0, "measured time per scenario, e.g. 30s")
 	fl.DurationVar(&f.warmup, "warmup", -1, "warm-up per scenario (discarded), e.g. 5s")
 	fl.IntVar(&f.count, "count", 0, "repetitions of every scenario (compare needs 4 or more for its test)")
+	fl.StringVar(&f.target, "target", "", "the target profile: a built-in one ("+strings.Join(target.Builtin(), ", ")+") or a profile file (cluster.target)")
 	fl.StringVar(&f.targets, "targets", "", "comma-separated node API URLs of an external cluster (sets the external driver)")
 	fl.BoolVar(&f.failFast, "fail-fast", false, "stop at the first failed scenario")
 	fl.BoolVar(&f.list, "list", false, "print the plan and exit")
@@ -231,6 +248,9 @@ func (f *runFlags) apply(cmd *cobra.Command, cfg *config.Config) error {
 	}
 	if fl.Changed("count") {
 		cfg.Execution.Count = f.count
+	}
+	if fl.Changed("target") {
+		cfg.Cluster.Target = f.target
 	}
 	if fl.Changed("targets") {
 		cfg.Cluster.Driver = "external"

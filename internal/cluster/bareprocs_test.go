@@ -63,7 +63,7 @@ func startBareProcs(tb testing.TB, n int) *bareProcs {
 		cmd := exec.Command(self, "-test.run=XXX")
 		cmd.Env = append(os.Environ(), "ODBENCH_TEST_HELPER=bare-raft-node", "ODBENCH_BARE_ID="+id, "ODBENCH_TEST_ROOT="+tb.TempDir())
 		cmd.Stderr = os.Stderr
-		cmd.SysProcAttr = procAttr() // dies with this process
+		cmd.SysProcAttr = procAttr(-1) // dies with this process
 		in, err := cmd.StdinPipe()
 		if err != nil {
 			tb.Fatal(err)

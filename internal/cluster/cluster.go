@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -12,6 +13,12 @@ var (
 	ErrStart = errors.New("cluster could not be started or reached")
 	// ErrNoNode: no node has that ID.
 	ErrNoNode = errors.New("no such node")
+	// ErrNotFormed: the nodes answer, but what they say does not meet the
+	// target profile's ready conditions (no leader, too few members).
+	// Errors wrapping it wrap ErrStart too; the driver returns the running
+	// cluster beside it, so a caller may still measure it
+	// (--allow-unformed) or must stop it.
+	ErrNotFormed = errors.New("the cluster did not form")
 )
 
 // Node is one member of a running cluster.
@@ -77,14 +84,19 @@ type LinkFault struct {
 	BandwidthKBPerSec float64
 }
 
-// Shaper can degrade the links between nodes and slow a node's disk;
-// Heal undoes both (and any partition).
+// Shaper can degrade the links between nodes; Heal undoes it (and any
+// partition).
 type Shaper interface {
 	// Shape degrades every link between the nodes ids and the other
 	// nodes, both ways.
 	Shape(ctx context.Context, ids []string, link LinkFault) error
-	// SlowDisk adds delay to every write of node id's Raft log, as a slow
-	// disk's fsync would.
+	Heal(ctx context.Context) error
+}
+
+// DiskSlower can slow a node's log writes, as a slow disk's fsync would;
+// Heal undoes it.
+type DiskSlower interface {
+	// SlowDisk adds delay to every write of node id's log.
 	SlowDisk(ctx context.Context, id string, delay time.Duration) error
 	Heal(ctx context.Context) error
 }
@@ -123,37 +135,52 @@ const (
 	CanRestart   Ability = "restart"
 	CanPause     Ability = "pause"
 	CanPartition Ability = "partition"
-	CanShape     Ability = "shape links and disk"
+	CanShape     Ability = "shape links"
+	CanSlowDisk  Ability = "slow the disk"
 )
 
-// Has reports whether c implements ability a.
-func Has(c Cluster, a Ability) bool {
-	switch a {
-	case CanKill:
-		_, ok := c.(Killer)
-		return ok
-	case CanRestart:
-		_, ok := c.(Restarter)
-		return ok
-	case CanPause:
-		_, ok := c.(Pauser)
-		return ok
-	case CanPartition:
-		_, ok := c.(Partitioner)
-		return ok
-	case CanShape:
-		_, ok := c.(Shaper)
-		return ok
-	}
-	return false
+// AbilityReporter is implemented by clusters whose abilities depend on
+// more than their type (a target profile, root): Lacks says why the
+// cluster lacks an ability, or "" when it has it.
+type AbilityReporter interface {
+	Lacks(a Ability) string
 }
 
-// Missing returns the abilities of needs that c lacks.
-func Missing(c Cluster, needs []Ability) []Ability {
-	var out []Ability
+// Lacks returns why c lacks ability a, or "" when it has it.
+func Lacks(c Cluster, a Ability) string {
+	if r, ok := c.(AbilityReporter); ok {
+		return r.Lacks(a)
+	}
+	var ok bool
+	switch a {
+	case CanKill:
+		_, ok = c.(Killer)
+	case CanRestart:
+		_, ok = c.(Restarter)
+	case CanPause:
+		_, ok = c.(Pauser)
+	case CanPartition:
+		_, ok = c.(Partitioner)
+	case CanShape:
+		_, ok = c.(Shaper)
+	case CanSlowDisk:
+		_, ok = c.(DiskSlower)
+	}
+	if ok {
+		return ""
+	}
+	return fmt.Sprintf("this cluster cannot %s its nodes", a)
+}
+
+// Has reports whether c has ability a.
+func Has(c Cluster, a Ability) bool { return Lacks(c, a) == "" }
+
+// Missing returns why c lacks each of needs it lacks (none: it has all).
+func Missing(c Cluster, needs []Ability) []string {
+	var out []string
 	for _, a := range needs {
-		if !Has(c, a) {
-			out = append(out, a)
+		if why := Lacks(c, a); why != "" {
+			out = append(out, why)
 		}
 	}
 	return out

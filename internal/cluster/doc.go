@@ -1,45 +1,55 @@
-// Package cluster starts, describes and stops the clusters odbench
-// benchmarks, and exposes what each can do to them.
+// Package cluster starts, observes, breaks and stops the clusters odbench
+// benchmarks, as their target profile (package target) says.
 //
 // What flows through it, in order:
 //
-//  1. The runner picks a Driver (local, exec, external) and calls
-//     Start(ctx, n) once per cluster to run. Each driver decides what
-//     "ready" means: the local driver waits until every reference node sees
-//     one leader, n Raft voters and n alive gossip members; the exec driver
-//     until each node answers its health URL (or prints its ready pattern);
-//     the external driver until each node answers GET /api/v1/health. For
-//     exec and external, the conditions of cluster.ready (ready.go) must
-//     then hold on every node's answers; when they do not within the start
-//     timeout, Start returns the running cluster with an error wrapping
-//     ErrNotFormed, so the runner can skip or measure it as unformed.
-//     While it runs, the process drivers record nodes that exit unasked
-//     (Deaths, DeathNotice) and the external driver answers Probe.
-//  2. Scenarios read Nodes() (ID, API URL, PID) and talk to the nodes over
-//     HTTP themselves. Fault scenarios look for abilities by type assertion
-//     (Killer, Restarter, Pauser, Partitioner, Shaper): a cluster that
-//     cannot do a thing simply does not implement it, and the scenario is
-//     skipped with that reason. Versioner names the nodes' build for the results.
-//  3. The runner calls Stop, which leaves no process and no temp dir
-//     behind. Stop is safe to call twice.
+//  1. The runner picks a Driver and calls Start(ctx, n) once per cluster
+//     to run. The Starter starts clusters of any profile with a start
+//     section (the reference node's, etcd's, a user's): it picks every
+//     member's named ports free, renders each member's command, config
+//     file and environment from the profile's templates, starts the
+//     members all at once or member 1 first, and waits until each is up
+//     (its ready log line or request) and then until the profile's ready
+//     conditions hold on every member. External reaches a cluster that
+//     already runs: each node must answer its health request, then the
+//     same ready conditions. A cluster that does not meet them within the
+//     start timeout is returned beside an error wrapping ErrNotFormed, so
+//     the runner can skip or measure it as unformed.
+//  2. While it runs, the Starter records members that exit unasked
+//     (Deaths, DeathNotice) and External answers Probe. Both read their
+//     members' views (ID, leader, term, indexes) through the profile's
+//     status request (Observer), and say whether the cluster settled
+//     after a scenario (Healther): one leader everyone follows, every
+//     member caught up.
+//  3. Scenarios read Nodes() (ID, API URL, PID) and talk to the members
+//     over HTTP themselves. Fault scenarios look for abilities (Killer,
+//     Restarter, Pauser, Partitioner, Shaper, DiskSlower); Lacks says why
+//     a cluster lacks one, from the driver and the profile, and the
+//     scenario is skipped with that reason. Signals reach the member
+//     processes; partitions and link shaping go through the system's own
+//     fault routes (faults.network: api) or through NetworkFaults made
+//     from outside the members (faults.network: kernel, package
+//     netfault), which the cli hands the Starter.
+//  4. The runner calls Stop, which heals, leaves no process, cgroup,
+//     nftables table or temp dir behind, and is safe to call twice.
 //
 // One file per concern:
 //
 //   - cluster.go: the interfaces, abilities and sentinel errors.
-//   - proc.go: the supervisor both process drivers use: start a node in its
-//     own process group with the parent-death signal, log its output, keep
-//     the tail of its stderr, signal (kill, pause, resume) and stop it, and
-//     remove temp dirs a killed run left behind.
-//   - deaths.go: the record of a node that exited unasked (its exit state,
-//     first fatal log line and stderr tail), which the runner reads.
-//   - ready.go: cluster.ready, the conditions on the nodes' answers that
-//     say an exec or external cluster has formed.
-//   - local.go: the local driver (odbench's own `odbench node`), waiting for
-//     convergence, restarting a node with its ports, partitioning through
-//     the nodes' fault filters.
-//   - exec.go: the exec driver (any node binary from templated argv, free
-//     ports, captured values, an optional config file).
+//   - start.go: the Starter, its port plan and formation wait.
+//   - member.go: one member: rendering its templates, starting it in its
+//     cgroup, its ready line or request, what member 1 printed
+//     (capture), restarting it with its directory and ports.
+//   - observe.go: requests paced below the profile's rate limit, the
+//     members' status, the ready conditions, the settle check.
+//   - faults.go: faults of a started cluster, by signal, by the profile's
+//     fault routes, or by NetworkFaults.
+//   - proc.go: the supervisor of member processes: own process group,
+//     parent-death signal, logs, the tail of stderr, signals, stop, and
+//     removal of temp dirs a killed run left behind.
+//   - deaths.go: the record of a member that exited unasked (exit state,
+//     first fatal log line, stderr tail), which the runner reads.
 //   - external.go: the external driver (an already running cluster).
-//   - poll.go: pollUntil, the one readiness loop every driver waits with.
+//   - poll.go: pollUntil, the one loop every wait uses.
 //   - version.go: Versioner for each driver.
 package cluster

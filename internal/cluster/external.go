@@ -8,72 +8,121 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/odbench/odbench/internal/target"
 )
 
 // External is a driver for a cluster that is already running. It starts
-// nothing and stops nothing; it only checks that every node answers.
+// nothing and stops nothing; it checks that every node answers its
+// profile's health request, and that the profile's ready conditions hold.
 type External struct {
-	URLs []string
-	// HealthPath is requested on every node to check readiness.
-	HealthPath string
+	URLs    []string
+	Profile *target.Profile
 	// Timeout bounds the readiness check.
 	Timeout time.Duration
-	Client  *http.Client
-	// Ready, if it holds conditions, must hold on every node's answers
-	// before the cluster counts as formed (cluster.ready).
-	Ready *ReadyChecks
+	// RateLimit paces odbench's own requests (per second; 0: not paced).
+	RateLimit float64
 }
 
 var _ Driver = (*External)(nil)
 
-// NewExternal returns a driver for the nodes at urls.
-func NewExternal(urls []string, timeout time.Duration) *External {
+// defaultHealth is asked of nodes whose profile names no health request.
+var defaultHealth = target.Request{Method: http.MethodGet, Path: "/api/v1/health"}
+
+// NewExternal returns a driver for the nodes at urls, observed through
+// profile (nil: only GET /api/v1/health is asked).
+func NewExternal(urls []string, profile *target.Profile, timeout time.Duration) *External {
 	clean := make([]string, len(urls))
 	for i, u := range urls {
 		clean[i] = strings.TrimRight(u, "/")
 	}
-	return &External{URLs: clean, HealthPath: "/api/v1/health", Timeout: timeout,
-		Client: &http.Client{Timeout: 5 * time.Second}}
+	if profile == nil {
+		profile = &target.Profile{Name: "external"}
+	}
+	return &External{URLs: clean, Profile: profile, Timeout: timeout}
 }
 
 // Name returns "external".
 func (e *External) Name() string { return "external" }
 
-// Start checks that n equals the number of URLs and that each node answers
-// its health endpoint with 2xx. It returns an error wrapping ErrStart
-// naming every node that did not.
+func (e *External) health() *target.Request {
+	if e.Profile.Health != nil {
+		return e.Profile.Health
+	}
+	return &defaultHealth
+}
+
+// Start checks that n equals the number of URLs and that each node
+// answers its health request with 2xx; then that the ready conditions
+// hold. It returns an error wrapping ErrStart naming every node that did
+// not answer, or ErrNotFormed beside the cluster when they answer but do
+// not meet the conditions.
 func (e *External) Start(ctx context.Context, n int) (Cluster, error) {
 	if n != len(e.URLs) {
 		return nil, fmt.Errorf("%w: an external cluster has %d nodes (its URLs), not %d", ErrStart, len(e.URLs), n)
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.Timeout)
 	defer cancel()
+	c := &external{drv: e, caller: newCaller(e.RateLimit)}
+	for i, u := range e.URLs {
+		c.nodes = append(c.nodes, Node{ID: fmt.Sprintf("node-%d", i+1), API: u})
+	}
 	errs := make([]error, len(e.URLs))
 	var wg sync.WaitGroup
-	for i, u := range e.URLs {
+	for i, node := range c.nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = e.waitHealthy(ctx, u)
+			errs[i] = c.waitHealthy(ctx, node)
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
 	}
-	c := &external{drv: e}
-	for i, u := range e.URLs {
-		c.nodes = append(c.nodes, Node{ID: fmt.Sprintf("node-%d", i+1), API: u})
+	if len(e.Profile.Ready) == 0 && e.Profile.Status == nil {
+		return c, nil
 	}
-	if err := waitFormed(ctx, e.Ready, e.Client, c, n); err != nil {
-		return c, err
+	err := pollUntil(ctx, 200*time.Millisecond, nil, func() error { return formed(ctx, e.Profile, c.caller, c.nodes, n) })
+	if err != nil {
+		return c, fmt.Errorf("%w: %w within the start timeout: %s", ErrStart, ErrNotFormed, strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	return c, nil
 }
 
-var _ Prober = (*external)(nil)
+func (c *external) waitHealthy(ctx context.Context, n Node) error {
+	h := c.drv.health()
+	return pollUntil(ctx, 200*time.Millisecond, nil, func() error {
+		a, err := c.caller.do(ctx, h, n.API, target.Vars{Member: n.ID})
+		if err != nil {
+			return fmt.Errorf("%s: %s %s: %v", n.ID, h.Describe(), n.API, errors.Unwrap(err))
+		}
+		if a.Code/100 != 2 {
+			return fmt.Errorf("%s: %s answered HTTP %d: %s", n.ID, h.Describe(), a.Code, clipLine(string(a.Body)))
+		}
+		return nil
+	})
+}
 
-// Probe asks every node's health endpoint once (5 s at most) and names
+type external struct {
+	drv    *External
+	caller *caller
+	nodes  []Node
+}
+
+var (
+	_ Prober   = (*external)(nil)
+	_ Observer = (*external)(nil)
+	_ Healther = (*external)(nil)
+)
+
+func (c *external) Nodes() []Node              { return c.nodes }
+func (c *external) Stop(context.Context) error { return nil }
+func (c *external) Settings() map[string]string {
+	return map[string]string{"driver": "external", "target": c.drv.Profile.Name}
+}
+
+// Probe asks every node's health request once (5 s at most) and names
 // each that does not answer. Any HTTP answer but a gateway's (502, 504:
 // what stands in front of the node could not reach it) shows the node's
 // process alive: a 503 from a member that lost its leader, or a 429 from
@@ -81,25 +130,19 @@ var _ Prober = (*external)(nil)
 func (c *external) Probe(ctx context.Context) []error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	h := c.drv.health()
 	errs := make([]error, len(c.nodes))
 	var wg sync.WaitGroup
 	for i, n := range c.nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			url := n.API + c.drv.HealthPath
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err == nil {
-				var resp *http.Response
-				if resp, err = c.drv.Client.Do(req); err == nil {
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout {
-						err = fmt.Errorf("answered %s", resp.Status)
-					}
-				}
+			a, err := c.caller.do(ctx, h, n.API, target.Vars{Member: n.ID})
+			if err == nil && (a.Code == http.StatusBadGateway || a.Code == http.StatusGatewayTimeout) {
+				err = fmt.Errorf("answered HTTP %d", a.Code)
 			}
 			if err != nil {
-				errs[i] = fmt.Errorf("%s (%s) stopped answering GET %s: %v", n.ID, n.API, c.drv.HealthPath, err)
+				errs[i] = fmt.Errorf("%s (%s) stopped answering %s: %v", n.ID, n.API, h.Describe(), err)
 			}
 		}()
 	}
@@ -113,30 +156,30 @@ func (c *external) Probe(ctx context.Context) []error {
 	return out
 }
 
-func (e *External) waitHealthy(ctx context.Context, base string) error {
-	url := base + e.HealthPath
-	return pollUntil(ctx, 200*time.Millisecond, nil, func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return fmt.Errorf("%s: %v", url, err)
-		}
-		resp, err := e.Client.Do(req)
-		if err != nil {
-			return fmt.Errorf("GET %s: %v", url, errors.Unwrap(err))
-		}
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("GET %s answered %s", url, resp.Status)
-		}
+func (c *external) observer() *observer {
+	return &observer{profile: c.drv.Profile, caller: c.caller, nodes: func() []Node { return c.nodes }}
+}
+
+// Status asks node n its view, through the profile's status request.
+func (c *external) Status(ctx context.Context, n Node) (MemberStatus, error) {
+	if c.drv.Profile.Status == nil {
+		return MemberStatus{}, ErrNoStatus
+	}
+	return c.observer().Status(ctx, n)
+}
+
+// Leader returns the node every node names as the leader.
+func (c *external) Leader(ctx context.Context) (Node, error) {
+	if c.drv.Profile.Status == nil {
+		return Node{}, ErrNoStatus
+	}
+	return c.observer().Leader(ctx)
+}
+
+// Healthy: a leader every node follows, every node caught up.
+func (c *external) Healthy(ctx context.Context) error {
+	if c.drv.Profile.Status == nil {
 		return nil
-	})
+	}
+	return c.observer().Healthy(ctx)
 }
-
-type external struct {
-	drv   *External
-	nodes []Node
-}
-
-func (c *external) Nodes() []Node               { return c.nodes }
-func (c *external) Stop(context.Context) error  { return nil }
-func (c *external) Settings() map[string]string { return map[string]string{"driver": "external"} }

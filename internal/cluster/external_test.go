@@ -37,8 +37,8 @@ func TestExternalProbeTellsDeadFromUnhappy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := NewExternal([]string{tt.url}, time.Second)
-			c := &external{drv: d, nodes: []Node{{ID: "node-1", API: tt.url}}}
+			d := NewExternal([]string{tt.url}, nil, time.Second)
+			c := &external{drv: d, caller: newCaller(0), nodes: []Node{{ID: "node-1", API: tt.url}}}
 			errs := c.Probe(context.Background())
 			if lost := len(errs) > 0; lost != tt.lost {
 				t.Fatalf("Probe = %v, want lost %v", errs, tt.lost)

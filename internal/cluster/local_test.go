@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/odbench/odbench/internal/cluster/clustertest"
+	"github.com/odbench/odbench/internal/target"
 )
 
 func TestMain(m *testing.M) {
@@ -35,21 +34,20 @@ func TestMain(m *testing.M) {
 // startCluster starts n nodes (fsync off: tests check behaviour, not
 // speed) in a temp root of the test and stops them when the test ends,
 // also on failure.
-func startCluster(t testing.TB, n int, nodeArgs ...string) *localCluster {
+func startCluster(t testing.TB, n int, nodeArgs ...string) *startedCluster {
 	t.Helper()
 	return startClusterArgs(t, n, append([]string{"--fsync=false"}, nodeArgs...))
 }
 
-func startClusterArgs(t testing.TB, n int, nodeArgs []string) *localCluster {
+func startClusterArgs(t testing.TB, n int, nodeArgs []string) *startedCluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d := NewLocal(LocalOptions{Binary: clustertest.Binary, TempRoot: t.TempDir(), NodeArgs: nodeArgs})
-	c, err := d.Start(ctx, n)
+	c, err := nodeStarter(t, t.TempDir(), nodeArgs).Start(ctx, n)
 	if err != nil {
 		t.Fatalf("starting %d nodes: %v", n, err)
 	}
-	lc := c.(*localCluster)
+	lc := c.(*startedCluster)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
@@ -58,6 +56,30 @@ func startClusterArgs(t testing.TB, n int, nodeArgs []string) *localCluster {
 		}
 	})
 	return lc
+}
+
+// nodeStarter starts clusters of the reference node through its target
+// profile, as odbench run does, with args on every member's command line.
+func nodeStarter(t testing.TB, root string, args []string) *Starter {
+	t.Helper()
+	p, err := target.Load("odbench-node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewStarter(StartOptions{Profile: p, Self: clustertest.Binary, TempRoot: root, ExtraArgs: args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// status is the part of the reference node's cluster status the tests read.
+type status struct {
+	LeaderID   string `json:"leader_id"`
+	Registered int    `json:"registered"`
+	Peers      []struct {
+		ID string `json:"id"`
+	} `json:"peers"`
 }
 
 var httpc = &http.Client{Timeout: 10 * time.Second}
@@ -90,12 +112,12 @@ func clusterStatus(t testing.TB, api string) status {
 	return st
 }
 
-func apiOf(c *localCluster, id string) string {
+func apiOf(c *startedCluster, id string) string {
 	p, _ := c.proc(id)
 	return p.apiURL()
 }
 
-func leaderOf(t testing.TB, c *localCluster) string {
+func leaderOf(t testing.TB, c *startedCluster) string {
 	t.Helper()
 	return clusterStatus(t, c.procs[0].apiURL()).LeaderID
 }
@@ -377,97 +399,5 @@ func TestRoundRobinSpreadsAndDrainStops(t *testing.T) {
 	counts = served(30)
 	if counts["n2"] != 0 || counts["n1"]+counts["n3"] != 30 {
 		t.Errorf("after draining n2: %v, want n2 to serve nothing", counts)
-	}
-}
-
-// helperStartAndWait runs in a child process: it starts a cluster, prints
-// its node PIDs and temp dir, and waits to be killed.
-func helperStartAndWait() {
-	d := NewLocal(LocalOptions{Binary: os.Getenv("ODBENCH_BIN"), TempRoot: os.Getenv("ODBENCH_TEST_ROOT"), NodeArgs: []string{"--fsync=false"}})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := d.Start(ctx, 2)
-	if err != nil {
-		fmt.Println("error:", err)
-		os.Exit(1)
-	}
-	for _, n := range c.Nodes() {
-		fmt.Println(n.PID)
-	}
-	fmt.Println("dir", c.(*localCluster).dir)
-	time.Sleep(time.Minute)
-}
-
-func TestNodesDieWithOdbench(t *testing.T) {
-	root := t.TempDir()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	helper := exec.Command(self, "-test.run=XXX")
-	helper.Env = append(os.Environ(), "ODBENCH_TEST_HELPER=start-and-wait", "ODBENCH_BIN="+clustertest.Binary, "ODBENCH_TEST_ROOT="+root)
-	out, err := helper.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := helper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = helper.Process.Kill(); _ = helper.Wait() })
-	var pids []int
-	var dir string
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "error:") {
-			t.Fatal(line)
-		}
-		if d, ok := strings.CutPrefix(line, "dir "); ok {
-			dir = d
-			break
-		}
-		pid, err := strconv.Atoi(line)
-		if err != nil {
-			t.Fatalf("helper said %q", line)
-		}
-		pids = append(pids, pid)
-	}
-	if len(pids) != 2 {
-		t.Fatalf("helper reported %d node PIDs, want 2", len(pids))
-	}
-	if err := helper.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = helper.Wait()
-	eventually(t, 5*time.Second, "nodes die with their odbench", func() error {
-		for _, pid := range pids {
-			if !processGone(pid) {
-				return fmt.Errorf("node %d still running", pid)
-			}
-		}
-		return nil
-	})
-	// The killed odbench could not remove its temp dir; the next start does.
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("expected the killed run's temp dir to remain until the next start: %v", err)
-	}
-	startClusterIn(t, root, 1)
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("stale temp dir %s of a killed run was not removed at the next start", dir)
-	}
-}
-
-func startClusterIn(t *testing.T, root string, n int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := NewLocal(LocalOptions{Binary: clustertest.Binary, TempRoot: root, NodeArgs: []string{"--fsync=false"}}).Start(ctx, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop, cancel2 := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel2()
-	if err := c.Stop(stop); err != nil {
-		t.Fatal(err)
 	}
 }

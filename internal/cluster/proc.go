@@ -17,8 +17,7 @@ import (
 	"time"
 )
 
-// supervisor runs the node processes of one cluster that odbench started
-// (the local and exec drivers share it): each in its own process group
+// supervisor runs the node processes of one cluster that odbench started: each in its own process group
 // with the parent-death signal, its output in a log file, the last lines
 // of its stderr kept for error messages, and state under a temp dir marked
 // with odbench's PID so a later run can remove it if this one is killed.
@@ -116,11 +115,13 @@ func (s *supervisor) eachOther(start func(p *proc) error) error {
 	return errors.Join(errs...)
 }
 
-// start starts bin with args for p in its own process group, dir as
-// working directory (empty: inherited) and extra environment. Every output
-// line goes to the node's log file unless onLine (called with stdout true
-// for stdout lines) consumes it. It returns a channel closed at exit.
-func (s *supervisor) start(p *proc, bin string, args []string, dir string, env []string,
+// start starts bin with args for p in its own process group (and, with a
+// cgroup directory's fd, in that cgroup from its first instruction), dir
+// as working directory (empty: inherited) and extra environment. Every
+// output line goes to the node's log file unless onLine (called with
+// stdout true for stdout lines) consumes it. It returns a channel closed
+// at exit.
+func (s *supervisor) start(p *proc, bin string, args []string, dir string, env []string, cgroupFD int,
 	onLine func(line string, stdout bool) bool) (<-chan struct{}, error) {
 	logFile, err := os.OpenFile(filepath.Join(s.logDir, p.id+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -128,7 +129,7 @@ func (s *supervisor) start(p *proc, bin string, args []string, dir string, env [
 	}
 	tail := newTailBuffer(20)
 	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = procAttr()
+	cmd.SysProcAttr = procAttr(cgroupFD)
 	cmd.Dir = dir
 	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...)

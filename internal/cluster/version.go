@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,23 +20,9 @@ type Versioner interface {
 }
 
 var (
-	_ Versioner = (*Local)(nil)
-	_ Versioner = (*Exec)(nil)
+	_ Versioner = (*Starter)(nil)
 	_ Versioner = (*External)(nil)
 )
-
-// Version runs `BINARY version`, the odbench build the nodes run.
-func (l *Local) Version(ctx context.Context) (string, error) {
-	return commandVersion(ctx, []string{l.opt.Binary, "version"})
-}
-
-// Version runs cluster.exec.version_command, if one is configured.
-func (e *Exec) Version(ctx context.Context) (string, error) {
-	if len(e.opt.VersionCommand) == 0 {
-		return "", errors.New("no cluster.exec.version_command is configured (for example [\"/path/node\", \"--version\"])")
-	}
-	return commandVersion(ctx, e.opt.VersionCommand)
-}
 
 // Version asks the first node's GET /api/v1/version.
 func (e *External) Version(ctx context.Context) (string, error) {
@@ -48,7 +33,7 @@ func (e *External) Version(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	resp, err := e.Client.Do(req)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
 	if err != nil {
 		return "", fmt.Errorf("GET %s: %w", url, err)
 	}

@@ -27,7 +27,7 @@ var categoryAliases = map[string]string{
 }
 
 // drivers lists the cluster drivers.
-var drivers = []string{"local", "exec", "external"}
+var drivers = []string{"local", "external"}
 
 // Config is the whole effective configuration of one odbench invocation.
 type Config struct {
@@ -154,10 +154,10 @@ type LoadBalance struct {
 // Inference configures the inference category and the api category's
 // generate and chat scenarios.
 type Inference struct {
-	// API is the inference API the target speaks: "ollama" (native NDJSON
-	// streams: /api/generate) or "openai" (OpenAI-compatible server-sent
-	// events: /v1/chat/completions, as vLLM, llama.cpp, SGLang, TGI and
-	// Ollama serve).
+	// API overrides the inference API of the target profile: "ollama"
+	// (native NDJSON streams: /api/generate) or "openai" (OpenAI-compatible
+	// server-sent events: /v1/chat/completions, as vLLM, llama.cpp,
+	// SGLang, TGI and Ollama serve); empty: the profile's.
 	API string `mapstructure:"api" json:"api"`
 	// OpenAIRoute picks the OpenAI-compatible route: "chat"
 	// (/v1/chat/completions) or "completions" (/v1/completions).
@@ -204,64 +204,42 @@ type Targets struct {
 	RecoveryTime time.Duration `mapstructure:"recovery_time" json:"recovery_time"`
 }
 
-// Cluster selects and configures the cluster driver.
+// Cluster says what system is measured and how odbench reaches it.
 type Cluster struct {
+	// Target names the target profile: a built-in one (odbench-node,
+	// etcd, ollama-distributed, ollama, openai, ...) or a profile file's
+	// path. The profile says how to start, form, observe and drive the
+	// system (configs/targets/).
+	Target string `mapstructure:"target" json:"target"`
+	// Driver is "local" (odbench starts clusters of the profile on this
+	// machine, through its start section) or "external" (a running
+	// cluster at Targets).
 	Driver string `mapstructure:"driver" json:"driver"`
 	// Targets are the node API URLs of an external cluster.
 	Targets []string `mapstructure:"targets" json:"targets"`
-	// StartTimeout bounds cluster start-up (to leader and full membership).
+	// StartTimeout bounds cluster start-up (until the profile's ready
+	// conditions hold).
 	StartTimeout time.Duration `mapstructure:"start_timeout" json:"start_timeout"`
 	// SettleTimeout bounds how long a cluster may take, after a scenario,
 	// to have a leader every member follows and every member caught up
 	// with its commit index. Past it the scenario failed for leaving the
 	// cluster unhealthy, and the cluster is started again for the next.
 	SettleTimeout time.Duration `mapstructure:"settle_timeout" json:"settle_timeout"`
-	// Ready are conditions every node's answers must meet before an exec
-	// or external cluster counts as formed (the local driver checks its
-	// own nodes more strictly).
-	Ready []ReadyCondition `mapstructure:"ready" json:"ready,omitempty"`
 	// RateLimit is the target's per-client request limit ("100/min",
-	// "5/s"); when set, closed loops become open loops paced below it and
-	// open loops are capped to it, their throughput marked as the limit's.
+	// "5/s"), overriding the profile's; when set, closed loops become
+	// open loops paced below it, open loops are capped to it, their
+	// throughput marked as the limit's, and odbench's own polling is paced
+	// below it too.
 	RateLimit string `mapstructure:"rate_limit" json:"rate_limit,omitempty"`
-	// AllowUnformed measures a cluster that did not meet Ready anyway,
-	// marked as such, instead of skipping it (exit 3).
+	// AllowUnformed measures a cluster that did not meet the profile's
+	// ready conditions anyway, marked as such, instead of skipping it
+	// (exit 3).
 	AllowUnformed bool  `mapstructure:"allow_unformed" json:"allow_unformed,omitempty"`
 	Local         Local `mapstructure:"local" json:"local"`
-	Exec          Exec  `mapstructure:"exec" json:"exec"`
 }
 
-// ReadyCondition is one condition of cluster.ready: the JSON at URL (a
-// template over .APIURL, each node's API base URL, and .Size), at the
-// dotted Path, compared by exactly one of CountAtLeast (a template),
-// Equals or NotEquals.
-type ReadyCondition struct {
-	URL          string  `mapstructure:"url" json:"url"`
-	Path         string  `mapstructure:"path" json:"path"`
-	CountAtLeast string  `mapstructure:"count_at_least" json:"count_at_least,omitempty"`
-	Equals       *string `mapstructure:"equals" json:"equals,omitempty"`
-	NotEquals    *string `mapstructure:"not_equals" json:"not_equals,omitempty"`
-}
-
-// Exec configures the exec driver: any node binary from templates (Go
-// text/template over ID, Index, DataDir, APIPort, P2PPort, RaftPort,
-// WebPort, JoinAddr, Peers, First, Captured).
-type Exec struct {
-	Command         []string          `mapstructure:"command" json:"command"`
-	Env             map[string]string `mapstructure:"env" json:"env"`
-	APIURL          string            `mapstructure:"api_url" json:"api_url"`
-	HealthURL       string            `mapstructure:"health_url" json:"health_url"`
-	ReadyPattern    string            `mapstructure:"ready_pattern" json:"ready_pattern"`
-	ClusterReadyURL string            `mapstructure:"cluster_ready_url" json:"cluster_ready_url"`
-	Capture         map[string]string `mapstructure:"capture" json:"capture"`
-	ConfigFile      string            `mapstructure:"config_file" json:"config_file"`
-	ConfigTemplate  string            `mapstructure:"config_template" json:"config_template"`
-	// VersionCommand prints the node binary's version (argv, no shell),
-	// recorded in the results as the target's build.
-	VersionCommand []string `mapstructure:"version_command" json:"version_command"`
-}
-
-// Local configures the embedded reference node started by the local driver.
+// Local configures the reference node when the target is odbench-node:
+// arguments added to every member's command line.
 type Local struct {
 	// Fsync makes Raft's log store sync every write (true is the honest default).
 	Fsync bool `mapstructure:"fsync" json:"fsync"`
@@ -320,7 +298,7 @@ func Default() Config {
 			StepStartRate: 100, StepIncrement: 200, StepDuration: 2 * time.Second, MaxSteps: 10,
 		},
 		LoadBalance: LoadBalance{Policies: slices.Clone(policies), ClientsPerSlot: 2},
-		Inference: Inference{API: "ollama", OpenAIRoute: "chat", Model: "odbench-bench", NumPredict: 16, Prompt: "Why is the sky blue? Answer in one sentence.",
+		Inference: Inference{OpenAIRoute: "chat", Model: "odbench-bench", NumPredict: 16, Prompt: "Why is the sky blue? Answer in one sentence.",
 			Rate: 20, SLOTTFT: 500 * time.Millisecond, SLOTPOT: 50 * time.Millisecond},
 		Memory: Memory{LeakSlopeMBPerMin: 5, MinDuration: 10 * time.Second},
 		Faults: defaultFaults(),
@@ -356,6 +334,7 @@ func Default() Config {
 			},
 		},
 		Cluster: Cluster{
+			Target:        "odbench-node",
 			Driver:        "local",
 			StartTimeout:  30 * time.Second,
 			SettleTimeout: 15 * time.Second,

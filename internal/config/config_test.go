@@ -42,7 +42,7 @@ func TestValidate(t *testing.T) {
 		{"bad target url", func(c *Config) { c.Cluster.Driver, c.Cluster.Targets = "external", []string{"127.0.0.1:80"} },
 			[]string{`cluster.targets: must hold http:// or https:// URLs, but is "127.0.0.1:80"`}},
 		{"unknown driver", func(c *Config) { c.Cluster.Driver = "k8s" },
-			[]string{`cluster.driver: unknown driver "k8s"; valid drivers are local, exec, external`}},
+			[]string{`cluster.driver: unknown driver "k8s"; valid drivers are local, external`}},
 		{"bad alert", func(c *Config) { c.Monitor.Alerts[0].Metric = "cpu"; c.Monitor.Alerts[0].Condition = "=" },
 			[]string{`monitor.alerts[0].metric: unknown metric "cpu"`, `monitor.alerts[0].condition: must be ">" or "<"`}},
 		{"bad regression metric", func(c *Config) { c.Regression.Metrics["latency"] = 5 },
@@ -182,7 +182,7 @@ func TestValidateOrderIsStable(t *testing.T) {
 // FuzzCheckFile: any bytes given as a config file get an error or none,
 // never a panic, and a syntax error always names the file.
 func FuzzCheckFile(f *testing.F) {
-	for _, name := range []string{"benchmark_config", "quick", "full", "ci", "exec-ollama-distributed"} {
+	for _, name := range []string{"benchmark_config", "quick", "full", "ci"} {
 		if b, err := os.ReadFile("../../configs/" + name + ".yaml"); err == nil {
 			f.Add(b)
 		}

@@ -2,11 +2,13 @@ package config
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -116,17 +118,31 @@ func (CustomVars) Rand(n int) int {
 	return rand.IntN(n)
 }
 
-// templateFuncs are the functions a custom request's templates can call:
-// json writes a value as JSON ({{json .Data.prompt}} is a quoted, escaped
-// string).
-var templateFuncs = template.FuncMap{"json": func(v any) (string, error) {
-	b, err := json.Marshal(v)
-	return string(b), err
-}}
+// TemplateFuncs are the functions a custom request's templates (and a
+// target profile's) can call, for the encodings real APIs want:
+//
+//	json .Data.prompt   the value as JSON: a quoted, escaped string
+//	b64enc .Key         base64 (standard, padded), as etcd's JSON gateway wants keys and values
+//	b64dec "dGV4dA=="   its inverse
+//	urlquery .Key       escaped for a query parameter
+//	pathescape .Key     escaped for one path segment
+var TemplateFuncs = template.FuncMap{
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+	"b64enc": func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
+	"b64dec": func(s string) (string, error) {
+		b, err := base64.StdEncoding.DecodeString(s)
+		return string(b), err
+	},
+	"urlquery":   url.QueryEscape,
+	"pathescape": url.PathEscape,
+}
 
 // ParseTemplate parses one of a custom request's templates.
 func ParseTemplate(name, text string) (*template.Template, error) {
-	return template.New(name).Option("missingkey=error").Funcs(templateFuncs).Parse(text)
+	return template.New(name).Option("missingkey=error").Funcs(TemplateFuncs).Parse(text)
 }
 
 // LoadData reads a custom scenario's data file: CSV with a header row, or

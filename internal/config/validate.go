@@ -177,8 +177,8 @@ func (lb LoadBalance) validate(p *problems) {
 }
 
 func (in Inference) validate(p *problems) {
-	if in.API != "ollama" && in.API != "openai" {
-		p.bad("inference.api", fmt.Sprintf("%q", in.API), `must be "ollama" or "openai"`)
+	if in.API != "" && in.API != "ollama" && in.API != "openai" {
+		p.bad("inference.api", fmt.Sprintf("%q", in.API), `must be "ollama", "openai" or empty (the target profile's)`)
 	}
 	if in.OpenAIRoute != "chat" && in.OpenAIRoute != "completions" {
 		p.bad("inference.openai_route", fmt.Sprintf("%q", in.OpenAIRoute), `must be "chat" or "completions"`)
@@ -313,15 +313,11 @@ func (cl Cluster) validate(p *problems) {
 			p.add(fmt.Errorf("cluster.rate_limit: %v", err))
 		}
 	}
-	if len(cl.Ready) > 0 && cl.Driver == "local" {
-		p.bad("cluster.ready", fmt.Sprintf("%d conditions", len(cl.Ready)),
-			"applies to the exec and external drivers; the local driver waits for one leader, every voter and every gossip member itself")
+	if cl.Target == "" {
+		p.bad("cluster.target", `""`, "must name a target profile (odbench-node, etcd, ... or a profile file)")
 	}
 	if !slices.Contains(drivers, cl.Driver) {
 		p.add(fmt.Errorf("cluster.driver: unknown driver %q; valid drivers are %s", cl.Driver, strings.Join(drivers, ", ")))
-	}
-	if cl.Driver == "exec" && len(cl.Exec.Command) == 0 {
-		p.bad("cluster.exec.command", "[]", `must name the node binary and its arguments when cluster.driver is "exec"`)
 	}
 	if cl.Driver == "external" && len(cl.Targets) == 0 {
 		p.bad("cluster.targets", "[]", `must list node URLs when cluster.driver is "external" (or pass --targets)`)
@@ -368,7 +364,7 @@ func (l Local) validateTimings(p *problems) {
 
 func (ab AB) validate(p *problems, driver string) {
 	if ab.Binary != "" && driver == "external" {
-		p.bad("ab.binary", fmt.Sprintf("%q", ab.Binary), "needs the local or exec driver: odbench cannot start nodes of an external cluster")
+		p.bad("ab.binary", fmt.Sprintf("%q", ab.Binary), "needs the local driver: odbench cannot start nodes of an external cluster")
 	}
 	if ab.Binary == "" && (len(ab.BaselineArgs) > 0 || len(ab.CurrentArgs) > 0) {
 		p.bad("ab.baseline_args and ab.current_args", fmt.Sprintf("%v and %v", ab.BaselineArgs, ab.CurrentArgs), "need ab.binary (run --ab OLD_BINARY)")

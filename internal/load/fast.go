@@ -193,17 +193,55 @@ func (f *FastClient) Do(ctx context.Context, method, url string, body []byte, re
 	}
 	code := resp.StatusCode()
 	if code < 200 || code > 299 {
-		body := resp.Body()
-		se := &StatusError{Code: code, RetryAfter: string(resp.Header.Peek("Retry-After")), Body: string(body[:min(len(body), maxErrorBody)])}
-		if code == fasthttp.StatusTooManyRequests {
-			se.RateLimit = rateLimitOf(func(h string) string { return string(resp.Header.Peek(h)) })
-		}
-		return se
+		return StatusErrorOf(code, func(h string) string { return string(resp.Header.Peek(h)) }, resp.Body())
 	}
 	if read != nil {
 		return read(code, resp.Body())
 	}
 	return nil
+}
+
+// Send sends one request with headers and hands any answer, whatever its
+// status, to judge, which decides whether it is a success (the status,
+// headers and body are only valid during the call); only failures to get
+// an answer at all are Send's own errors. judge may return StatusErrorOf
+// for an answer that is an error of the target.
+func (f *FastClient) Send(ctx context.Context, method, url string, headers map[string]string, body []byte,
+	judge func(code int, header func(string) string, body []byte) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(method)
+	req.SetRequestURI(url)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	if body != nil {
+		req.SetBodyRaw(body)
+	}
+	var err error
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < f.timeout {
+		err = f.c.DoDeadline(req, resp, d)
+	} else {
+		err = f.c.DoTimeout(req, resp, f.timeout)
+	}
+	if err != nil {
+		return err
+	}
+	return judge(resp.StatusCode(), func(h string) string { return string(resp.Header.Peek(h)) }, resp.Body())
+}
+
+// StatusErrorOf is the StatusError of an answer a caller judged an error.
+func StatusErrorOf(code int, header func(string) string, body []byte) *StatusError {
+	se := &StatusError{Code: code, RetryAfter: header("Retry-After"), Body: string(body[:min(len(body), maxErrorBody)])}
+	if code == fasthttp.StatusTooManyRequests {
+		se.RateLimit = rateLimitOf(header)
+	}
+	return se
 }
 
 // Close closes idle connections; fasthttp's cleaner goroutines for them

@@ -29,6 +29,8 @@ type ClusterStatus struct {
 	Fsync         bool         `json:"fsync"`
 	// Registered counts the nodes in the Raft node registry.
 	Registered int `json:"registered"`
+	// AliveMembers counts the gossip members this node sees alive.
+	AliveMembers int `json:"alive_members"`
 }
 
 // Peer is a Raft voter.
@@ -47,6 +49,11 @@ func (n *Node) clusterStatus(w http.ResponseWriter, r *http.Request) {
 	addr, _ := n.raft.LeaderWithID()
 	st.LeaderRaft = string(addr)
 	st.LeaderID, st.LeaderAPI, _ = n.leaderAPI()
+	for _, m := range st.Members {
+		if m.State == "alive" {
+			st.AliveMembers++
+		}
+	}
 	if f := n.raft.GetConfiguration(); f.Error() == nil {
 		for _, s := range f.Configuration().Servers {
 			st.Peers = append(st.Peers, Peer{ID: string(s.ID), Address: string(s.Address), Suffrage: s.Suffrage.String()})

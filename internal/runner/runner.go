@@ -19,6 +19,7 @@ import (
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/metrics"
 	"github.com/odbench/odbench/internal/scenarios"
+	"github.com/odbench/odbench/internal/target"
 )
 
 // Sentinel errors of a run.
@@ -35,7 +36,10 @@ var (
 
 // Options configure a Runner.
 type Options struct {
-	Config     *config.Config
+	Config *config.Config
+	// Target is the profile of the system measured (nil: the reference
+	// node's).
+	Target     *target.Profile
 	Driver     cluster.Driver
 	ResultsDir string
 	Tool       metrics.Tool
@@ -108,6 +112,13 @@ func New(opt Options) (*Runner, error) {
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Target == nil {
+		p, err := target.Load("odbench-node")
+		if err != nil {
+			return nil, err
+		}
+		opt.Target = p
 	}
 	sizes := cfg.System.ClusterSizes
 	if cfg.Cluster.Driver == "external" {
@@ -271,7 +282,7 @@ sizes:
 // probe asks the target which route families it serves and says up front
 // which scenarios will be skipped for it.
 func (r *Runner) probe(ctx context.Context, c cluster.Cluster, label string) scenarios.Capabilities {
-	caps := scenarios.Probe(ctx, c, r.opt.Config)
+	caps := scenarios.Probe(ctx, c, r.opt.Config, r.opt.Target)
 	for _, f := range caps.Families() {
 		var names []string
 		for _, spec := range r.specs {

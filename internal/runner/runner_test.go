@@ -19,14 +19,15 @@ import (
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/metrics"
 	"github.com/odbench/odbench/internal/scenarios"
+	"github.com/odbench/odbench/internal/target"
 )
 
 // TestMain builds odbench once, for the tests that start real nodes.
 func TestMain(m *testing.M) { os.Exit(clustertest.MainWithLeakCheck(m)) }
 
-// target serves ollama-distributed's health and status; status answers
+// fakeTarget serves ollama-distributed's health and status; status answers
 // with statusCode.
-func target(t *testing.T, statusCode int) *httptest.Server {
+func fakeTarget(t *testing.T, statusCode int) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -56,7 +57,7 @@ func options(t *testing.T, urls []string, scenarios ...string) Options {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	return Options{Config: &cfg, Driver: cluster.NewExternal(urls, cfg.Cluster.StartTimeout), ResultsDir: t.TempDir(),
+	return Options{Config: &cfg, Driver: cluster.NewExternal(urls, nil, cfg.Cluster.StartTimeout), ResultsDir: t.TempDir(),
 		Tool: metrics.Tool{Name: "odbench", Version: "test"}}
 }
 
@@ -84,7 +85,7 @@ func runIt(t *testing.T, ctx context.Context, opt Options) (*metrics.Run, error)
 }
 
 func TestRunOK(t *testing.T) {
-	srv := target(t, 200)
+	srv := fakeTarget(t, 200)
 	run, err := runIt(t, context.Background(), options(t, []string{srv.URL}, "api/health_check/clients=2"))
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +103,7 @@ func TestRunOK(t *testing.T) {
 }
 
 func TestFailedScenarioDoesNotStopTheRun(t *testing.T) {
-	srv := target(t, 500)
+	srv := fakeTarget(t, 500)
 	run, err := runIt(t, context.Background(), options(t, []string{srv.URL}, "api/cluster_status/clients=2", "api/health_check/clients=2"))
 	if !errors.Is(err, ErrScenariosFailed) {
 		t.Fatalf("err = %v, want ErrScenariosFailed", err)
@@ -123,7 +124,7 @@ func TestFailedScenarioDoesNotStopTheRun(t *testing.T) {
 // one that fails a request in 500 stays ok, under the 1% target.
 func TestErrorRateDecides(t *testing.T) {
 	t.Run("target dies mid-run", func(t *testing.T) {
-		srv := target(t, 200)
+		srv := fakeTarget(t, 200)
 		time.AfterFunc(200*time.Millisecond, srv.Close)
 		run, err := runIt(t, context.Background(), options(t, []string{srv.URL}, "api/cluster_status/clients=2"))
 		if !errors.Is(err, ErrScenariosFailed) {
@@ -154,7 +155,7 @@ func TestErrorRateDecides(t *testing.T) {
 }
 
 func TestFailFast(t *testing.T) {
-	srv := target(t, 500)
+	srv := fakeTarget(t, 500)
 	opt := options(t, []string{srv.URL}, "api/cluster_status")
 	opt.Config.Execution.FailFast = true
 	run, err := runIt(t, context.Background(), opt)
@@ -240,7 +241,7 @@ func TestRateLimitPacesTheLoad(t *testing.T) {
 }
 
 func TestInterruptedWritesPartialResults(t *testing.T) {
-	srv := target(t, 200)
+	srv := fakeTarget(t, 200)
 	opt := options(t, []string{srv.URL}, "api/health_check", "api/cluster_status")
 	opt.Config.Execution.Duration = 5 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())
@@ -296,7 +297,7 @@ func TestJudgeSteal(t *testing.T) {
 		steal := tc.steal
 		res := &metrics.Scenario{Status: metrics.StatusOK, Resources: &metrics.Resources{
 			Host: &metrics.HostResources{Samples: 4, CPUPercentMean: 40, StealPercentMean: &steal, StealPercentMax: &steal}}}
-		judge(res, &cfg)
+		judge(res, &cfg, "")
 		if res.HostBound != tc.wantBound {
 			t.Errorf("steal %v%%: host-bound = %v, want %v", steal, res.HostBound, tc.wantBound)
 		}
@@ -313,7 +314,7 @@ func TestJudgeSteal(t *testing.T) {
 // TestSeedRecorded: the run's seed and every repetition's (derived from
 // it) are in the results; the same execution.seed gives the same ones.
 func TestSeedRecorded(t *testing.T) {
-	srv := target(t, 200)
+	srv := fakeTarget(t, 200)
 	seeds := func(seed uint64) (uint64, []uint64) {
 		opt := options(t, []string{srv.URL}, "api/health_check/clients=2")
 		opt.Config.Execution.Seed = seed
@@ -344,7 +345,7 @@ func TestABPlanAlternates(t *testing.T) {
 	t.Parallel()
 	cfg := config.Default()
 	cfg.Execution.Count = 4
-	cur, base := cluster.NewExternal([]string{"http://127.0.0.1:1"}, time.Second), cluster.NewExternal([]string{"http://127.0.0.1:2"}, time.Second)
+	cur, base := cluster.NewExternal([]string{"http://127.0.0.1:1"}, nil, time.Second), cluster.NewExternal([]string{"http://127.0.0.1:2"}, nil, time.Second)
 	r := &Runner{opt: Options{Config: &cfg, Driver: cur, Baseline: &Side{Driver: base}}}
 	var got []string
 	for _, p := range r.plans(3) {
@@ -368,7 +369,7 @@ func TestABPlanAlternates(t *testing.T) {
 // TestPanicInFinishStillWritesResults: a scenario whose finish step panics
 // fails with the panic, the run goes on, and the results file is written.
 func TestPanicInFinishStillWritesResults(t *testing.T) {
-	srv := target(t, 200)
+	srv := fakeTarget(t, 200)
 	opt := options(t, []string{srv.URL}, "api/health_check/clients=2")
 	r, err := New(opt)
 	if err != nil {
@@ -392,10 +393,11 @@ func TestPanicInFinishStillWritesResults(t *testing.T) {
 	}
 }
 
-// dyingNode is an exec node program: `odbench node` behind a wrapper that,
-// the first time it runs node n2, prints a panic line and dies after the
-// given delay.
-func dyingNode(t *testing.T, delay string) cluster.ExecOptions {
+// dyingNode starts clusters of odbench's node through its built-in
+// profile, each member behind a wrapper that, the first time it runs
+// member n2, prints a panic line and kills it after the given delay.
+func dyingNode(t *testing.T, delay string) cluster.Driver {
+	t.Helper()
 	dir := t.TempDir()
 	wrapper := filepath.Join(dir, "node.sh")
 	script := `#!/bin/sh
@@ -412,16 +414,17 @@ exec "$@"
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return cluster.ExecOptions{
-		Command: []string{wrapper, "{{.ID}}", filepath.Join(dir, "died-once"), delay,
-			clustertest.Binary, "node", "--id", "{{.ID}}", "--data-dir", "{{.DataDir}}/data",
-			"--api-port", "{{.APIPort}}", "--raft-port", "{{.RaftPort}}", "--gossip-port", "{{.P2PPort}}", "--fsync=false",
-			"{{if eq .Index 1}}--bootstrap{{else}}--join=http://{{.JoinAddr}}{{end}}"},
-		HealthURL:       "http://127.0.0.1:{{.APIPort}}/api/v1/health",
-		ClusterReadyURL: "http://127.0.0.1:{{.APIPort}}/api/v1/cluster/leader",
-		TempRoot:        t.TempDir(),
-		LogDir:          t.TempDir(),
+	p, err := target.Load("odbench-node")
+	if err != nil {
+		t.Fatal(err)
 	}
+	p.Start.Command = append([]string{wrapper, "{{.ID}}", filepath.Join(dir, "died-once"), delay}, p.Start.Command...)
+	d, err := cluster.NewStarter(cluster.StartOptions{Profile: p, Self: clustertest.Binary,
+		ExtraArgs: []string{"--fsync=false"}, TempRoot: t.TempDir(), LogDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // TestNodeDeathFailsItsScenario: a node that dies mid-scenario fails
@@ -454,7 +457,7 @@ func TestNodeDeathFailsItsScenario(t *testing.T) {
 // answering is named, and the scenarios after it are skipped with that
 // reason; the run exits as for an unreachable target.
 func TestExternalNodeStopsAnswering(t *testing.T) {
-	srv := target(t, 200)
+	srv := fakeTarget(t, 200)
 	time.AfterFunc(300*time.Millisecond, srv.Close)
 	run, err := runIt(t, context.Background(), options(t, []string{srv.URL}, "api/cluster_status/clients=2", "api/health_check/clients=2"))
 	if !errors.Is(err, cluster.ErrStart) {
@@ -470,20 +473,17 @@ func TestExternalNodeStopsAnswering(t *testing.T) {
 	}
 }
 
-// deathPlan is two scenarios on an exec cluster of 2 whose node n2 dies
+// deathPlan is two scenarios on a started cluster of 2 whose node n2 dies
 // 2.5 s into the first.
 func deathPlan(t *testing.T) (cluster.Driver, config.Config) {
 	t.Helper()
-	d, err := cluster.NewExec(dyingNode(t, "2.5"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := dyingNode(t, "2.5")
 	cfg := config.Default()
 	cfg.OnlyCategories([]string{"api"})
 	cfg.Execution.Duration, cfg.Execution.WarmupDuration = 3*time.Second, 0
 	cfg.Execution.Scenarios = []string{"api/health_check/clients=1", "api/cluster_status/clients=1"}
 	cfg.System.ClusterSizes, cfg.System.ConcurrencyLevels = []int{2}, []int{1}
-	cfg.Cluster.Driver = "exec"
+	cfg.Cluster.Driver = "local"
 	return d, cfg
 }
 
@@ -548,10 +548,10 @@ func (d *sickDriver) Start(ctx context.Context, n int) (cluster.Cluster, error) 
 // wrong; the cluster is started again, and the next scenario runs on a
 // healthy one and passes.
 func TestUnsettledClusterFailsTheScenarioThatLeftIt(t *testing.T) {
-	srv := target(t, 200)
+	srv := fakeTarget(t, 200)
 	opt := options(t, []string{srv.URL}, "api/health_check/clients=2", "api/cluster_status/clients=2")
 	opt.Config.Cluster.SettleTimeout = 200 * time.Millisecond
-	d := &sickDriver{External: cluster.NewExternal([]string{srv.URL}, opt.Config.Cluster.StartTimeout)}
+	d := &sickDriver{External: cluster.NewExternal([]string{srv.URL}, nil, opt.Config.Cluster.StartTimeout)}
 	opt.Driver = d
 	run, err := runIt(t, context.Background(), opt)
 	if !errors.Is(err, ErrScenariosFailed) {

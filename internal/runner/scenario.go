@@ -39,7 +39,7 @@ func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Clus
 		return skip(fmt.Sprintf("needs at least %d nodes; this cluster has %d", spec.MinNodes, size))
 	}
 	if missing := cluster.Missing(c, spec.Needs); len(missing) > 0 {
-		return skip(fmt.Sprintf("the %s driver cannot %v nodes", driver.Name(), missing))
+		return skip(strings.Join(missing, "; "))
 	}
 	if why := caps.Missing(spec); why != "" {
 		return skip(why)
@@ -74,6 +74,7 @@ func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Clus
 	sampler := metrics.StartSampler(sctx, sampleInterval(cfg), procs)
 	env := scenarios.NewEnv(cfg, r.opt.Log.With("scenario", spec.Name, "size", size), spec,
 		filepath.Join(runDir, fmt.Sprintf("size-%d", size)), seed)
+	env.Target = r.opt.Target
 	env.SlotStart = slot
 	err := safeRun(sctx, spec, env, c)
 	sampler.Stop()
@@ -115,14 +116,18 @@ func (r *Runner) runOne(ctx context.Context, spec scenarios.Spec, c cluster.Clus
 			res.Status, res.Error = metrics.StatusFailed, err.Error()
 		}
 	}
-	judge(&res, cfg)
+	limit := cfg.Cluster.RateLimit
+	if limit == "" && r.opt.Target != nil {
+		limit = r.opt.Target.RateLimit
+	}
+	judge(&res, cfg, limit)
 	return res
 }
 
 // rateLimitWarning says, once per scenario, that the target rate-limited
 // the load and what it said of its limit: the requests it accepted per
 // minute from this client, Retry-After and the X-RateLimit-* headers.
-func rateLimitWarning(res *metrics.Scenario, ok, limited, errs int64) string {
+func rateLimitWarning(res *metrics.Scenario, ok, limited, errs int64, configured string) string {
 	msg := fmt.Sprintf("%d of %d requests were rate-limited (HTTP 429): the target limits requests per client, so these are not throughput", limited, ok+errs)
 	if res.RateLimit == nil {
 		res.RateLimit = &metrics.RateLimit{}
@@ -142,6 +147,10 @@ func rateLimitWarning(res *metrics.Scenario, ok, limited, errs int64) string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		msg += fmt.Sprintf("; %s: %s", k, rl.Headers[k])
+	}
+	if configured != "" {
+		// Advice never names a setting that is already set.
+		return msg + fmt.Sprintf("; the load was paced below the rate limit of %s and was still limited: the target's limit is lower, or other clients share it (set cluster.rate_limit lower)", configured)
 	}
 	return msg + "; set cluster.rate_limit (ollama-distributed allows 100/min per client IP) to pace the load below the limit"
 }
@@ -180,7 +189,7 @@ func safeRun(ctx context.Context, spec scenarios.Spec, env *scenarios.Env, c clu
 // judge adds the runner's own findings to a finished scenario, then sets
 // its verdict (metrics.Judge): failed checks of severity fail, requests
 // failing above targets.error_rate_percent, or every request failing.
-func judge(res *metrics.Scenario, cfg *config.Config) {
+func judge(res *metrics.Scenario, cfg *config.Config, rateLimit string) {
 	if warnings := metrics.HostWarnings(res.Resources, cfg.Execution.HostCPUWarnPercent, cfg.Execution.HostStealWarnPercent); len(warnings) > 0 {
 		res.HostBound = true
 		res.Warnings = append(res.Warnings, warnings...)
@@ -199,7 +208,7 @@ func judge(res *metrics.Scenario, cfg *config.Config) {
 		}
 	}
 	if limited > 0 {
-		res.Warnings = append(res.Warnings, rateLimitWarning(res, ok, limited, errs))
+		res.Warnings = append(res.Warnings, rateLimitWarning(res, ok, limited, errs, rateLimit))
 	}
 	if rl := res.RateLimit; rl != nil && rl.Capped != "" {
 		res.Warnings = append(res.Warnings, "throughput capped by the target's rate limit, not measured: "+rl.Capped)

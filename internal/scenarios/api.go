@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,16 +12,23 @@ import (
 	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/load"
+	"github.com/odbench/odbench/internal/target"
 )
 
-// apiEndpoint is one read-only endpoint of ollama-distributed's API.
-type apiEndpoint struct {
-	name, path string
-}
-
-var apiReadEndpoints = []apiEndpoint{
-	{"health_check", "/api/v1/health"},
-	{"cluster_status", "/api/v1/cluster/status"},
+// apiReads are the single-request api scenarios: a member's health
+// request and its status request, as the target profile spells them.
+var apiReads = []struct {
+	name    string
+	request func(p *target.Profile) *target.Request
+	what    string
+}{
+	{"health_check", func(p *target.Profile) *target.Request { return p.Health }, "health"},
+	{"cluster_status", func(p *target.Profile) *target.Request {
+		if p.Status == nil {
+			return nil
+		}
+		return &p.Status.Request
+	}, "status"},
 }
 
 // apiEndpoints: the older framework's API list. health_check and
@@ -80,11 +86,15 @@ type apiMix struct {
 
 func apiMixes(cfg *config.Config) []apiMix {
 	var out []apiMix
-	for _, ep := range apiReadEndpoints {
+	for _, ep := range apiReads {
 		out = append(out, apiMix{name: ep.name, rate: cfg.API.OpenLoopRate,
 			setup: func(ctx context.Context, env *Env, c cluster.Cluster, conns int) ([]load.Operation, func(), error) {
+				r := ep.request(env.Target)
+				if r == nil {
+					return nil, nil, Skip("the %s profile has no %s request", env.Target.Name, ep.what)
+				}
 				client := env.FastClient(conns)
-				return []load.Operation{getEach(ep.name, ep.path, client, c.Nodes())}, client.Close, nil
+				return []load.Operation{requestEach(ep.name, r, client, c.Nodes())}, client.Close, nil
 			}})
 	}
 	out = append(out,
@@ -101,11 +111,11 @@ func apiMixes(cfg *config.Config) []apiMix {
 // undrained afterwards.
 func nodeOperations(ctx context.Context, env *Env, c cluster.Cluster, conns int) ([]load.Operation, func(), error) {
 	client := env.FastClient(conns)
-	api := NewAPI(client)
+	api := env.API(client)
 	nodes := c.Nodes()
 	if err := api.Undrain(ctx, nodes[0].API, nodes[0].ID); errors.Is(err, ErrUnsupported) {
 		client.Close()
-		return nil, nil, Skip("the target cannot drain nodes (POST /api/v1/nodes/{id}/undrain)")
+		return nil, nil, Skip("the target cannot drain nodes: %v", err)
 	} else if err != nil {
 		client.Close()
 		return nil, nil, fmt.Errorf("probe undrain: %w", err)
@@ -122,12 +132,18 @@ func nodeOperations(ctx context.Context, env *Env, c cluster.Cluster, conns int)
 		}
 		client.Close()
 	}
-	return []load.Operation{
-		{Name: "list", Weight: 8, Do: func(ctx context.Context) error { return client.Get(ctx, pick().API+"/api/v1/nodes") }},
-		{Name: "get", Weight: 8, Do: func(ctx context.Context) error {
-			n := pick()
-			return client.Get(ctx, n.API+"/api/v1/nodes/"+n.ID)
-		}},
+	list, err := api.Op("list", "nodes_list", func() (string, target.Vars) { return pick().API, target.Vars{} })
+	if err != nil {
+		client.Close()
+		return nil, nil, Skip("%v", err)
+	}
+	get, err := api.Op("get", "node_get", func() (string, target.Vars) { n := pick(); return n.API, target.Vars{Name: n.ID} })
+	if err != nil {
+		client.Close()
+		return nil, nil, Skip("%v", err)
+	}
+	list.Weight, get.Weight = 8, 8
+	return []load.Operation{list, get,
 		{Name: "drain_undrain", Weight: 1, Do: func(ctx context.Context) error {
 			n := pick()
 			if err := api.Drain(ctx, n.API, n.ID); err != nil {
@@ -142,13 +158,17 @@ func nodeOperations(ctx context.Context, env *Env, c cluster.Cluster, conns int)
 // then delete it (1). Every model it created is gone afterwards.
 func modelOperations(ctx context.Context, env *Env, c cluster.Cluster, conns int) ([]load.Operation, func(), error) {
 	client := env.FastClient(conns)
-	api := NewAPI(client)
+	api := env.API(client)
 	nodes := c.Nodes()
 	keys := newKeySpace(env, 1<<30)
 	shown := keys.prefix + "shown"
+	if !api.Has("models_list") || !api.Has("model_get") {
+		client.Close()
+		return nil, nil, Skip("the %s profile has no models_list and model_get routes", env.Target.Name)
+	}
 	if err := api.CreateModel(ctx, nodes[0].API, shown, 4096); errors.Is(err, ErrUnsupported) {
 		client.Close()
-		return nil, nil, Skip("the target cannot create models (POST /api/v1/models)")
+		return nil, nil, Skip("the target cannot create models: %v", err)
 	} else if err != nil {
 		client.Close()
 		return nil, nil, fmt.Errorf("creating a model to show: %w", err)
@@ -163,9 +183,10 @@ func modelOperations(ctx context.Context, env *Env, c cluster.Cluster, conns int
 		}
 		client.Close()
 	}
-	return []load.Operation{
-		{Name: "list", Weight: 8, Do: func(ctx context.Context) error { return client.Get(ctx, pick()+"/api/v1/models") }},
-		{Name: "show", Weight: 8, Do: func(ctx context.Context) error { return client.Get(ctx, pick()+"/api/v1/models/"+shown) }},
+	list, _ := api.Op("list", "models_list", func() (string, target.Vars) { return pick(), target.Vars{} })
+	show, _ := api.Op("show", "model_get", func() (string, target.Vars) { return pick(), target.Vars{Name: shown} })
+	list.Weight, show.Weight = 8, 8
+	return []load.Operation{list, show,
 		{Name: "create_delete", Weight: 1, Do: func(ctx context.Context) error {
 			base, name := pick(), keys.nextKey()
 			if err := api.CreateModel(ctx, base, name, 4096); err != nil {
@@ -177,43 +198,46 @@ func modelOperations(ctx context.Context, env *Env, c cluster.Cluster, conns int
 }
 
 // inferRequests: non-streamed generate or chat requests (stream:false)
-// through ollama-distributed's /api/v1 routes; latency is the whole answer.
+// through the target's inference routes; latency is the whole answer. An
+// answer that is a placeholder or carries no generated text is an error
+// of kind placeholder, not a success.
 func inferRequests(chat bool) func(ctx context.Context, env *Env, c cluster.Cluster, conns int) ([]load.Operation, func(), error) {
 	return func(ctx context.Context, env *Env, c cluster.Cluster, conns int) ([]load.Operation, func(), error) {
+		if env.Target.Inference == nil {
+			return nil, nil, Skip("the %s profile has no inference section", env.Target.Name)
+		}
 		ctl := env.FastClient(4)
-		removeModel, err := ensureModel(ctx, env, NewAPI(ctl), c)
+		removeModel, err := ensureModel(ctx, env, env.API(ctl), c)
 		if err != nil {
 			ctl.Close()
 			return nil, nil, err
 		}
-		in := env.Config.Inference
-		name, path := "generate", "/api/v1/generate"
-		body, _ := json.Marshal(map[string]any{"model": in.Model, "prompt": in.Prompt, "stream": false,
-			"options": map[string]int{"num_predict": in.NumPredict}})
+		t := inferTargetOf(env, chat)
+		path, body := t.request(false)
+		name := "generate"
 		if chat {
-			name, path = "chat", "/api/v1/chat"
-			body, _ = json.Marshal(map[string]any{"model": in.Model, "stream": false,
-				"messages": []map[string]string{{"role": "user", "content": in.Prompt}}, "options": map[string]int{"num_predict": in.NumPredict}})
+			name = "chat"
 		}
 		client := env.FastClient(conns)
 		nodes := bases(c)
 		var next atomic.Uint64
 		op := load.Operation{Name: name, Do: func(ctx context.Context) error {
-			return client.Do(ctx, http.MethodPost, nodes[int(next.Add(1)-1)%len(nodes)]+path, body, nil)
+			url := nodes[int(next.Add(1)-1)%len(nodes)] + path
+			return client.Send(ctx, http.MethodPost, url, t.headers(), body, t.judgeWhole)
 		}}
 		return []load.Operation{op}, func() { removeModel(); client.Close(); ctl.Close() }, nil
 	}
 }
 
-// getEach is an operation that GETs path from the nodes in turn.
-func getEach(name, path string, client *load.FastClient, nodes []cluster.Node) load.Operation {
-	urls := make([]string, len(nodes))
-	for i, n := range nodes {
-		urls[i] = n.API + path
-	}
+// requestEach is an operation that sends r to the nodes in turn.
+func requestEach(name string, r *target.Request, client *load.FastClient, nodes []cluster.Node) load.Operation {
 	var next atomic.Uint64
 	return load.Operation{Name: name, Do: func(ctx context.Context) error {
-		u := urls[int(next.Add(1)-1)%len(urls)]
-		return client.Get(ctx, u)
+		n := nodes[int(next.Add(1)-1)%len(nodes)]
+		call, err := r.Render(n.API, target.Vars{Member: n.ID, Size: len(nodes)})
+		if err != nil {
+			return err
+		}
+		return client.Send(ctx, call.Method, call.URL, call.Headers, call.Body, judge2xx)
 	}}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/cluster/localtest"
 	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/target"
 )
 
 // Every check a scenario records is shown to fail here, against a node
@@ -126,24 +127,24 @@ func TestLeaderElectionWarns(t *testing.T) {
 		defer wg.Done()
 		time.Sleep(cfg.Execution.WarmupDuration + 300*time.Millisecond)
 		ctx := context.Background()
-		st, err := NewAPI(newFast()).Status(ctx, c.Nodes()[0].API)
+		st, err := status(ctx, c, c.Nodes()[0])
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		if err := part.Partition(ctx, []string{st.LeaderID}); err != nil {
+		if err := part.Partition(ctx, []string{st.Leader}); err != nil {
 			t.Error(err)
 		}
 		// Heal once the majority has elected another leader.
-		var other string
+		var other cluster.Node
 		for _, n := range c.Nodes() {
-			if n.ID != st.LeaderID {
-				other = n.API
+			if n.ID != st.Leader {
+				other = n
 			}
 		}
 		if _, ok := pollUntil(ctx, time.Now().Add(20*time.Second), func() bool {
-			s, err := NewAPI(newFast()).Status(ctx, other)
-			return err == nil && s.LeaderID != "" && s.LeaderID != st.LeaderID
+			s, err := status(ctx, c, other)
+			return err == nil && s.Leader != "" && s.Leader != st.Leader
 		}); !ok {
 			t.Error("the majority elected no other leader within 20s of the partition")
 		}
@@ -160,16 +161,16 @@ func TestLeaderElectionWarns(t *testing.T) {
 }
 
 // partitionIgnored claims to partition and does nothing.
-type partitionIgnored struct{ cluster.Cluster }
+type partitionIgnored struct{ observedCluster }
 
 func (partitionIgnored) Partition(context.Context, []string) error { return nil }
 func (partitionIgnored) Heal(context.Context) error                { return nil }
 
 // isolateAll cuts every node off from every other, majority included.
-type isolateAll struct{ cluster.Cluster }
+type isolateAll struct{ observedCluster }
 
 func (c isolateAll) Partition(ctx context.Context, _ []string) error {
-	api := NewAPI(newFast())
+	api := NewAPI(newFast(), defaultTarget())
 	for _, n := range c.Nodes() {
 		var others []string
 		for _, o := range c.Nodes() {
@@ -178,14 +179,22 @@ func (c isolateAll) Partition(ctx context.Context, _ []string) error {
 			}
 		}
 		body, _ := json.Marshal(map[string]any{"drop": others})
-		if err := api.send(ctx, http.MethodPost, n.API+"/api/v1/admin/faults", "faults", body); err != nil {
+		if err := api.Call(ctx, n.API, "admin_faults_set", target.Vars{Body: string(body)}, nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (c isolateAll) Heal(ctx context.Context) error { return c.Cluster.(cluster.Partitioner).Heal(ctx) }
+func (c isolateAll) Heal(ctx context.Context) error {
+	return c.observedCluster.(cluster.Partitioner).Heal(ctx)
+}
+
+// observedCluster is a cluster whose members' views can be read.
+type observedCluster interface {
+	cluster.Cluster
+	cluster.Observer
+}
 
 func TestPartitionChecksFail(t *testing.T) {
 	c := localtest.Start(t, 3)
@@ -193,14 +202,14 @@ func TestPartitionChecksFail(t *testing.T) {
 	cfg.Execution.Duration = 2 * time.Second
 	spec := specNamed(t, cfg, "faults/partition_minority")
 	t.Run("a partition that does not cut", func(t *testing.T) {
-		res, _, err := run(t, cfg, spec, partitionIgnored{c})
+		res, _, err := run(t, cfg, spec, partitionIgnored{c.(observedCluster)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantFailed(t, res, "minority_cannot_commit", metrics.SeverityFail)
 	})
 	t.Run("a partition that cuts the majority too", func(t *testing.T) {
-		res, _, err := run(t, cfg, spec, isolateAll{c})
+		res, _, err := run(t, cfg, spec, isolateAll{c.(observedCluster)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,6 +221,7 @@ func TestPartitionChecksFail(t *testing.T) {
 // write and forgets those acknowledged before its leader is killed, as a
 // leader that acknowledges before replicating would.
 type lossyCluster struct {
+	cluster.Observer
 	mu      sync.Mutex
 	servers []*httptest.Server
 	leader  int
@@ -227,6 +237,7 @@ func newLossyCluster(t *testing.T) *lossyCluster {
 		t.Cleanup(srv.Close)
 		l.servers = append(l.servers, srv)
 	}
+	l.Observer = cluster.NewObserver(defaultTarget(), l.Nodes)
 	return l
 }
 
@@ -247,7 +258,9 @@ func (l *lossyCluster) serve(i int, w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet:
 		if !l.kv[key] && !l.pending[key] {
 			http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
+			return
 		}
+		w.Header().Set("X-Version", "1")
 	case r.Method == http.MethodDelete:
 		delete(l.kv, key)
 		delete(l.pending, key)

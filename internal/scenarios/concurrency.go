@@ -3,9 +3,7 @@ package scenarios
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,6 +16,7 @@ import (
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/load"
 	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/target"
 )
 
 // concurrencyScenarios: a weighted mix of operations in one run, the same
@@ -53,7 +52,7 @@ func mixParams(cfg *config.Config, clients int) map[string]string {
 // mixOps builds the weighted operations of the mixed workload and returns
 // a cleanup for the keys and the model they use.
 func mixOps(ctx context.Context, env *Env, c cluster.Cluster, client *load.FastClient) ([]load.Operation, func(), error) {
-	api := NewAPI(client)
+	api := env.API(client)
 	mix := env.Config.Concurrency.Mix
 	var cleanups []func()
 	cleanup := func() {
@@ -75,37 +74,48 @@ func mixOps(ctx context.Context, env *Env, c cluster.Cluster, client *load.FastC
 			cleanup()
 			return nil, nil, err
 		}
-		keys, leader := kv.keys, kv.leader
-		value := bytes.Repeat([]byte("m"), 128)
+		keys := kv.keys
 		if w := mix["kv_read"]; w > 0 {
+			reads, _ := env.KV(client)
 			var r atomic.Uint64
 			ops = append(ops, load.Operation{Name: "kv_read", Weight: w, Do: func(ctx context.Context) error {
-				return client.Get(ctx, pick()+"/api/v1/kv/"+keys.key(int(r.Add(1))%keys.size))
+				_, _, found, err := reads.Get(ctx, pick(), keys.key(int(r.Add(1))%keys.size), false)
+				if err == nil && !found {
+					return errKeyMissing
+				}
+				return err
 			}})
 		}
 		if w := mix["kv_write"]; w > 0 {
-			ops = append(ops, load.Operation{Name: "kv_write", Weight: w, Do: func(ctx context.Context) error {
-				return client.Do(ctx, http.MethodPut, leader+"/api/v1/kv/"+keys.nextKey(), value, nil)
-			}})
+			op := kv.putOp("kv_write", client, bytes.Repeat([]byte("m"), 128))
+			op.Weight = w
+			ops = append(ops, op)
 		}
 	}
 	if w := mix["api_read"]; w > 0 {
-		ops = append(ops, load.Operation{Name: "api_read", Weight: w, Do: func(ctx context.Context) error {
-			return client.Get(ctx, pick()+"/api/v1/nodes")
-		}})
+		op, err := api.Op("api_read", "nodes_list", func() (string, target.Vars) { return pick(), target.Vars{} })
+		if err != nil {
+			cleanup()
+			return nil, nil, Skip("the mix's api_read: %v", err)
+		}
+		op.Weight = w
+		ops = append(ops, op)
 	}
 	if w := mix["generate"]; w > 0 {
+		if env.Target.Inference == nil {
+			cleanup()
+			return nil, nil, Skip("the mix's generate: the %s profile has no inference section", env.Target.Name)
+		}
 		removeModel, err := ensureModel(ctx, env, api, c)
 		if err != nil {
 			cleanup()
 			return nil, nil, err
 		}
 		cleanups = append(cleanups, removeModel)
-		in := env.Config.Inference
-		body, _ := json.Marshal(map[string]any{"model": in.Model, "prompt": in.Prompt, "stream": false,
-			"options": map[string]int{"num_predict": in.NumPredict}})
+		t := inferTargetOf(env, false)
+		path, body := t.request(false)
 		ops = append(ops, load.Operation{Name: "generate", Weight: w, Do: func(ctx context.Context) error {
-			return client.Do(ctx, http.MethodPost, pick()+"/api/v1/generate", body, nil)
+			return client.Send(ctx, "POST", pick()+path, t.headers(), body, t.judgeWhole)
 		}})
 	}
 	return ops, cleanup, nil
@@ -235,7 +245,8 @@ func (w *watchdog) report(ctx context.Context, env *Env, c cluster.Cluster, stuc
 	env.Check("no_hung_operation", metrics.SeverityFail, false, finding)
 }
 
-// dumpGoroutines saves /debug/pprof/goroutine?debug=2 of every node into
+// dumpGoroutines saves every node's goroutine dump (the profile's
+// goroutines route: /debug/pprof/goroutine?debug=2 of a Go target) into
 // env.Dir and says where (or why not).
 func dumpGoroutines(ctx context.Context, env *Env, c cluster.Cluster) string {
 	if env.Dir == "" {
@@ -247,9 +258,13 @@ func dumpGoroutines(ctx context.Context, env *Env, c cluster.Cluster) string {
 	}
 	client := load.NewFastClient(2, 10*time.Second)
 	defer client.Close()
+	api := env.API(client)
+	if !api.Has("goroutines") {
+		return "not saved: the " + env.Target.Name + " profile has no goroutines route"
+	}
 	var saved, failed []string
 	for _, n := range c.Nodes() {
-		err := client.Do(ctx, http.MethodGet, n.API+"/debug/pprof/goroutine?debug=2", nil, func(_ int, body []byte) error {
+		err := api.Call(ctx, n.API, "goroutines", target.Vars{}, func(body []byte) error {
 			return os.WriteFile(filepath.Join(dir, n.ID+".txt"), body, 0o644)
 		})
 		if err != nil {
@@ -277,7 +292,6 @@ func runContention(ctx context.Context, env *Env, c cluster.Cluster) error {
 		return err
 	}
 	defer kv.Close()
-	keys, leader := kv.keys, kv.leader
 	levels := append([]int(nil), env.Config.System.ConcurrencyLevels...)
 	sort.Ints(levels)
 	per := max(env.Duration/time.Duration(len(levels)), time.Second)
@@ -297,10 +311,7 @@ func runContention(ctx context.Context, env *Env, c cluster.Cluster) error {
 			warm = min(env.Warmup, per/4)
 		}
 		res, err := load.RunClosed(ctx, load.Closed{Workers: clients, Warmup: warm, Duration: per, Drain: env.Config.API.RequestTimeout,
-			Seed: env.Seed + uint64(i)},
-			load.Operation{Name: fmt.Sprintf("kv_write/clients=%d", clients), Do: func(ctx context.Context) error {
-				return client.Do(ctx, http.MethodPut, leader+"/api/v1/kv/"+keys.nextKey(), value, nil)
-			}})
+			Seed: env.Seed + uint64(i)}, kv.putOp(fmt.Sprintf("kv_write/clients=%d", clients), client, value))
 		client.Close()
 		if res != nil {
 			env.AddResult(res)
@@ -336,15 +347,11 @@ func runStress(ctx context.Context, env *Env, c cluster.Cluster) error {
 		return err
 	}
 	defer kv.Close()
-	keys, leader := kv.keys, kv.leader
 	cc := env.Config.Concurrency
 	client := env.FastClient(env.Config.API.MaxInFlight)
 	defer client.Close()
-	value := bytes.Repeat([]byte("s"), 128)
 	return env.Ramp(ctx, load.Step{StartRate: cc.StepStartRate, Increment: cc.StepIncrement, StepDuration: cc.StepDuration,
 		MaxSteps: cc.MaxSteps, MaxErrorRate: 0.01, MaxP99: env.Config.Targets.LatencyP99,
 		MaxInFlight: env.Config.API.MaxInFlight, Poisson: env.Config.API.Arrival == "poisson"},
-		load.Operation{Name: "kv_write", Do: func(ctx context.Context) error {
-			return client.Do(ctx, http.MethodPut, leader+"/api/v1/kv/"+keys.nextKey(), value, nil)
-		}})
+		kv.putOp("kv_write", client, bytes.Repeat([]byte("s"), 128)))
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,7 +93,7 @@ func (k *keySpace) used() int { return min(int(k.next.Load()), k.size) }
 
 // cleanup deletes every key the scenario wrote, with 16 requests in
 // flight, even when the scenario's context has ended.
-func (k *keySpace) cleanup(ctx context.Context, env *Env, api *API, base string) {
+func (k *keySpace) cleanup(ctx context.Context, env *Env, kv *kvClient, base string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	n := k.used()
@@ -106,7 +105,7 @@ func (k *keySpace) cleanup(ctx context.Context, env *Env, api *API, base string)
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				if api.DeleteKV(ctx, base, k.key(i)) != nil {
+				if kv.Delete(ctx, base, k.key(i)) != nil {
 					failed.Add(1)
 				}
 			}
@@ -122,27 +121,30 @@ func (k *keySpace) cleanup(ctx context.Context, env *Env, api *API, base string)
 	}
 }
 
-// kvTarget finds the leader and checks that the target has the KV API.
-func kvTarget(ctx context.Context, api *API, c cluster.Cluster, probeKey string) (string, error) {
-	leader, err := api.LeaderAPI(ctx, bases(c)[0])
+// kvTarget finds the leader and checks that the target's KV store takes
+// a write there.
+func kvTarget(ctx context.Context, env *Env, kv *kvClient, c cluster.Cluster, probeKey string) (string, error) {
+	leader, err := leaderOf(ctx, c)
 	if errors.Is(err, ErrUnsupported) {
-		return "", Skip("the target serves no GET /api/v1/cluster/status with a leader_api; consensus scenarios need it")
+		return "", Skip("no leader to write at: %v", err)
 	}
 	if err != nil {
 		return "", err
 	}
-	if err := api.PutKV(ctx, leader, probeKey, []byte("probe")); errors.Is(err, ErrUnsupported) {
-		return "", Skip("the target has no KV API (PUT /api/v1/kv/{key}); consensus scenarios write through it")
-	} else if err != nil {
+	if _, err := kv.Put(ctx, leader.API, probeKey, []byte("probe")); err != nil {
+		if unsupported("kv.put", err) != err {
+			return "", Skip("the target does not take the %s profile's kv.put (%v)", env.Target.Name, err)
+		}
 		return "", fmt.Errorf("probe write: %w", err)
 	}
-	return leader, api.DeleteKV(ctx, leader, probeKey)
+	return leader.API, kv.Delete(ctx, leader.API, probeKey)
 }
 
-// kvSession is what a scenario needs to write keys through Raft: a
-// control client, the leader's API URL and a key space that Close deletes.
+// kvSession is what a scenario needs to write keys through the target's
+// consensus: a control client, the leader's API URL and a key space that
+// Close deletes.
 type kvSession struct {
-	api    *API
+	kv     *kvClient
 	ctl    *load.FastClient
 	keys   *keySpace
 	leader string
@@ -150,12 +152,17 @@ type kvSession struct {
 	ctx    context.Context
 }
 
-// openKV probes the target's KV API (skipping the scenario where it has
+// openKV probes the target's KV store (skipping the scenario where it has
 // none) and prepares a key space of size keys.
 func openKV(ctx context.Context, env *Env, c cluster.Cluster, size int) (*kvSession, error) {
 	ctl := env.FastClient(16)
-	s := &kvSession{api: NewAPI(ctl), ctl: ctl, keys: newKeySpace(env, size), env: env, ctx: ctx}
-	leader, err := kvTarget(ctx, s.api, c, s.keys.prefix+"probe")
+	kv, err := env.KV(ctl)
+	if err != nil {
+		ctl.Close()
+		return nil, err
+	}
+	s := &kvSession{kv: kv, ctl: ctl, keys: newKeySpace(env, size), env: env, ctx: ctx}
+	leader, err := kvTarget(ctx, env, kv, c, s.keys.prefix+"probe")
 	if err != nil {
 		ctl.Close()
 		return nil, err
@@ -168,56 +175,82 @@ func openKV(ctx context.Context, env *Env, c cluster.Cluster, size int) (*kvSess
 func (s *kvSession) fill() error {
 	value := bytes.Repeat([]byte("r"), 128)
 	for i := 0; i < s.keys.size; i++ {
-		if err := s.api.PutKV(s.ctx, s.leader, s.keys.nextKey(), value); err != nil {
+		if _, err := s.kv.Put(s.ctx, s.leader, s.keys.nextKey(), value); err != nil {
 			return fmt.Errorf("writing the keys to read: %w", err)
 		}
 	}
 	return nil
 }
 
+// putOp is an operation that writes value at the next key of the space
+// through the leader, over client.
+func (s *kvSession) putOp(name string, client *load.FastClient, value []byte) load.Operation {
+	kv, _ := s.env.KV(client) // the session exists: the profile has kv
+	return load.Operation{Name: name, Do: func(ctx context.Context) error {
+		_, err := kv.Put(ctx, s.leader, s.keys.nextKey(), value)
+		return err
+	}}
+}
+
 // Close deletes every key written and closes the control client.
 func (s *kvSession) Close() {
-	s.keys.cleanup(s.ctx, s.env, s.api, s.leader)
+	s.keys.cleanup(s.ctx, s.env, s.kv, s.leader)
 	s.ctl.Close()
 }
 
 // raftProgress notes terms and the leader's commit index, to count the
-// elections and the commit rate over a scenario.
+// elections and the commit rate over a scenario; has says what the
+// profile lets odbench read.
 type raftProgress struct {
-	at     time.Time
-	term   uint64
-	commit uint64
+	at                time.Time
+	term, commit      uint64
+	hasTerm, hasIndex bool
 }
 
-func readProgress(ctx context.Context, api *API, c cluster.Cluster, leader string) (raftProgress, error) {
-	term, err := api.MaxTerm(ctx, bases(c))
+func readProgress(ctx context.Context, c cluster.Cluster, leader string) (raftProgress, error) {
+	term, hasTerm, err := maxTerm(ctx, c)
 	if err != nil {
 		return raftProgress{}, err
 	}
-	st, err := api.Status(ctx, leader)
-	if err != nil {
-		return raftProgress{}, err
+	p := raftProgress{at: time.Now(), term: term, hasTerm: hasTerm}
+	for _, n := range c.Nodes() {
+		if n.API != leader {
+			continue
+		}
+		st, err := status(ctx, c, n)
+		if err != nil {
+			return raftProgress{}, err
+		}
+		p.commit, p.hasIndex = st.Commit, st.HasCommit
 	}
-	return raftProgress{at: time.Now(), term: term, commit: st.CommitIndex}, nil
+	return p, nil
 }
 
 // recordProgress adds the elections and commit-rate scalars, and a check
 // that a healthy cluster held no election.
-func recordProgress(ctx context.Context, env *Env, api *API, c cluster.Cluster, leader string, before raftProgress) {
-	after, err := readProgress(ctx, api, c, leader)
+func recordProgress(ctx context.Context, env *Env, c cluster.Cluster, leader string, before raftProgress) {
+	after, err := readProgress(ctx, c, leader)
 	if err != nil {
 		env.Absent("leader_elections", "count", "cluster status unreadable after the run: "+err.Error())
 		env.Absent("commit_index_rate", "entries/s", "cluster status unreadable after the run: "+err.Error())
 		return
 	}
-	elections := float64(after.term - before.term)
-	env.Scalar("leader_elections", elections, "count")
-	// warn: an election on an undisturbed cluster is late heartbeats, most
-	// often an overloaded host; performance, not safety.
-	env.Check("no_leader_election", metrics.SeverityWarn, elections == 0, fmt.Sprintf("Raft term went from %d to %d", before.term, after.term))
-	if elections > 0 {
-		env.Warn("%.0f leader election(s) during the scenario: on a healthy cluster this means heartbeats were late (an overloaded host?)", elections)
-		env.Absent("commit_index_rate", "entries/s", "the leader changed during the scenario")
+	if !after.hasTerm {
+		env.Absent("leader_elections", "count", "the "+env.Target.Name+" profile's status reads no Raft term")
+	} else {
+		elections := float64(after.term - before.term)
+		env.Scalar("leader_elections", elections, "count")
+		// warn: an election on an undisturbed cluster is late heartbeats, most
+		// often an overloaded host; performance, not safety.
+		env.Check("no_leader_election", metrics.SeverityWarn, elections == 0, fmt.Sprintf("Raft term went from %d to %d", before.term, after.term))
+		if elections > 0 {
+			env.Warn("%.0f leader election(s) during the scenario: on a healthy cluster this means heartbeats were late (an overloaded host?)", elections)
+			env.Absent("commit_index_rate", "entries/s", "the leader changed during the scenario")
+			return
+		}
+	}
+	if !after.hasIndex {
+		env.Absent("commit_index_rate", "entries/s", "the "+env.Target.Name+" profile's status reads no commit index")
 		return
 	}
 	env.Scalar("commit_index_rate", float64(after.commit-before.commit)/after.at.Sub(before.at).Seconds(), "entries/s")
@@ -229,21 +262,18 @@ func runKVWrites(ctx context.Context, env *Env, c cluster.Cluster, clients, size
 		return err
 	}
 	defer kv.Close()
-	api, keys, leader := kv.api, kv.keys, kv.leader
-	before, err := readProgress(ctx, api, c, leader)
+	leader := kv.leader
+	before, err := readProgress(ctx, c, leader)
 	if err != nil {
 		return err
 	}
 	client := env.FastClient(clients)
 	defer client.Close()
-	value := bytes.Repeat([]byte("v"), size)
-	res, err := env.Closed(ctx, clients, load.Operation{Name: "put", Do: func(ctx context.Context) error {
-		return client.Do(ctx, http.MethodPut, leader+"/api/v1/kv/"+keys.nextKey(), value, nil)
-	}})
+	res, err := env.Closed(ctx, clients, kv.putOp("put", client, bytes.Repeat([]byte("v"), size)))
 	if err != nil {
 		return err
 	}
-	recordProgress(ctx, env, api, c, leader, before)
+	recordProgress(ctx, env, c, leader, before)
 	op := res.Operations()[0]
 	env.Scalar("throughput_mb_per_s", op.ThroughputOpsPerSec*float64(size)/1e6, "MB/s")
 	return nil
@@ -255,29 +285,46 @@ func runKVReads(ctx context.Context, env *Env, c cluster.Cluster, clients int, s
 		return err
 	}
 	defer kv.Close()
-	api, keys, leader := kv.api, kv.keys, kv.leader
+	if stale && env.Target.KV.StaleGet == nil {
+		return Skip("the %s profile has no kv.stale_get", env.Target.Name)
+	}
+	keys, leader := kv.keys, kv.leader
 	if err := kv.fill(); err != nil {
 		return err
 	}
-	before, err := readProgress(ctx, api, c, leader)
+	before, err := readProgress(ctx, c, leader)
 	if err != nil {
 		return err
 	}
-	name, query := "get_linearizable", ""
+	name := "get_linearizable"
 	if stale {
-		name, query = "get_stale", "?consistency=stale"
+		name = "get_stale"
 	}
 	nodes := bases(c)
 	client := env.FastClient(clients)
 	defer client.Close()
+	reads, _ := env.KV(client)
 	var n atomic.Uint64
 	_, err = env.Closed(ctx, clients, load.Operation{Name: name, Do: func(ctx context.Context) error {
 		i := n.Add(1)
-		return client.Get(ctx, nodes[int(i)%len(nodes)]+"/api/v1/kv/"+keys.key(int(i)%keys.size)+query)
+		_, _, found, err := reads.Get(ctx, nodes[int(i)%len(nodes)], keys.key(int(i)%keys.size), stale)
+		if err == nil && !found {
+			return errKeyMissing
+		}
+		return err
 	}})
 	if err != nil {
 		return err
 	}
-	recordProgress(ctx, env, api, c, leader, before)
+	recordProgress(ctx, env, c, leader, before)
 	return nil
 }
+
+// errKeyMissing: a read of a key the scenario wrote found nothing.
+var errKeyMissing = kindError{kind: "not_found", msg: "a key the scenario wrote was not found"}
+
+// kindError is an error of its own kind in the results.
+type kindError struct{ kind, msg string }
+
+func (e kindError) Error() string { return e.msg }
+func (e kindError) Kind() string  { return e.kind }

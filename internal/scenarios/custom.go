@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -175,18 +176,14 @@ func runCustom(ctx context.Context, env *Env, c cluster.Cluster, cs config.Custo
 	case "first":
 		nodes = nodes[:1]
 	case "leader":
-		ctl := env.FastClient(1)
-		leader, err := NewAPI(ctl).LeaderAPI(ctx, nodes[0].API)
-		ctl.Close()
+		leader, err := leaderOf(ctx, c)
+		if errors.Is(err, ErrUnsupported) {
+			return Skip("nodes: leader: the %s profile cannot tell who leads (no status section)", env.Target.Name)
+		}
 		if err != nil {
 			return fmt.Errorf("nodes: leader: %w", err)
 		}
-		nodes = []cluster.Node{{ID: "leader", API: leader}}
-		for _, n := range c.Nodes() {
-			if n.API == leader {
-				nodes[0].ID = n.ID
-			}
-		}
+		nodes = []cluster.Node{leader}
 	}
 	keys := newKeySpace(env, max(cs.Keys, 1))
 	if cs.Keys == 0 {

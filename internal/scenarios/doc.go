@@ -9,7 +9,14 @@
 //     "api/health_check/clients=10". The list is explicit, not built from
 //     init() side effects; an empty or duplicate name panics at start-up.
 //  2. The runner hands each Spec's Run an Env and a running cluster.Cluster.
-//     A scenario talks to the nodes over HTTP, drives load through the Env
+//     A scenario talks to the nodes over HTTP through the Env's target
+//     profile (package target): its kv section (kvclient.go), its
+//     inference section (infertarget.go), its named routes (client.go).
+//     Probe finds beforehand which route families the target serves, and
+//     a scenario whose family it lacks is skipped, naming what is missing;
+//     an inference route that answers with a placeholder is not
+//     inference, and its answers count as errors of kind placeholder.
+//     It drives load through the Env
 //     (which wraps internal/load with the configured warm-up and duration)
 //     and records what it saw: operations with their histograms, scalars
 //     with units, events, checks and warnings.

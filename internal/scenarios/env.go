@@ -11,11 +11,15 @@ import (
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/load"
 	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/target"
 )
 
 // Env is what a scenario gets to work with, and where it records what it saw.
 type Env struct {
 	Config *config.Config
+	// Target is the profile of the system measured: how to drive its
+	// key-value store, its inference API and its other routes.
+	Target *target.Profile
 	Log    *slog.Logger
 	// Warmup and Duration are the configured warm-up and measured time.
 	Warmup   time.Duration
@@ -40,7 +44,7 @@ type Env struct {
 // NewEnv returns an Env for one run of spec with the given seed.
 func NewEnv(cfg *config.Config, log *slog.Logger, spec Spec, dir string, seed uint64) *Env {
 	return &Env{
-		Config: cfg, Log: log, Dir: dir, Seed: seed,
+		Config: cfg, Target: defaultTarget(), Log: log, Dir: dir, Seed: seed,
 		Warmup: cfg.Execution.WarmupDuration, Duration: cfg.Execution.Duration,
 		start: time.Now(),
 		res:   metrics.Scenario{Name: spec.Name, Category: spec.Category, Params: spec.Params, Seed: seed},
@@ -52,13 +56,45 @@ func NewEnv(cfg *config.Config, log *slog.Logger, spec Spec, dir string, seed ui
 const limitMargin = 0.95
 
 // rateLimit returns the target's per-client limit in requests per second
-// (cluster.rate_limit), or 0 when none is configured.
+// (cluster.rate_limit, else the profile's rate_limit), or 0 when none is set.
 func (e *Env) rateLimit() float64 {
-	if e.Config.Cluster.RateLimit == "" {
+	limit := e.RateLimitText()
+	if limit == "" {
 		return 0
 	}
-	r, _ := config.ParseRate(e.Config.Cluster.RateLimit) // validated
+	r, _ := config.ParseRate(limit) // validated
 	return r
+}
+
+// RateLimitText is the rate limit in force, as configured ("100/min").
+func (e *Env) RateLimitText() string {
+	if e.Config.Cluster.RateLimit != "" || e.Target == nil {
+		return e.Config.Cluster.RateLimit
+	}
+	return e.Target.RateLimit
+}
+
+// defaultTarget is the reference node's profile, which Envs drive unless
+// the runner gives another.
+func defaultTarget() *target.Profile {
+	p, err := target.Load("odbench-node")
+	if err != nil {
+		panic("the built-in odbench-node profile: " + err.Error()) // tested
+	}
+	return p
+}
+
+// API returns a client of the target's routes over c.
+func (e *Env) API(c *load.FastClient) *API { return NewAPI(c, e.Target) }
+
+// KV returns a client of the target's key-value store over c, or a skip
+// when the profile has none.
+func (e *Env) KV(c *load.FastClient) (*kvClient, error) {
+	kv, err := newKV(e.Target, fastExchanger{c})
+	if err != nil {
+		return nil, Skip("the %s profile has no kv section: key-value scenarios need one", e.Target.Name)
+	}
+	return kv, nil
 }
 
 // capped marks the scenario's throughput as the rate limit's.
@@ -104,8 +140,8 @@ func (e *Env) Closed(ctx context.Context, workers int, ops ...load.Operation) (*
 	e.waitSlot(ctx)
 	if limit := e.rateLimit(); limit > 0 {
 		rate := limit * limitMargin
-		e.capped(fmt.Sprintf("cluster.rate_limit %s: %d closed-loop clients became an open loop at %.3g requests/s, %.0f%% of the limit",
-			e.Config.Cluster.RateLimit, workers, rate, 100*limitMargin))
+		e.capped(fmt.Sprintf("rate limit %s: %d closed-loop clients became an open loop at %.3g requests/s, %.0f%% of the limit",
+			e.RateLimitText(), workers, rate, 100*limitMargin))
 		return e.openAt(ctx, load.Open{Rate: rate, MaxInFlight: workers, Duration: e.Duration}, ops...)
 	}
 	res, err := load.RunClosed(ctx, load.Closed{Workers: workers, Warmup: e.Warmup, Duration: e.Duration,
@@ -143,8 +179,8 @@ func (e *Env) capRate(rate float64) float64 {
 	if limit <= 0 || rate <= limit*limitMargin {
 		return rate
 	}
-	e.capped(fmt.Sprintf("cluster.rate_limit %s: the open loop's %.3g requests/s was capped to %.3g, %.0f%% of the limit",
-		e.Config.Cluster.RateLimit, rate, limit*limitMargin, 100*limitMargin))
+	e.capped(fmt.Sprintf("rate limit %s: the open loop's %.3g requests/s was capped to %.3g, %.0f%% of the limit",
+		e.RateLimitText(), rate, limit*limitMargin, 100*limitMargin))
 	return limit * limitMargin
 }
 
@@ -179,10 +215,10 @@ func (e *Env) Ramp(ctx context.Context, s load.Step, ops ...load.Operation) erro
 // RateLimited reports why a scenario cannot run against a rate-limited
 // target (one that needs more requests than the limit allows), or "".
 func (e *Env) RateLimited() string {
-	if e.Config.Cluster.RateLimit == "" {
+	if e.RateLimitText() == "" {
 		return ""
 	}
-	return "cluster.rate_limit " + e.Config.Cluster.RateLimit + " caps the request rate, which this scenario's load would only measure the limiter with"
+	return "the target's rate limit " + e.RateLimitText() + " caps the request rate, which this scenario's load would only measure the limiter with"
 }
 
 // openAt runs o with the scenario's warm-up, drain and seed, and records

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -251,6 +250,7 @@ func faultLoadLimit(ctx context.Context, env *Env) time.Duration {
 // window, the recorded history workload beside it.
 type faultLoad struct {
 	*faultWindows
+	c      cluster.Cluster
 	kv     *kvSession
 	client *load.FastClient
 	acked  ackLog
@@ -281,14 +281,15 @@ func newFaultLoad(ctx context.Context, env *Env, c cluster.Cluster) (*faultLoad,
 	if err != nil {
 		return nil, err
 	}
-	f := &faultLoad{faultWindows: newFaultWindows("put"), kv: kv, client: load.NewFastClient(8, 2*time.Second)}
+	f := &faultLoad{faultWindows: newFaultWindows("put"), kv: kv, client: load.NewFastClient(8, 2*time.Second), c: c}
+	puts, _ := env.KV(f.client)
 	nodes := bases(c)
 	var next atomic.Uint64
 	f.op = load.Operation{Name: "put", Do: func(ctx context.Context) error {
 		key := kv.keys.nextKey()
 		base := nodes[int(next.Add(1))%len(nodes)]
 		sent := time.Now().UnixNano()
-		if err := f.client.Do(ctx, http.MethodPut, base+"/api/v1/kv/"+key, []byte("f"), nil); err != nil {
+		if _, err := puts.Put(ctx, base, key, []byte("f")); err != nil {
 			return err
 		}
 		f.acked.add(key)
@@ -320,7 +321,7 @@ func (f *faultLoad) run(ctx context.Context, env *Env, fault func(ctx context.Co
 // both through the node at base, once it knows a leader again: a fault
 // that cut the majority too leaves an election to hold after it heals.
 func (f *faultLoad) finish(ctx context.Context, env *Env, base string) error {
-	if err := awaitLeader(ctx, f.kv.api, base, electionWait); err != nil {
+	if err := awaitLeader(ctx, f.c, electionWait); err != nil {
 		f.hist.stop()
 		return err
 	}
@@ -328,20 +329,13 @@ func (f *faultLoad) finish(ctx context.Context, env *Env, base string) error {
 	return f.verify(ctx, env, base)
 }
 
-// awaitLeader waits until the node at base names a leader, at most within.
-func awaitLeader(ctx context.Context, api *API, base string, within time.Duration) error {
+// awaitLeader waits until the members agree on a leader, at most within.
+func awaitLeader(ctx context.Context, c cluster.Cluster, within time.Duration) error {
 	var last error
 	if _, ok := pollUntil(ctx, time.Now().Add(within), func() bool {
-		st, err := api.Status(ctx, base)
-		switch {
-		case err != nil:
-			last = err
-		case st.LeaderID == "":
-			last = fmt.Errorf("%s knows no leader", base)
-		default:
-			return true
-		}
-		return false
+		_, err := leaderOf(ctx, c)
+		last = err
+		return err == nil
 	}); !ok {
 		return fmt.Errorf("no leader %v after the fault ended: %v", within, last)
 	}
@@ -362,14 +356,12 @@ func (f *faultLoad) verify(ctx context.Context, env *Env, base string) error {
 		go func() {
 			defer wg.Done()
 			for k := range work {
-				err := f.kv.ctl.Get(ctx, base+"/api/v1/kv/"+k)
-				var se *load.StatusError
+				_, _, found, err := f.kv.kv.Get(ctx, base, k, false)
 				mu.Lock()
 				switch {
-				case err == nil:
-				case errors.As(err, &se) && se.Code == http.StatusNotFound:
+				case err == nil && !found:
 					lost = append(lost, k)
-				case readErr == nil:
+				case err != nil && readErr == nil:
 					readErr = fmt.Errorf("reading back %s: %w", k, err)
 				}
 				mu.Unlock()

@@ -37,7 +37,7 @@ func faultScenarios(cfg *config.Config) []Spec {
 			cluster.LinkFault{LossPercent: f.LinkLossPercent})},
 		{Name: "faults/bandwidth_cap", MinNodes: 3, Needs: shape, Run: shapeLeader("bandwidth_cap",
 			cluster.LinkFault{BandwidthKBPerSec: f.LinkBandwidthKBPerSec})},
-		{Name: "faults/slow_disk", MinNodes: 3, Needs: shape, Run: runSlowDisk},
+		{Name: "faults/slow_disk", MinNodes: 3, Needs: []cluster.Ability{cluster.CanSlowDisk}, Run: runSlowDisk},
 		{Name: "faults/inference_node_failure", MinNodes: 3, Needs: []cluster.Ability{cluster.CanKill, cluster.CanRestart}, Run: runInferenceNodeFailure},
 	}
 }
@@ -46,42 +46,30 @@ func faultScenarios(cfg *config.Config) []Spec {
 // successful write after a leader is killed, both timed from the kill.
 const electionWait = 10 * time.Second
 
-// leaderAndOther returns the leader's ID and the API of a node that is
-// not the leader.
-func leaderAndOther(ctx context.Context, api *API, c cluster.Cluster) (leader, other string, err error) {
-	var st ClusterStatus
-	for _, n := range c.Nodes() {
-		if st, err = api.Status(ctx, n.API); err == nil && st.LeaderID != "" {
-			break
-		}
-	}
+// leaderAndOther returns the leader (its status, the system's ID for it
+// included) and a node that is not the leader.
+func leaderAndOther(ctx context.Context, c cluster.Cluster) (leader cluster.MemberStatus, other cluster.Node, err error) {
+	n, err := leaderOf(ctx, c)
 	if err != nil {
-		return "", "", err
+		return leader, other, err
 	}
-	if st.LeaderID == "" {
-		return "", "", fmt.Errorf("no node reports a leader")
+	if leader, err = status(ctx, c, n); err != nil {
+		return leader, other, err
 	}
-	for _, n := range c.Nodes() {
-		if n.ID != st.LeaderID {
-			return st.LeaderID, n.API, nil
+	for _, m := range c.Nodes() {
+		if m.ID != n.ID {
+			return leader, m, nil
 		}
 	}
-	return "", "", fmt.Errorf("every node is the leader %s", st.LeaderID)
+	return leader, other, fmt.Errorf("every node is the leader %s", n.ID)
 }
 
 // settled waits until every node reports the same leader, so the next
 // kill hits a formed cluster.
-func settled(ctx context.Context, api *API, c cluster.Cluster, deadline time.Time) bool {
+func settled(ctx context.Context, c cluster.Cluster, deadline time.Time) bool {
 	_, ok := pollUntil(ctx, deadline, func() bool {
-		leader := ""
-		for _, n := range c.Nodes() {
-			st, err := api.Status(ctx, n.API)
-			if err != nil || st.LeaderID == "" || (leader != "" && st.LeaderID != leader) {
-				return false
-			}
-			leader = st.LeaderID
-		}
-		return true
+		_, err := leaderOf(ctx, c)
+		return err == nil
 	})
 	return ok
 }
@@ -95,21 +83,21 @@ func runLeaderFailure(ctx context.Context, env *Env, c cluster.Cluster) error {
 		return err
 	}
 	defer f.Close()
-	api := f.kv.api
 	killer, restarter := c.(cluster.Killer), c.(cluster.Restarter)
 	kills := env.Config.Faults.LeaderKills
 	var elections, recoveries []float64
 	var lastSurvivor string
 	err = f.run(ctx, env, func(ctx context.Context) error {
 		for i := 1; i <= kills; i++ {
-			if i > 1 && !settled(ctx, api, c, time.Now().Add(electionWait)) {
+			if i > 1 && !settled(ctx, c, time.Now().Add(electionWait)) {
 				return fmt.Errorf("kill %d of %d: the cluster did not agree on a leader within %v of the last restart", i, kills, electionWait)
 			}
-			leader, survivor, err := leaderAndOther(ctx, api, c)
+			lst, survivor, err := leaderAndOther(ctx, c)
 			if err != nil {
 				return fmt.Errorf("kill %d of %d: %w", i, kills, err)
 			}
-			lastSurvivor = survivor
+			leader := lst.Node.ID
+			lastSurvivor = survivor.API
 			// Election and recovery are both timed from this instant, the kill sent.
 			env.Event("leader_kill_start", leader, fmt.Sprintf("SIGKILL %d of %d", i, kills))
 			killed := time.Now()
@@ -119,8 +107,8 @@ func runLeaderFailure(ctx context.Context, env *Env, c cluster.Cluster) error {
 			}
 			deadline := killed.Add(electionWait)
 			if at, ok := pollUntil(ctx, deadline, func() bool {
-				st, err := api.Status(ctx, survivor)
-				return err == nil && st.LeaderID != "" && st.LeaderID != leader
+				st, err := status(ctx, c, survivor)
+				return err == nil && st.Leader != "" && st.Leader != lst.ID
 			}); ok {
 				elections = append(elections, float64(at.Sub(killed).Milliseconds()))
 			}
@@ -183,20 +171,20 @@ func runPartition(ctx context.Context, env *Env, c cluster.Cluster) error {
 		return err
 	}
 	defer f.Close()
-	api := f.kv.api
+	kv := f.kv.kv
 	part := c.(cluster.Partitioner)
 	var majorityAPI string
 	err = f.run(ctx, env, func(ctx context.Context) error {
-		st, err := api.Status(ctx, bases(c)[0])
+		leader, err := leaderOf(ctx, c)
 		if err != nil {
 			return err
 		}
 		var minority []string
-		var minorityAPIs []string
+		var minorityNodes []cluster.Node
 		nodes := c.Nodes()
 		for _, n := range nodes {
-			if n.ID != st.LeaderID && len(minority) < (len(nodes)-1)/2 {
-				minority, minorityAPIs = append(minority, n.ID), append(minorityAPIs, n.API)
+			if n.ID != leader.ID && len(minority) < (len(nodes)-1)/2 {
+				minority, minorityNodes = append(minority, n.ID), append(minorityNodes, n)
 			} else if majorityAPI == "" {
 				majorityAPI = n.API
 			}
@@ -210,11 +198,13 @@ func runPartition(ctx context.Context, env *Env, c cluster.Cluster) error {
 			_ = part.Heal(context.WithoutCancel(ctx))
 			return ctx.Err()
 		}
-		minorityWrite := api.PutKV(ctx, minorityAPIs[0], f.kv.keys.prefix+"minority", []byte("m"))
+		wctx, cancel := context.WithTimeout(ctx, minorityWriteWait)
+		_, minorityWrite := kv.Put(wctx, minorityNodes[0].API, f.kv.keys.prefix+"minority", []byte("m"))
+		cancel()
 		// fail: a minority that commits is split brain, Raft's safety broken.
 		env.Check("minority_cannot_commit", metrics.SeverityFail, minorityWrite != nil, fmt.Sprintf("a write through %s during the partition: %v", minority[0], errText(minorityWrite)))
 		// fail: a connected majority that cannot commit breaks Raft's liveness promise.
-		markerErr := api.PutKV(ctx, majorityAPI, f.kv.keys.prefix+"marker", []byte("during"))
+		markerVersion, markerErr := kv.Put(ctx, majorityAPI, f.kv.keys.prefix+"marker", []byte("during"))
 		if markerErr != nil {
 			env.Check("majority_commits", metrics.SeverityFail, false, "a write through the majority during the partition: "+markerErr.Error())
 		} else {
@@ -233,8 +223,8 @@ func runPartition(ctx context.Context, env *Env, c cluster.Cluster) error {
 		// The fault's window closes once the minority has caught up.
 		const catchUp = 15 * time.Second
 		at, ok := pollUntil(ctx, healed.Add(catchUp), func() bool {
-			for _, b := range minorityAPIs {
-				if f.kv.ctl.Get(ctx, b+"/api/v1/kv/"+f.kv.keys.prefix+"marker?consistency=stale") != nil {
+			for _, n := range minorityNodes {
+				if !caughtUp(ctx, env, c, kv, n, f.kv.keys.prefix+"marker", markerVersion) {
 					return false
 				}
 			}
@@ -265,16 +255,15 @@ func runPause(ctx context.Context, env *Env, c cluster.Cluster) error {
 	}
 	defer f.Close()
 	pauser := c.(cluster.Pauser)
-	api := f.kv.api
 	var reader string
 	err = f.run(ctx, env, func(ctx context.Context) error {
-		st, err := api.Status(ctx, bases(c)[0])
+		leader, err := leaderOf(ctx, c)
 		if err != nil {
 			return err
 		}
 		var victim string
 		for _, n := range c.Nodes() {
-			if n.ID != st.LeaderID && victim == "" {
+			if n.ID != leader.ID && victim == "" {
 				victim = n.ID
 			} else if reader == "" {
 				reader = n.API
@@ -305,38 +294,44 @@ func runPause(ctx context.Context, env *Env, c cluster.Cluster) error {
 // execution.duration: kind names the fault's events.
 func shapeLeader(kind string, link cluster.LinkFault) func(ctx context.Context, env *Env, c cluster.Cluster) error {
 	return func(ctx context.Context, env *Env, c cluster.Cluster) error {
-		return degradeLeader(ctx, env, c, kind, describeLink(link), func(ctx context.Context, s cluster.Shaper, leader string) error {
-			return s.Shape(ctx, []string{leader}, link)
+		return degradeLeader(ctx, env, c, kind, describeLink(link), func(ctx context.Context, leader string) error {
+			return c.(cluster.Shaper).Shape(ctx, []string{leader}, link)
 		})
 	}
 }
 
 func runSlowDisk(ctx context.Context, env *Env, c cluster.Cluster) error {
 	delay := env.Config.Faults.DiskDelay
-	return degradeLeader(ctx, env, c, "slow_disk", fmt.Sprintf("every Raft log write waits %v more", delay), func(ctx context.Context, s cluster.Shaper, leader string) error {
-		return s.SlowDisk(ctx, leader, delay)
+	return degradeLeader(ctx, env, c, "slow_disk", fmt.Sprintf("every Raft log write waits %v more", delay), func(ctx context.Context, leader string) error {
+		return c.(cluster.DiskSlower).SlowDisk(ctx, leader, delay)
 	})
+}
+
+// healer undoes whatever a fault did.
+type healer interface {
+	Heal(ctx context.Context) error
 }
 
 // degradeLeader applies degrade to the leader for a quarter of
 // execution.duration, then heals, under the fault load.
-func degradeLeader(ctx context.Context, env *Env, c cluster.Cluster, kind, how string, degrade func(context.Context, cluster.Shaper, string) error) error {
+func degradeLeader(ctx context.Context, env *Env, c cluster.Cluster, kind, how string, degrade func(ctx context.Context, leader string) error) error {
 	f, err := newFaultLoad(ctx, env, c)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	s := c.(cluster.Shaper)
+	s := c.(healer)
 	var other string
 	err = f.run(ctx, env, func(ctx context.Context) error {
-		leader, o, err := leaderAndOther(ctx, f.kv.api, c)
+		lst, o, err := leaderAndOther(ctx, c)
 		if err != nil {
 			return err
 		}
-		other = o
+		leader := lst.Node.ID
+		other = o.API
 		env.Event(kind+"_start", leader, how)
 		f.markFault(time.Now())
-		if err := degrade(ctx, s, leader); err != nil {
+		if err := degrade(ctx, leader); err != nil {
 			return err
 		}
 		if !sleepCtx(ctx, env.Duration/4) {
@@ -377,7 +372,10 @@ func describeLink(l cluster.LinkFault) string {
 // each window that were answered within inference.slo_ttft and slo_tpot)
 // before, during and after.
 func runInferenceNodeFailure(ctx context.Context, env *Env, c cluster.Cluster) error {
-	api, done, err := withModel(ctx, env, c)
+	if env.Target.Inference == nil {
+		return Skip("the %s profile has no inference section", env.Target.Name)
+	}
+	_, done, err := withModel(ctx, env, c)
 	if err != nil {
 		return err
 	}
@@ -389,16 +387,17 @@ func runInferenceNodeFailure(ctx context.Context, env *Env, c cluster.Cluster) e
 	st := newInferStats(in.SLOTTFT, in.SLOTPOT, workers)
 	w := newFaultWindows(requestOp)
 	st.faults = w
-	op := generateOp(requestOp, client, bases(c), inferTargetOf(env.Config, false), st)
+	op := generateOp(requestOp, client, bases(c), inferTargetOf(env, false), st)
 	killer, restarter := c.(cluster.Killer), c.(cluster.Restarter)
 	hist := startHistory(ctx, env, c)
 	defer hist.stop()
 	var survivor string
 	res, err := underFault(ctx, env, w, in.Rate, workers, op, func(ctx context.Context) error {
-		leader, _, err := leaderAndOther(ctx, api, c)
+		lst, _, err := leaderAndOther(ctx, c)
 		if err != nil {
 			return err
 		}
+		leader := lst.Node.ID
 		var victim string
 		for _, n := range c.Nodes() {
 			switch {
@@ -445,4 +444,20 @@ func goodputByWindow(env *Env, st *inferStats, w *faultWindows) {
 		}
 		env.Scalar("goodput_percent@"+name, 100*float64(st.goodBy[name])/float64(sent), "%")
 	}
+}
+
+// minorityWriteWait bounds a write through a partitioned minority: one
+// that would commit does so at once; one that waits is refused.
+const minorityWriteWait = 5 * time.Second
+
+// caughtUp reports whether node n holds key at version (or later): by a
+// stale read of its own state where the profile has one, else by its
+// applied index.
+func caughtUp(ctx context.Context, env *Env, c cluster.Cluster, kv *kvClient, n cluster.Node, key string, version uint64) bool {
+	if env.Target.KV.StaleGet != nil {
+		_, v, found, err := kv.Get(ctx, n.API, key, true)
+		return err == nil && found && v >= version
+	}
+	st, err := status(ctx, c, n)
+	return err == nil && st.HasApplied && st.Applied >= version
 }

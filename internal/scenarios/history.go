@@ -2,15 +2,12 @@ package scenarios
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +30,7 @@ type historyLoad struct {
 	keys    *keySpace
 	clients int
 	client  *http.Client
+	kv      *kvClient
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	// notRecorded counts operations that certainly changed nothing:
@@ -64,6 +62,7 @@ func startHistory(ctx context.Context, env *Env, c cluster.Cluster) *historyLoad
 	// A shard runs its part of the clients and the rate (at least one).
 	clients := max(env.Workers(f.HistoryClients), 1)
 	h := &historyLoad{rec: history.NewRecorder(), keys: keys, clients: clients, client: env.Client(clients)}
+	h.kv, _ = newKV(env.Target, httpExchanger{h.client}) // the scenarios that start it have checked the kv section
 	ctx, h.cancel = context.WithCancel(ctx)
 	nodes := bases(c)
 	interval := time.Duration(float64(time.Second) * float64(clients) / env.Config.Shard.Rate(historyRate(env)))
@@ -132,73 +131,33 @@ func (h *historyLoad) runClient(ctx context.Context, id int, nodes []string, int
 // learnt, and whether the operation belongs in the history (a failed
 // read and a refused write changed nothing and do not).
 func (h *historyLoad) send(ctx context.Context, base string, in history.Input) (history.Output, bool) {
-	var req *http.Request
+	var out history.Output
 	var err error
-	url := base + "/api/v1/kv/" + in.Key
 	switch in.Kind {
 	case history.Get:
-		req, err = http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	case history.Put:
-		req, err = http.NewRequestWithContext(ctx, http.MethodPut, url, strings.NewReader(in.Value))
-	case history.CAS:
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, url+"/cas?expect_version="+strconv.FormatUint(in.Expect, 10), strings.NewReader(in.Value))
-	}
-	if err != nil {
-		return history.Output{}, false
-	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		if in.Kind == history.Get || notSent(err) {
-			return history.Output{}, false
+		var found bool
+		out.Value, out.Version, found, err = h.kv.Get(ctx, base, in.Key, false)
+		if err != nil {
+			return history.Output{}, false // a failed read changed nothing
 		}
-		return history.Output{Ambiguous: true}, true
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		if in.Kind == history.Get {
-			return history.Output{}, false
-		}
-		return history.Output{Ambiguous: true}, true
-	}
-	return kvAnswer(in.Kind, resp, body)
-}
-
-// kvAnswer interprets a node's answer to a KV operation.
-func kvAnswer(kind history.Kind, resp *http.Response, body []byte) (history.Output, bool) {
-	code := resp.StatusCode
-	if kind == history.Get {
-		switch {
-		case code == http.StatusOK:
-			v, err := strconv.ParseUint(resp.Header.Get("X-Version"), 10, 64)
-			if err != nil {
-				return history.Output{}, false // no version: nothing to check against
-			}
-			return history.Output{Found: true, Value: string(body), Version: v}, true
-		case code == http.StatusNotFound && !strings.Contains(string(body), "404 page not found"):
+		if !found {
 			return history.Output{}, true // the key does not exist
 		}
-		return history.Output{}, false
-	}
-	var v struct {
-		Version uint64 `json:"version"`
+		out.Found = true
+		return out, true
+	case history.Put:
+		out.Version, err = h.kv.Put(ctx, base, in.Key, []byte(in.Value))
+	case history.CAS:
+		out.Version, out.Conflict, err = h.kv.CAS(ctx, base, in.Key, in.Expect, []byte(in.Value))
 	}
 	switch {
-	case code == http.StatusOK:
-		if json.Unmarshal(body, &v) != nil {
-			return history.Output{Ambiguous: true}, true
-		}
-		return history.Output{Version: v.Version}, true
-	case code == http.StatusConflict && kind == history.CAS:
-		if json.Unmarshal(body, &v) != nil {
-			return history.Output{Ambiguous: true}, true
-		}
-		return history.Output{Conflict: true, Version: v.Version}, true
-	case code >= 400 && code < 500 && code != http.StatusRequestTimeout:
-		return history.Output{}, false // refused: nothing happened
-	case resp.Header.Get("X-Not-Applied") == "true":
-		return history.Output{}, false // the node says the write never reached its log
+	case err == nil:
+		return out, true
+	case refused(err), !isAnswer(err) && notSent(err):
+		return history.Output{}, false // the write never reached the log
 	}
+	// Cut short, timed out, or answered with an error that does not say
+	// it was not applied: the write may have happened.
 	return history.Output{Ambiguous: true}, true
 }
 
@@ -225,7 +184,9 @@ func (h *historyLoad) check(ctx context.Context, env *Env, base string) {
 	defer func() {
 		ctl := env.FastClient(16)
 		defer ctl.Close()
-		h.keys.cleanup(ctx, env, NewAPI(ctl), base)
+		if kv, err := env.KV(ctl); err == nil {
+			h.keys.cleanup(ctx, env, kv, base)
+		}
 	}()
 	vis := ""
 	if env.Dir != "" {

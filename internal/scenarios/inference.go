@@ -41,6 +41,9 @@ func inferenceScenarios(cfg *config.Config) []Spec {
 // runInference drives streamed generate requests: closed loop of clients,
 // or (clients == 0) Poisson arrivals at rate.
 func runInference(ctx context.Context, env *Env, c cluster.Cluster, clients int, rate float64) error {
+	if env.Target.Inference == nil {
+		return Skip("the %s profile has no inference section", env.Target.Name)
+	}
 	_, done, err := withModel(ctx, env, c)
 	if err != nil {
 		return err
@@ -54,7 +57,7 @@ func runInference(ctx context.Context, env *Env, c cluster.Cluster, clients int,
 	client := env.Client(workers)
 	defer client.CloseIdleConnections()
 	st := newInferStats(in.SLOTTFT, in.SLOTPOT, workers)
-	op := generateOp(requestOp, client, bases(c), inferTargetOf(env.Config, false), st)
+	op := generateOp(requestOp, client, bases(c), inferTargetOf(env, false), st)
 	var res *load.Result
 	if clients > 0 {
 		res, err = env.Closed(ctx, clients, op)

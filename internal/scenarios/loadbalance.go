@@ -12,6 +12,7 @@ import (
 	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/target"
 )
 
 // loadbalanceScenarios: for each scheduling policy the target can switch
@@ -47,9 +48,12 @@ func loadbalanceScenarios(cfg *config.Config) []Spec {
 // runBalance drives slots × nodes × perSlot clients of streamed generate
 // requests; policy "" leaves the target's policy as it is.
 func runBalance(ctx context.Context, env *Env, c cluster.Cluster, policy string, perSlot int) error {
+	if env.Target.Inference == nil {
+		return Skip("the %s profile has no inference section", env.Target.Name)
+	}
 	ctl := env.FastClient(8)
 	defer ctl.Close()
-	api := NewAPI(ctl)
+	api := env.API(ctl)
 	nodes := c.Nodes()
 	if policy != "" {
 		restore, err := switchPolicy(ctx, api, nodes, policy)
@@ -75,7 +79,7 @@ func runBalance(ctx context.Context, env *Env, c cluster.Cluster, policy string,
 	}
 	if !slotsKnown {
 		slots = env.Config.Cluster.Local.Slots * len(nodes)
-		env.Warn("the target does not report its inference slots (GET /api/v1/metrics); assumed %d per node from cluster.local.slots", env.Config.Cluster.Local.Slots)
+		env.Warn("the target does not report its inference slots (its profile's metrics route); assumed %d per node from cluster.local.slots", env.Config.Cluster.Local.Slots)
 	}
 	clients := slots * perSlot
 
@@ -84,7 +88,7 @@ func runBalance(ctx context.Context, env *Env, c cluster.Cluster, policy string,
 	defer client.CloseIdleConnections()
 	st := newInferStats(in.SLOTTFT, in.SLOTPOT, clients)
 	occ := startOccupancy(ctx, api, nodes, env.Warmup)
-	res, err := env.Closed(ctx, clients, generateOp(requestOp, client, bases(c), inferTargetOf(env.Config, false), st))
+	res, err := env.Closed(ctx, clients, generateOp(requestOp, client, bases(c), inferTargetOf(env, false), st))
 	occupancy := occ.stop()
 	if err != nil {
 		return err
@@ -157,7 +161,7 @@ func runBalance(ctx context.Context, env *Env, c cluster.Cluster, policy string,
 		lo, hi := minMax(occ)
 		env.Scalar("slot_occupancy_spread", hi-lo, "fraction")
 	} else {
-		env.Absent("slot_occupancy_spread", "fraction", "the nodes' in-flight counts could not be polled (GET /api/v1/metrics)")
+		env.Absent("slot_occupancy_spread", "fraction", "the nodes' in-flight counts could not be polled (its profile's metrics route)")
 	}
 	return nil
 }
@@ -171,9 +175,9 @@ func switchPolicy(ctx context.Context, api *API, nodes []cluster.Node, policy st
 		var cur struct {
 			Policy string `json:"policy"`
 		}
-		if err := api.get(ctx, n.API+"/api/v1/admin/policy", "GET /api/v1/admin/policy", &cur); err != nil {
+		if err := api.Get(ctx, n.API, "policy_get", target.Vars{}, &cur); err != nil {
 			if errors.Is(err, ErrUnsupported) {
-				return nil, Skip("the target cannot switch its scheduling policy (GET/POST /api/v1/admin/policy)")
+				return nil, Skip("the target cannot switch its scheduling policy: %v", err)
 			}
 			return nil, err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -13,17 +12,20 @@ import (
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/load"
 	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/target"
 )
 
 // memoryScenarios watch the nodes' Go runtime under the mixed workload:
 // live-heap growth (a possible leak), GC frequency and pause time, and
-// goroutine growth, from every node's GET /api/v1/metrics.
+// goroutine growth, from every node's runtime metrics (the profile's
+// metrics route).
 //
 // The leak check fits a line through the live heap after each collection.
 // A node's own collections are too few to fit (a 20 s soak at GOGC 400
 // sees about 7), and the more a node leaks the fewer there are: a swelling
 // heap spaces them further apart. So where the target lets it (a Go
-// target's GET /debug/pprof/heap?gc=1 collects before it answers), the
+// target's GET /debug/pprof/heap?gc=1, the profile's gc route, collects
+// before it answers), the
 // soak collects on every node about ten times over the soak (at most once
 // a second) and reads the live heap right after.
 func memoryScenarios(cfg *config.Config) []Spec {
@@ -56,16 +58,16 @@ const (
 func runSoak(ctx context.Context, env *Env, c cluster.Cluster, clients int) error {
 	client := load.NewFastClient(clients, env.Config.API.RequestTimeout)
 	defer client.Close()
-	api := NewAPI(client)
+	api := env.API(client)
 	if _, err := api.Metrics(ctx, bases(c)[0]); errors.Is(err, ErrUnsupported) {
-		return Skip("the target serves no runtime metrics (GET /api/v1/metrics)")
+		return Skip("the target serves no runtime metrics: %v", err)
 	}
 	ops, cleanup, err := mixOps(ctx, env, c, client)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	forced := canForceGC(ctx, client, c)
+	forced := canForceGC(ctx, api, c)
 	interval := 250 * time.Millisecond
 	if forced {
 		// About ten collections over the soak, at most one a second.
@@ -86,7 +88,7 @@ func runSoak(ctx context.Context, env *Env, c cluster.Cluster, clients int) erro
 				return
 			case now := <-t.C:
 				for _, n := range c.Nodes() {
-					if forced && forceGC(pctx, client, n.API) != nil {
+					if forced && forceGC(pctx, api, n.API) != nil {
 						continue
 					}
 					m, err := api.Metrics(pctx, n.API)
@@ -150,7 +152,7 @@ func runSoak(ctx context.Context, env *Env, c cluster.Cluster, clients int) erro
 		env.Absent("heap_slope_mb_per_min", "MB/min", "the live heap of "+strings.Join(absent, "; "))
 		env.Check("no_heap_growth", metrics.SeverityFail, false,
 			"could not be evaluated: the live heap of "+strings.Join(absent, "; ")+
-				"; lengthen execution.duration, or let the target collect on request (GET /debug/pprof/heap?gc=1)")
+				"; lengthen execution.duration, or let the target collect on request (a gc route in its profile, such as GET /debug/pprof/heap?gc=1)")
 		return nil
 	}
 	env.Scalar("heap_slope_mb_per_min", worst, "MB/min")
@@ -159,22 +161,24 @@ func runSoak(ctx context.Context, env *Env, c cluster.Cluster, clients int) erro
 	return nil
 }
 
-// canForceGC reports whether every node collects garbage on request: a Go
-// target serving net/http/pprof does before it answers a heap profile
-// asked for with gc=1.
-func canForceGC(ctx context.Context, client *load.FastClient, c cluster.Cluster) bool {
+// canForceGC reports whether every node collects garbage on request
+// (the profile's gc route: a Go target serving net/http/pprof collects
+// before it answers a heap profile asked for with gc=1).
+func canForceGC(ctx context.Context, api *API, c cluster.Cluster) bool {
+	if !api.Has("gc") {
+		return false
+	}
 	for _, n := range c.Nodes() {
-		if forceGC(ctx, client, n.API) != nil {
+		if forceGC(ctx, api, n.API) != nil {
 			return false
 		}
 	}
 	return true
 }
 
-// forceGC asks the node at base to collect (its answer, a heap profile, is
-// read and dropped).
-func forceGC(ctx context.Context, client *load.FastClient, base string) error {
-	return client.Do(ctx, http.MethodGet, base+"/debug/pprof/heap?gc=1", nil, func(int, []byte) error { return nil })
+// forceGC asks the node at base to collect (its answer is read and dropped).
+func forceGC(ctx context.Context, api *API, base string) error {
+	return api.Call(ctx, base, "gc", target.Vars{}, nil)
 }
 
 // liveHeapSlope fits a line through the live heap after each GC cycle
@@ -193,7 +197,7 @@ func liveHeapSlope(in []memSample) (float64, string) {
 			if s.gcCycles == 0 {
 				continue // no collection yet, so no live heap to read
 			}
-			return 0, "the target reports no live heap after GC (heap_live_bytes in GET /api/v1/metrics)"
+			return 0, "the target reports no live heap after GC (heap_live_bytes in its metrics route)"
 		}
 		if len(pts) == 0 || s.gcCycles != lastCycles {
 			pts = append(pts, point{s.at, s.heapLive})

@@ -14,6 +14,7 @@ import (
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/load"
 	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/target"
 )
 
 // modelScenarios measure model distribution for every size in
@@ -47,7 +48,7 @@ func modelScenarios(cfg *config.Config) []Spec {
 func runDistribution(ctx context.Context, env *Env, c cluster.Cluster, mb int, all bool) error {
 	ctl := load.NewFastClient(16, 10*time.Minute) // a pull of a large model takes long
 	defer ctl.Close()
-	api := NewAPI(ctl)
+	api := env.API(ctl)
 	nodes := c.Nodes()
 	size := int64(mb) * 1e6
 	keys := newKeySpace(env, 1<<30)
@@ -66,7 +67,7 @@ func runDistribution(ctx context.Context, env *Env, c cluster.Cluster, mb int, a
 	for i := 0; time.Now().Before(end) || i == 0; i++ {
 		name := keys.nextKey()
 		if err := api.CreateModel(ctx, nodes[0].API, name, size); errors.Is(err, ErrUnsupported) {
-			return Skip("the target cannot create models (POST /api/v1/models)")
+			return Skip("the target cannot create models: %v", err)
 		} else if err != nil {
 			return fmt.Errorf("creating %s: %w", name, err)
 		}
@@ -120,11 +121,14 @@ func runDistribution(ctx context.Context, env *Env, c cluster.Cluster, mb int, a
 func runBlobAccess(ctx context.Context, env *Env, c cluster.Cluster, clients int) error {
 	ctl := env.FastClient(8)
 	defer ctl.Close()
-	api := NewAPI(ctl)
+	api := env.API(ctl)
 	nodes := bases(c)
 	name := newKeySpace(env, 1).prefix + "blob"
+	if !api.Has("blob_get") || !api.Has("model_download") {
+		return Skip("the %s profile has no blob_get and model_download routes", env.Target.Name)
+	}
 	if err := api.CreateModel(ctx, nodes[0], name, 16<<20); errors.Is(err, ErrUnsupported) {
-		return Skip("the target cannot create models (POST /api/v1/models)")
+		return Skip("the target cannot create models: %v", err)
 	} else if err != nil {
 		return err
 	}
@@ -150,7 +154,11 @@ func runBlobAccess(ctx context.Context, env *Env, c cluster.Cluster, clients int
 	var received atomic.Int64 // body bytes of ranges answered inside the window
 	res, err := env.Closed(ctx, clients, load.Operation{Name: "range_1MiB", Do: func(ctx context.Context) error {
 		i := next.Add(1)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, nodes[int(i)%len(nodes)]+"/api/v1/blobs/"+m.Digest, nil)
+		call, err := api.Render("blob_get", nodes[int(i)%len(nodes)], target.Vars{Name: m.Digest})
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, call.Method, call.URL, nil)
 		if err != nil {
 			return err
 		}

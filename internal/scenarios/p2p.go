@@ -13,6 +13,7 @@ import (
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/load"
 	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/target"
 )
 
 // p2pScenarios measure the gossip layer: how fast a broadcast reaches
@@ -38,10 +39,14 @@ func p2pScenarios(cfg *config.Config) []Spec {
 func runBroadcast(ctx context.Context, env *Env, c cluster.Cluster) error {
 	client := env.FastClient(16)
 	defer client.Close()
+	api := env.API(client)
 	nodes := bases(c)
 	probe, _ := json.Marshal(map[string]any{"payload_bytes": 1})
-	if err := unsupported("POST /api/v1/p2p/broadcast", client.Do(ctx, http.MethodPost, nodes[0]+"/api/v1/p2p/broadcast", probe, nil)); errors.Is(err, ErrUnsupported) {
-		return Skip("the target has no broadcast API (POST /api/v1/p2p/broadcast and GET /api/v1/p2p/messages/{id})")
+	if !api.Has("p2p_message") {
+		return Skip("the %s profile has no p2p_message route", env.Target.Name)
+	}
+	if err := api.Call(ctx, nodes[0], "p2p_broadcast", target.Vars{Body: string(probe)}, nil); errors.Is(err, ErrUnsupported) {
+		return Skip("the target has no broadcast API: %v", err)
 	} else if err != nil {
 		return err
 	}
@@ -55,9 +60,7 @@ func runBroadcast(ctx context.Context, env *Env, c cluster.Cluster) error {
 			SentAt int64  `json:"sent_at_unix_ns"`
 		}
 		from := nodes[int(i)%len(nodes)]
-		if err := client.Do(ctx, http.MethodPost, from+"/api/v1/p2p/broadcast", body, func(_ int, b []byte) error {
-			return decodeJSON("POST /api/v1/p2p/broadcast", b, &sent)
-		}); err != nil {
+		if err := api.Get(ctx, from, "p2p_broadcast", target.Vars{Body: string(body)}, &sent); err != nil {
 			return err
 		}
 		var last int64
@@ -68,9 +71,7 @@ func runBroadcast(ctx context.Context, env *Env, c cluster.Cluster) error {
 			}
 			deadline := time.Now().Add(5 * time.Second)
 			for {
-				err := client.Do(ctx, http.MethodGet, n+"/api/v1/p2p/messages/"+sent.ID, nil, func(_ int, b []byte) error {
-					return decodeJSON("GET /api/v1/p2p/messages/{id}", b, &got)
-				})
+				err := api.Get(ctx, n, "p2p_message", target.Vars{Name: sent.ID}, &got)
 				if err == nil {
 					break
 				}
@@ -121,15 +122,19 @@ func runLocate(ctx context.Context, env *Env, c cluster.Cluster, clients int) er
 	}
 	client := env.FastClient(clients)
 	defer client.Close()
+	locate := env.API(client)
 	nodes := bases(c)
 	var next atomic.Uint64
-	probeErr := unsupported("GET /api/v1/p2p/locate/{digest}", client.Get(ctx, nodes[0]+"/api/v1/p2p/locate/"+m.Digest))
-	if errors.Is(probeErr, ErrUnsupported) {
-		return Skip("the target has no content routing API (GET /api/v1/p2p/locate/{digest})")
+	if err := locate.Call(ctx, nodes[0], "p2p_locate", target.Vars{Name: m.Digest}, nil); errors.Is(err, ErrUnsupported) {
+		return Skip("the target has no content routing API: %v", err)
 	}
-	_, err = env.Closed(ctx, clients, load.Operation{Name: "locate", Do: func(ctx context.Context) error {
-		return client.Get(ctx, nodes[int(next.Add(1))%len(nodes)]+"/api/v1/p2p/locate/"+m.Digest)
-	}})
+	op, err := locate.Op("locate", "p2p_locate", func() (string, target.Vars) {
+		return nodes[int(next.Add(1))%len(nodes)], target.Vars{Name: m.Digest}
+	})
+	if err != nil {
+		return Skip("%v", err)
+	}
+	_, err = env.Closed(ctx, clients, op)
 	return err
 }
 
@@ -137,16 +142,16 @@ func runLocate(ctx context.Context, env *Env, c cluster.Cluster, clients int) er
 // how long each restart takes until every node sees it again in Raft and
 // gossip (the driver waits for exactly that).
 func runRejoin(ctx context.Context, env *Env, c cluster.Cluster) error {
-	ctl := env.FastClient(4)
-	defer ctl.Close()
-	api := NewAPI(ctl)
-	st, err := api.Status(ctx, bases(c)[0])
+	leader, err := leaderOf(ctx, c)
+	if errors.Is(err, ErrUnsupported) {
+		return Skip("%v", err)
+	}
 	if err != nil {
 		return err
 	}
 	var victim string
 	for _, n := range c.Nodes() {
-		if n.ID != st.LeaderID {
+		if n.ID != leader.ID {
 			victim = n.ID
 			break
 		}

@@ -3,7 +3,6 @@ package scenarios
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -13,45 +12,29 @@ import (
 
 	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/config"
+	"github.com/odbench/odbench/internal/load"
+	"github.com/odbench/odbench/internal/target"
+	"golang.org/x/time/rate"
 )
 
-// Route families a scenario may need from its target. Before a cluster's
-// scenarios run, Probe asks the first node once per family; a scenario
-// that needs a family the target does not serve is skipped with the
-// answer that showed it, instead of failing.
+// Families of what a scenario may need from its target. Before a
+// cluster's scenarios run, Probe asks the target profile whether it
+// spells each, and the first node whether it serves it; a scenario that
+// needs a family the target lacks is skipped with the answer that showed
+// it, instead of failing.
 const (
-	famHealth    = "health"          // GET /api/v1/health
-	famCluster   = "cluster status"  // GET /api/v1/cluster/status with a leader
-	famKV        = "key-value store" // /api/v1/kv/{key}
-	famNodes     = "node registry"   // /api/v1/nodes
-	famModels    = "model registry"  // /api/v1/models
-	famBlobs     = "blob ranges"     // /api/v1/blobs/{digest}
+	famHealth    = "health"
+	famCluster   = "cluster status"
+	famKV        = "key-value store"
+	famNodes     = "node registry"
+	famModels    = "model registry"
+	famBlobs     = "blob ranges"
 	famBroadcast = "gossip broadcast"
 	famLocate    = "content location"
-	famMetrics   = "runtime metrics" // GET /api/v1/metrics
+	famMetrics   = "runtime metrics"
 	famPolicy    = "scheduling policy"
 	famInference = "inference"
 )
-
-// probeOf is the request that shows whether a family is served. A route
-// answering about a missing resource (a 404 with a JSON body) is served.
-type probeOf struct {
-	path      string
-	missingOK bool
-}
-
-var probes = map[string]probeOf{
-	famHealth:    {path: "/api/v1/health"},
-	famCluster:   {path: "/api/v1/cluster/status"},
-	famKV:        {path: "/api/v1/kv/odbench-capability-probe", missingOK: true},
-	famNodes:     {path: "/api/v1/nodes"},
-	famModels:    {path: "/api/v1/models"},
-	famBlobs:     {path: "/api/v1/blobs/sha256:odbench-capability-probe", missingOK: true},
-	famBroadcast: {path: "/api/v1/p2p/messages/odbench-capability-probe", missingOK: true},
-	famLocate:    {path: "/api/v1/p2p/locate/sha256:odbench-capability-probe", missingOK: true},
-	famMetrics:   {path: "/api/v1/metrics"},
-	famPolicy:    {path: "/api/v1/admin/policy"},
-}
 
 // routeNeeds maps scenario name prefixes to the families they need.
 var routeNeeds = []struct {
@@ -87,7 +70,7 @@ func routesFor(name string, cfg *config.Config) []string {
 			out = append(out, n.families...)
 		}
 	}
-	if strings.HasPrefix(name, "faults/") {
+	if strings.HasPrefix(name, "faults/") && !strings.HasPrefix(name, "faults/inference") {
 		out = append(out, famKV) // the history workload, and the write load
 	}
 	if strings.HasPrefix(name, "memory/") || strings.HasPrefix(name, "concurrency/mixed") || strings.HasPrefix(name, "concurrency/deadlock") {
@@ -109,9 +92,9 @@ func routesFor(name string, cfg *config.Config) []string {
 	return slices.Compact(out)
 }
 
-// Capabilities says, per route family, why the target does not serve it
-// (absent families are served, or could not be told: a node that does not
-// answer at all fails its scenarios instead).
+// Capabilities says, per family, why the target does not offer it (absent
+// families are offered, or could not be told: a node that does not answer
+// at all fails its scenarios instead).
 type Capabilities map[string]string
 
 // Missing returns why spec cannot run against the target, or "".
@@ -138,61 +121,146 @@ func (c Capabilities) Families() []string {
 	return out
 }
 
-// placeholder matches answers that a route exists only in name.
-var placeholder = regexp.MustCompile(`(?i)not (yet )?implemented|placeholder|\bTODO\b`)
+// probe is what shows a family: the profile's request, sent to the first
+// node (nil: the profile lacks the family, why says so). A route
+// answering about a missing resource (a 404 with a JSON body) is served.
+type probe struct {
+	req *target.Request
+	v   target.Vars
+	why string
+}
 
-// Probe asks the first node of c which route families it serves.
-func Probe(ctx context.Context, c cluster.Cluster, cfg *config.Config) Capabilities {
+// probesOf returns the probe of every family in profile p.
+func probesOf(p *target.Profile) map[string]probe {
+	lacks := func(what string) probe { return probe{why: fmt.Sprintf("the %s profile has no %s", p.Name, what)} }
+	route := func(names ...string) probe {
+		for _, n := range names {
+			if _, ok := p.Routes[n]; !ok {
+				return lacks("route " + n)
+			}
+		}
+		r := p.Routes[names[0]]
+		return probe{req: &r, v: target.Vars{Name: "odbench-capability-probe"}}
+	}
+	out := map[string]probe{
+		famNodes:     route("nodes_list", "node_get"),
+		famModels:    route("models_list", "model_get", "model_download"),
+		famBlobs:     route("blob_get"),
+		famBroadcast: route("p2p_message", "p2p_broadcast"),
+		famLocate:    route("p2p_locate"),
+		famMetrics:   route("metrics"),
+		famPolicy:    route("policy_get", "policy_set"),
+	}
+	if p.Health != nil {
+		out[famHealth] = probe{req: p.Health}
+	} else {
+		out[famHealth] = lacks("health request")
+	}
+	if p.Status != nil {
+		out[famCluster] = probe{req: &p.Status.Request}
+	} else {
+		out[famCluster] = lacks("status section")
+	}
+	if p.KV != nil {
+		out[famKV] = probe{req: &p.KV.Get.Request, v: target.Vars{Key: "odbench-capability-probe"}}
+	} else {
+		out[famKV] = lacks("kv section")
+	}
+	if p.Inference == nil {
+		out[famInference] = lacks("inference section")
+	}
+	return out
+}
+
+// Probe asks env's target profile, and the first node of c, which
+// families the target offers. The inference family is asked the route its
+// scenarios use, with a short request: a 2xx answer that generates
+// nothing (a placeholder) shows the route exists in name only. Its
+// requests are paced below the target's rate limit.
+func Probe(ctx context.Context, c cluster.Cluster, cfg *config.Config, p *target.Profile) Capabilities {
 	out := Capabilities{}
 	nodes := c.Nodes()
 	if len(nodes) == 0 {
 		return out
 	}
 	base := nodes[0].API
-	client := &http.Client{Timeout: 5 * time.Second}
-	all := map[string]probeOf{}
-	for f, p := range probes {
-		all[f] = p
+	client := load.NewFastClient(2, 10*time.Second)
+	defer client.Close()
+	var limit *rate.Limiter
+	env := &Env{Config: cfg, Target: p}
+	if r := env.rateLimit(); r > 0 {
+		limit = rate.NewLimiter(rate.Limit(r*limitMargin), 1)
 	}
-	all[famInference] = inferenceProbe(cfg)
-	for f, p := range all {
-		if reason := probeFamily(ctx, client, base, p); reason != "" {
-			out[f] = reason
+	wait := func() bool { return limit == nil || limit.Wait(ctx) == nil }
+	for f, pr := range probesOf(p) {
+		switch {
+		case pr.req == nil:
+			out[f] = pr.why
+		case !wait():
+			return out
+		default:
+			if why := probeRequest(ctx, client, base, pr); why != "" {
+				out[f] = why
+			}
+		}
+	}
+	if p.Inference != nil && wait() {
+		if why := probeInference(ctx, client, base, env); why != "" {
+			out[famInference] = why
 		}
 	}
 	return out
 }
 
-// inferenceProbe is the route that shows an inference API: Ollama's model
-// list, or an OpenAI-compatible server's.
-func inferenceProbe(cfg *config.Config) probeOf {
-	if cfg.Inference.API == "openai" {
-		return probeOf{path: "/v1/models"}
-	}
-	return probeOf{path: "/api/tags"}
-}
+// placeholder matches answers showing that a route exists only in name.
+var placeholder = regexp.MustCompile(`(?i)not (yet )?implemented|placeholder|\bTODO\b`)
 
-// probeFamily returns why the route at base+p.path is not served, or "".
-func probeFamily(ctx context.Context, client *http.Client, base string, p probeOf) string {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+p.path, nil)
+// probeRequest returns why the node at base does not serve pr, or "".
+func probeRequest(ctx context.Context, client *load.FastClient, base string, pr probe) string {
+	call, err := pr.req.Render(base, pr.v)
 	if err != nil {
 		return err.Error()
 	}
-	resp, err := client.Do(req)
+	var why string
+	err = client.Send(ctx, call.Method, call.URL, call.Headers, call.Body, func(code int, _ func(string) string, body []byte) error {
+		answer := fmt.Sprintf("%s answered HTTP %d", pr.req.Describe(), code)
+		jsonBody := strings.HasPrefix(strings.TrimSpace(string(body)), "{")
+		switch {
+		case code == http.StatusNotFound && jsonBody:
+		case code == http.StatusNotFound, code == http.StatusMethodNotAllowed, code == http.StatusNotImplemented:
+			why = answer
+		case code/100 == 2 && placeholder.Match(body):
+			why = fmt.Sprintf("%s answered a placeholder: %.80s", pr.req.Describe(), strings.TrimSpace(string(body)))
+		}
+		return nil
+	})
 	if err != nil {
 		return "" // not answering is not a missing route: the scenarios will say
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	answer := fmt.Sprintf("GET %s answered %s", p.path, resp.Status)
-	jsonBody := strings.HasPrefix(strings.TrimSpace(string(body)), "{")
-	switch {
-	case resp.StatusCode == http.StatusNotFound && p.missingOK && jsonBody:
+	return why
+}
+
+// probeInference sends one short whole request to the inference route the
+// scenarios use and returns why it is not inference, or "".
+func probeInference(ctx context.Context, client *load.FastClient, base string, env *Env) string {
+	t := inferTargetOf(env, false)
+	t.numPredict = 1
+	path, body := t.request(false)
+	var why string
+	err := client.Send(ctx, http.MethodPost, base+path, t.headers(), body, func(code int, header func(string) string, b []byte) error {
+		switch {
+		case code == http.StatusNotFound && !strings.HasPrefix(strings.TrimSpace(string(b)), "{"),
+			code == http.StatusMethodNotAllowed, code == http.StatusNotImplemented:
+			why = fmt.Sprintf("POST %s answered HTTP %d", path, code)
+		case code/100 == 2:
+			if err := t.judgeWhole(code, header, b); err != nil {
+				why = fmt.Sprintf("POST %s answered 200 with a %v", path, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return ""
-	case resp.StatusCode == http.StatusNotFound, resp.StatusCode == http.StatusMethodNotAllowed, resp.StatusCode == http.StatusNotImplemented:
-		return answer
-	case resp.StatusCode/100 == 2 && placeholder.Match(body):
-		return fmt.Sprintf("GET %s answered a placeholder: %.80s", p.path, strings.TrimSpace(string(body)))
 	}
-	return ""
+	return why
 }

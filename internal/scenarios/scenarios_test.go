@@ -18,6 +18,7 @@ import (
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/load"
 	"github.com/odbench/odbench/internal/metrics"
+	"github.com/odbench/odbench/internal/target"
 )
 
 func TestMain(m *testing.M) { os.Exit(clustertest.MainWithLeakCheck(m)) }
@@ -137,7 +138,7 @@ func TestSkipsWhatTheTargetLacks(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx := context.Background()
-	c, err := cluster.NewExternal([]string{srv.URL, srv.URL}, 5*time.Second).Start(ctx, 2)
+	c, err := cluster.NewExternal([]string{srv.URL, srv.URL}, nil, 5*time.Second).Start(ctx, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,11 +373,11 @@ func TestEveryCategoryOnLocalCluster(t *testing.T) {
 			}
 		})
 	}
-	client := NewAPI(newFast())
+	client := NewAPI(newFast(), defaultTarget())
 	var models struct {
 		Models []struct{ Name string } `json:"models"`
 	}
-	if err := client.get(context.Background(), c.Nodes()[0].API+"/api/v1/models", "models", &models); err != nil {
+	if err := client.Get(context.Background(), c.Nodes()[0].API, "models_list", target.Vars{}, &models); err != nil {
 		t.Fatal(err)
 	}
 	if len(models.Models) != 0 {
@@ -385,7 +386,7 @@ func TestEveryCategoryOnLocalCluster(t *testing.T) {
 	var km struct {
 		Keys int `json:"kv_keys"`
 	}
-	if err := client.get(context.Background(), c.Nodes()[0].API+"/api/v1/metrics", "metrics", &km); err != nil {
+	if err := client.Get(context.Background(), c.Nodes()[0].API, "metrics", target.Vars{}, &km); err != nil {
 		t.Fatal(err)
 	}
 	if km.Keys != 0 {
@@ -413,23 +414,23 @@ func TestProbeFindsWhatTheTargetServes(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, err := cluster.NewExternal([]string{srv.URL}, 5*time.Second).Start(context.Background(), 1)
+	c, err := cluster.NewExternal([]string{srv.URL}, nil, 5*time.Second).Start(context.Background(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	caps := Probe(context.Background(), c, &cfg)
+	caps := Probe(context.Background(), c, &cfg, defaultTarget())
 	if _, ok := caps[famKV]; ok {
 		t.Errorf("the KV route answers about a missing key, so it is served: %q", caps[famKV])
 	}
 	if !strings.Contains(caps[famNodes], "placeholder") {
 		t.Errorf("nodes: %q, want a placeholder found", caps[famNodes])
 	}
-	if caps[famModels] != "GET /api/v1/models answered 404 Not Found" {
+	if caps[famModels] != "GET /api/v1/models answered HTTP 404" {
 		t.Errorf("models: %q", caps[famModels])
 	}
 	spec := specNamed(t, &cfg, "api/model_operations/clients=1")
-	if why := caps.Missing(spec); why != "the target does not serve model registry (GET /api/v1/models answered 404 Not Found)" {
+	if why := caps.Missing(spec); why != "the target does not serve model registry (GET /api/v1/models answered HTTP 404)" {
 		t.Errorf("api/model_operations: %q", why)
 	}
 	if why := caps.Missing(specNamed(t, &cfg, "api/health_check/clients=1")); why != "" {

@@ -3,18 +3,15 @@ package scenarios
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/odbench/odbench/internal/cluster"
-	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/load"
 	"github.com/odbench/odbench/internal/metrics"
 )
@@ -74,7 +71,7 @@ func ensureModel(ctx context.Context, env *Env, api *API, c cluster.Cluster) (fu
 // closes the client.
 func withModel(ctx context.Context, env *Env, c cluster.Cluster) (api *API, done func(), err error) {
 	ctl := env.FastClient(4)
-	api = NewAPI(ctl)
+	api = env.API(ctl)
 	cleanup, err := ensureModel(ctx, env, api, c)
 	if err != nil {
 		ctl.Close()
@@ -128,61 +125,10 @@ func newInferStats(sloTTFT, sloTPOT time.Duration, workers int) *inferStats {
 // as what they are part of.
 const requestOp = "e2e"
 
-// inferTarget says how to send a streamed inference request: the API, the
-// model, the prompt, the tokens asked for and the key to send.
-type inferTarget struct {
-	api        string // ollama | openai
-	chat       bool
-	model      string
-	prompt     string
-	numPredict int
-	apiKey     string
-}
-
-func inferTargetOf(cfg *config.Config, chat bool) inferTarget {
-	in := cfg.Inference
-	t := inferTarget{api: in.API, chat: chat, model: in.Model, prompt: in.Prompt, numPredict: in.NumPredict}
-	if in.API == "openai" && in.OpenAIRoute == "chat" {
-		t.chat = true
-	}
-	if in.APIKeyEnv != "" {
-		t.apiKey = os.Getenv(in.APIKeyEnv)
-	}
-	return t
-}
-
-// request returns the path and body of one streamed request.
-func (t inferTarget) request() (string, []byte) {
-	var path string
-	var body map[string]any
-	switch {
-	case t.api == "openai" && t.chat:
-		path = "/v1/chat/completions"
-		body = map[string]any{"model": t.model, "messages": []map[string]string{{"role": "user", "content": t.prompt}}}
-	case t.api == "openai":
-		path = "/v1/completions"
-		body = map[string]any{"model": t.model, "prompt": t.prompt}
-	case t.chat:
-		path = "/api/chat"
-		body = map[string]any{"model": t.model, "messages": []map[string]string{{"role": "user", "content": t.prompt}},
-			"options": map[string]int{"num_predict": t.numPredict}}
-	default:
-		path = "/api/generate"
-		body = map[string]any{"model": t.model, "prompt": t.prompt, "options": map[string]int{"num_predict": t.numPredict}}
-	}
-	if t.api == "openai" {
-		body["max_tokens"] = t.numPredict
-		body["stream"] = true
-		body["stream_options"] = map[string]bool{"include_usage": true}
-	}
-	b, _ := json.Marshal(body)
-	return path, b
-}
-
 // generateOp streams one inference request per call to the entry nodes in
 // turn and measures its phases.
 func generateOp(name string, client *http.Client, entries []string, t inferTarget, st *inferStats) load.Operation {
-	path, body := t.request()
+	path, body := t.request(true)
 	var next atomic.Uint64
 	return load.Operation{Name: name, Do: func(ctx context.Context) error {
 		start := time.Now()
@@ -207,6 +153,9 @@ func generateOp(name string, client *http.Client, entries []string, t inferTarge
 				a, err = readNDJSON(resp.Body)
 			}
 			if err != nil {
+				return err
+			}
+			if err := t.judgeStreamed(a); err != nil {
 				return err
 			}
 			if node := resp.Header.Get("X-Served-By"); node != "" {

@@ -36,10 +36,19 @@ type answer struct {
 	// load and promptEval are Ollama's load_duration and
 	// prompt_eval_duration, when present.
 	load, promptEval *time.Duration
+	// text is the start of the generated text (at most maxAnswerText
+	// bytes), to tell a placeholder from an answer.
+	text []byte
 }
 
-// content notes a content chunk that arrived at now.
-func (a *answer) content(now time.Time) {
+// maxAnswerText bounds the generated text an answer keeps.
+const maxAnswerText = 4096
+
+// content notes a content chunk of text that arrived at now.
+func (a *answer) content(now time.Time, text string) {
+	if room := maxAnswerText - len(a.text); room > 0 {
+		a.text = append(a.text, text[:min(len(text), room)]...)
+	}
 	if a.chunks == 0 {
 		a.first = now
 	} else {
@@ -85,7 +94,7 @@ func readNDJSON(r io.Reader) (answer, error) {
 				text = c.Message.Content
 			}
 			if text != "" {
-				a.content(now)
+				a.content(now, text)
 			}
 			if c.Done {
 				if a.chunks == 0 {
@@ -162,8 +171,12 @@ func readSSE(r io.Reader) (answer, error) {
 			return false, fmt.Errorf("stream error: %s", c.Error.Message)
 		}
 		for _, ch := range c.Choices {
-			if (ch.Delta != nil && ch.Delta.Content != "") || ch.Text != "" {
-				a.content(now)
+			text := ch.Text
+			if ch.Delta != nil && ch.Delta.Content != "" {
+				text = ch.Delta.Content
+			}
+			if text != "" {
+				a.content(now, text)
 				break
 			}
 		}

@@ -10,17 +10,27 @@ import (
 
 	"github.com/odbench/odbench/internal/cluster"
 	"github.com/odbench/odbench/internal/cluster/clustertest"
+	"github.com/odbench/odbench/internal/target"
 )
 
-// Start starts n reference nodes of clustertest.Binary (fsync off: tests
-// check behaviour, not speed; nodeArgs come after) and stops them when the
+// Start starts n reference nodes of clustertest.Binary through the
+// odbench-node target profile, as odbench run does (fsync off: tests check
+// behaviour, not speed; nodeArgs come after), and stops them when the
 // test ends, also on failure.
 func Start(t testing.TB, n int, nodeArgs ...string) cluster.Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := cluster.NewLocal(cluster.LocalOptions{Binary: clustertest.Binary, TempRoot: t.TempDir(),
-		NodeArgs: append([]string{"--fsync=false"}, nodeArgs...)}).Start(ctx, n)
+	p, err := target.Load("odbench-node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := cluster.NewStarter(cluster.StartOptions{Profile: p, Self: clustertest.Binary, TempRoot: t.TempDir(),
+		ExtraArgs: append([]string{"--fsync=false"}, nodeArgs...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.Start(ctx, n)
 	if err != nil {
 		t.Fatalf("starting %d nodes: %v", n, err)
 	}
