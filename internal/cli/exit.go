@@ -15,7 +15,7 @@ const (
 	exitOK          = 0
 	exitFailed      = 1 // a scenario failed, a target was missed, a regression was found
 	exitUsage       = 2 // usage or config error
-	exitUnreachable = 3 // the target could not be started or reached
+	exitUnreachable = 3 // the target could not be started, reached, or measured at all
 	exitInterrupted = 130
 )
 
@@ -38,7 +38,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.Is(err, runner.ErrInterrupted):
 		return exitInterrupted
-	case errors.Is(err, cluster.ErrStart):
+	case errors.Is(err, cluster.ErrStart), errors.Is(err, runner.ErrNothingMeasured):
 		return exitUnreachable
 	case errors.As(err, &ee):
 		return ee.code
@@ -73,6 +73,11 @@ func runVerdict(run *metrics.Run, name string) error {
 		return &exitError{code: exitUnreachable, err: fmt.Errorf("%s: %s", name, strings.Join(unstarted, "; "))}
 	case s.Failed > 0:
 		return &exitError{code: exitFailed, err: fmt.Errorf("%s: %d of %d scenario runs failed (%d failed checks)", name, s.Failed, s.Scenarios, s.ChecksFailed)}
+	}
+	r := *run
+	r.Summary = s
+	if err := runner.NothingMeasured(&r); err != nil {
+		return &exitError{code: exitUnreachable, err: fmt.Errorf("%s: %w", name, err)}
 	}
 	return nil
 }

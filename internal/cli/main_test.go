@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odbench/odbench/internal/cluster/netfault"
 	"github.com/odbench/odbench/internal/metrics"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -68,11 +70,40 @@ func (b *bgCommands) get(ts *testscript.TestScript, name string) *exec.Cmd {
 	return cmd
 }
 
+// etcdMissing says why the etcd scripts cannot run here, or "".
+func etcdMissing() string {
+	if _, err := exec.LookPath("etcd"); err != nil {
+		return "etcd is not installed: apt-get install etcd-server"
+	}
+	if _, err := netfault.New(); err != nil {
+		return "odbench cannot make network faults here: " + err.Error()
+	}
+	return ""
+}
+
 // TestScripts runs the CLI scripts in testdata/script: help, configs,
 // exit codes, a real run. Each script runs in its own temp dir.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
+		// [etcd]: etcd is installed and odbench can make kernel network
+		// faults here (root, cgroup v2); $ETCD_MISSING says what is not.
+		// With ODBENCH_REQUIRE_FOREIGN_TARGETS set (.ci/run) a missing
+		// piece fails the script instead.
+		Condition: func(cond string) (bool, error) {
+			if cond != "etcd" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			why := etcdMissing()
+			if why != "" && os.Getenv("ODBENCH_REQUIRE_FOREIGN_TARGETS") != "" {
+				return false, fmt.Errorf("%s (ODBENCH_REQUIRE_FOREIGN_TARGETS is set)", why)
+			}
+			return why == "", nil
+		},
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("ETCD_MISSING", etcdMissing())
+			return nil
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// exits CODE CMD ARGS...: run CMD and require exit code CODE
 			// ("any" accepts every code); stdout and stderr are kept for

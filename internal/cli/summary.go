@@ -330,7 +330,12 @@ func printVerdict(w io.Writer, in summaryInput) {
 			fmt.Fprintln(w, prefix+l)
 		}
 	}
-	labeled(mark(s.Failed > 0), "scenarios", fmt.Sprintf("%d runs: %d ok, %d failed, %d skipped (%s)", s.Scenarios, s.OK, s.Failed, s.Skipped, in.run.Status))
+	measured := s.OK+s.Failed > 0
+	text := fmt.Sprintf("%d runs: %d ok, %d failed, %d skipped (%s)", s.Scenarios, s.OK, s.Failed, s.Skipped, in.run.Status)
+	if !measured {
+		text += "; nothing was measured"
+	}
+	labeled(mark(s.Failed > 0 || !measured), "scenarios", text)
 	if s.Checks > 0 {
 		labeled(mark(s.ChecksFailed > 0), "checks", fmt.Sprintf("%d passed, %d failed, %d warnings", s.Checks-s.ChecksFailed-s.ChecksWarned, s.ChecksFailed, s.ChecksWarned))
 		printFailedChecks(w, in.run, in.width)
@@ -353,7 +358,11 @@ func printVerdict(w io.Writer, in summaryInput) {
 			if len(missed) > 0 {
 				text += " (advisory; report --check-targets gates on them): missed " + strings.Join(missed, "; ")
 			}
-			labeled(mark(len(missed) > 0), "targets", text)
+			m := mark(len(missed) > 0)
+			if met+len(missed) == 0 {
+				m = "-" // nothing to judge: neither met nor missed
+			}
+			labeled(m, "targets", text)
 		}
 	}
 	if n := len(in.run.Warnings); n > 0 {

@@ -80,12 +80,8 @@ func (e *External) Start(ctx context.Context, n int) (Cluster, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
 	}
-	if len(e.Profile.Ready) == 0 && e.Profile.Status == nil {
-		return c, nil
-	}
-	err := pollUntil(ctx, 200*time.Millisecond, nil, func() error { return formed(ctx, e.Profile, c.caller, c.nodes, n) })
-	if err != nil {
-		return c, fmt.Errorf("%w: %w within the start timeout: %s", ErrStart, ErrNotFormed, strings.ReplaceAll(err.Error(), "\n", "; "))
+	if err := awaitFormed(ctx, e.Profile, c.caller, func() []Node { return c.nodes }, n); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -95,7 +91,7 @@ func (c *external) waitHealthy(ctx context.Context, n Node) error {
 	return pollUntil(ctx, 200*time.Millisecond, nil, func() error {
 		a, err := c.caller.do(ctx, h, n.API, target.Vars{Member: n.ID})
 		if err != nil {
-			return fmt.Errorf("%s: %s %s: %v", n.ID, h.Describe(), n.API, errors.Unwrap(err))
+			return fmt.Errorf("%s: %s %s: %w", n.ID, h.Describe(), n.API, err)
 		}
 		if a.Code/100 != 2 {
 			return fmt.Errorf("%s: %s answered HTTP %d: %s", n.ID, h.Describe(), a.Code, clipLine(string(a.Body)))

@@ -2,12 +2,16 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/odbench/odbench/internal/target"
 )
 
 // A member that answers at all is alive, whatever it says of itself; only
@@ -47,5 +51,67 @@ func TestExternalProbeTellsDeadFromUnhappy(t *testing.T) {
 				t.Errorf("the error %q does not name the node", errs[0])
 			}
 		})
+	}
+}
+
+// A target that limits requests (100 a minute, as ollama-distributed
+// does) and never forms: odbench's polling stays within the limit, and
+// "not formed" shows what the target answered, never odbench's own 429s
+// or its pacing.
+func TestNotFormedShowsTheTargetsAnswers(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		served   []time.Time
+		limited  int
+		perWhile = 5 // requests allowed per second; odbench paces below 2
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		now := time.Now()
+		recent := 0
+		for _, at := range served {
+			if now.Sub(at) < time.Second {
+				recent++
+			}
+		}
+		served = append(served, now)
+		if recent >= perWhile {
+			limited++
+			mu.Unlock()
+			http.Error(w, `{"error":"rate limit exceeded"}`, http.StatusTooManyRequests)
+			return
+		}
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/api/v1/health":
+			w.Write([]byte(`{"status":"healthy"}`))
+		default:
+			w.Write([]byte(`{"node_id":"12D3KooW","leader":"unknown","peers":[]}`))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	p, err := target.Parse("limited.yaml", []byte(`
+name: limited
+rate_limit: 2/s
+health: {method: GET, path: /api/v1/health}
+ready:
+  - {method: GET, path: /api/v1/cluster/status, json: peers, count_at_least: "{{.Others}}"}
+  - {method: GET, path: /api/v1/cluster/status, json: leader, not_equals: "unknown"}
+status: {method: GET, path: /api/v1/cluster/status, id: node_id, leader: leader, no_leader: ["", "unknown"]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewExternal([]string{srv.URL}, p, 3*time.Second)
+	d.RateLimit = 2
+	_, err = d.Start(context.Background(), 1)
+	if !errors.Is(err, ErrNotFormed) || !strings.Contains(err.Error(), `node-1 reports leader "unknown" (want anything else)`) ||
+		strings.Contains(err.Error(), "rate") || strings.Contains(err.Error(), "429") {
+		t.Errorf("err = %v, want not formed with the target's answer, and nothing of rate limits", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if limited > 0 {
+		t.Errorf("%d of odbench's %d requests were refused by the target's rate limit", limited, len(served))
 	}
 }

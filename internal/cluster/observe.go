@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/odbench/odbench/internal/jsonpath"
@@ -20,32 +22,52 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// errPacedOut: the rate limit leaves no time for the request before ctx
+// ends. It says nothing about the target, so waits report the answers
+// seen before it instead.
+var errPacedOut = errors.New("no time left for another request within the target's rate limit")
+
 // caller sends a profile's requests to members. With a rate limit it
-// paces every request of odbench's own (readiness, status, probes) below
-// the limit, so that the target's answers, not odbench's 429s, explain
-// what odbench saw.
+// paces odbench's own requests (readiness, status, probes) to each member
+// within their share of it (target.OwnShare), so that the target's
+// answers, not odbench's 429s, explain what odbench saw.
 type caller struct {
 	client *http.Client
-	limit  *rate.Limiter // nil: no pacing
+	perSec float64 // the target's limit per member; 0: none
+
+	mu     sync.Mutex
+	limits map[string]*rate.Limiter // by member base URL
 }
 
-// newCaller returns a caller paced below perSec requests per second (0:
-// not paced), at 90% of it, one request at a time.
+// newCaller returns a caller paced within perSec requests per second per
+// member (0: not paced).
 func newCaller(perSec float64) *caller {
-	c := &caller{client: &http.Client{Timeout: 5 * time.Second}}
-	if perSec > 0 {
-		c.limit = rate.NewLimiter(rate.Limit(perSec*0.9), 1)
+	return &caller{client: &http.Client{Timeout: 5 * time.Second}, perSec: perSec, limits: map[string]*rate.Limiter{}}
+}
+
+// wait paces a request to the member at base.
+func (c *caller) wait(ctx context.Context, base string) error {
+	if c.perSec <= 0 {
+		return nil
 	}
-	return c
+	c.mu.Lock()
+	l := c.limits[base]
+	if l == nil {
+		l = rate.NewLimiter(rate.Limit(c.perSec*target.OwnShare), 1)
+		c.limits[base] = l
+	}
+	c.mu.Unlock()
+	if err := l.Wait(ctx); err != nil {
+		return fmt.Errorf("%w (%v)", errPacedOut, err)
+	}
+	return nil
 }
 
 // do sends r, rendered for the member at base, and reads the answer (at
 // most 1 MiB of it).
 func (c *caller) do(ctx context.Context, r *target.Request, base string, v target.Vars) (*target.Answer, error) {
-	if c.limit != nil {
-		if err := c.limit.Wait(ctx); err != nil {
-			return nil, err
-		}
+	if err := c.wait(ctx, base); err != nil {
+		return nil, err
 	}
 	call, err := r.Render(base, v)
 	if err != nil {
@@ -115,7 +137,7 @@ func (o *observer) Status(ctx context.Context, n Node) (MemberStatus, error) {
 	}
 	a, err := o.caller.do(ctx, &st.Request, n.API, target.Vars{Member: n.ID})
 	if err != nil {
-		return MemberStatus{}, fmt.Errorf("%s: %s: %v", n.ID, st.Describe(), err)
+		return MemberStatus{}, fmt.Errorf("%s: %s: %w", n.ID, st.Describe(), err)
 	}
 	if a.Code/100 != 2 {
 		return MemberStatus{}, fmt.Errorf("%s: %s answered HTTP %d: %s", n.ID, st.Describe(), a.Code, clipLine(string(a.Body)))
@@ -250,16 +272,33 @@ type readyVars struct {
 	Size, Others int
 }
 
+// awaitFormed polls formed until it holds or ctx ends, and then says what
+// the members answered last.
+func awaitFormed(ctx context.Context, p *target.Profile, c *caller, nodes func() []Node, size int) error {
+	if len(p.Ready) == 0 && p.Status == nil {
+		return nil
+	}
+	err := pollUntil(ctx, 200*time.Millisecond, nil, func() error { return formed(ctx, p, c, nodes(), size) })
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w within the start timeout: %s", ErrStart, ErrNotFormed, strings.ReplaceAll(err.Error(), "\n", "; "))
+}
+
 // formed checks the profile's ready conditions on every member, then that
 // they agree on a leader; it returns what each failing member said. A
 // request several conditions share is sent once a round.
 func formed(ctx context.Context, p *target.Profile, c *caller, nodes []Node, size int) error {
 	var errs []error
 	for _, n := range nodes {
-		answers := map[string]*target.Answer{}
+		answers := map[string]answer{}
 		var problems []string
 		for i := range p.Ready {
-			if msg := checkCondition(ctx, &p.Ready[i], c, n, size, answers); msg != "" {
+			msg, err := checkCondition(ctx, &p.Ready[i], c, n, size, answers)
+			if errors.Is(err, errPacedOut) {
+				return err // a round cut short says nothing of the target
+			}
+			if msg != "" && !slices.Contains(problems, msg) {
 				problems = append(problems, msg)
 			}
 		}
@@ -280,17 +319,30 @@ func formed(ctx context.Context, p *target.Profile, c *caller, nodes []Node, siz
 	return errors.Join(errs...)
 }
 
-// checkCondition returns what is wrong with one member's answer, or "".
-func checkCondition(ctx context.Context, cond *target.Condition, c *caller, n Node, size int, answers map[string]*target.Answer) string {
+// answer is a member's answer to one request, or why there is none.
+type answer struct {
+	a   *target.Answer
+	err error
+}
+
+// checkCondition returns what is wrong with one member's answer, or "",
+// and the error of a request that got no answer. A request that several
+// conditions share is sent once (answers holds it).
+func checkCondition(ctx context.Context, cond *target.Condition, c *caller, n Node, size int, answers map[string]answer) (string, error) {
 	key := cond.Method + " " + cond.Path + " " + cond.Body
-	a, seen := answers[key]
+	got, seen := answers[key]
 	if !seen {
-		var err error
-		if a, err = c.do(ctx, &cond.Request, n.API, target.Vars{Member: n.ID, Size: size}); err != nil {
-			return fmt.Sprintf("does not answer %s (%v)", cond.Describe(), err)
-		}
-		answers[key] = a
+		got.a, got.err = c.do(ctx, &cond.Request, n.API, target.Vars{Member: n.ID, Size: size})
+		answers[key] = got
 	}
+	if got.err != nil {
+		return fmt.Sprintf("does not answer %s (%v)", cond.Describe(), got.err), got.err
+	}
+	return judgeCondition(cond, got.a, size), nil
+}
+
+// judgeCondition returns what is wrong with answer a to cond, or "".
+func judgeCondition(cond *target.Condition, a *target.Answer, size int) string {
 	if a.Code/100 != 2 {
 		return fmt.Sprintf("answers %s with HTTP %d (%s)", cond.Describe(), a.Code, clipLine(string(a.Body)))
 	}

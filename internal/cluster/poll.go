@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -19,7 +20,9 @@ func pollUntil(ctx context.Context, interval time.Duration, stop <-chan struct{}
 		if err == nil {
 			return nil
 		}
-		if last == nil || ctx.Err() == nil {
+		// An error after ctx ended, or a round the rate limit cut short,
+		// says less than the one before it.
+		if last == nil || (ctx.Err() == nil && !errors.Is(err, errPacedOut)) {
 			last = err
 		}
 		select {

@@ -201,15 +201,7 @@ func (c *startedCluster) each(procs []*proc, start func(p *proc) error) error {
 // waitFormed polls until the profile's ready conditions hold on every
 // member up (and they agree on a leader), or ctx ends.
 func (c *startedCluster) waitFormed(ctx context.Context, size int) error {
-	p := c.drv.opt.Profile
-	if len(p.Ready) == 0 && p.Status == nil {
-		return nil
-	}
-	err := pollUntil(ctx, 200*time.Millisecond, nil, func() error { return formed(ctx, p, c.caller, c.upNodes(), size) })
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%w: %w within the start timeout: %s", ErrStart, ErrNotFormed, strings.ReplaceAll(err.Error(), "\n", "; "))
+	return awaitFormed(ctx, c.drv.opt.Profile, c.caller, c.upNodes, size)
 }
 
 // upNodes returns the members whose process runs.

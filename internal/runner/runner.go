@@ -32,6 +32,8 @@ var (
 	ErrResultsDir = errors.New("results directory is not writable")
 	// ErrNothingToRun: the plan is empty.
 	ErrNothingToRun = errors.New("nothing to run")
+	// ErrNothingMeasured: every scenario planned was skipped.
+	ErrNothingMeasured = errors.New("nothing was measured")
 )
 
 // Options configure a Runner.
@@ -276,7 +278,27 @@ sizes:
 	if ctx.Err() != nil {
 		return run, path, ErrInterrupted
 	}
+	if st.startErr == nil && failed == nil {
+		failed = NothingMeasured(run)
+	}
 	return run, path, errors.Join(st.startErr, failed)
+}
+
+// NothingMeasured returns ErrNothingMeasured, with the first skip's
+// reason, when the run planned scenarios and skipped every one; else nil.
+func NothingMeasured(run *metrics.Run) error {
+	s := run.Summary
+	if s.Scenarios == 0 || s.Skipped < s.Scenarios {
+		return nil
+	}
+	for _, c := range run.Clusters {
+		for _, sc := range c.Scenarios {
+			if sc.Reason != "" {
+				return fmt.Errorf("%w: all %d scenario runs were skipped, the first because %s", ErrNothingMeasured, s.Scenarios, sc.Reason)
+			}
+		}
+	}
+	return fmt.Errorf("%w: all %d scenario runs were skipped", ErrNothingMeasured, s.Scenarios)
 }
 
 // probe asks the target which route families it serves and says up front
@@ -452,7 +474,8 @@ func (r *Runner) runCluster(ctx context.Context, st *runState, plan clusterPlan)
 					pending = append(pending, metrics.NodeDeath{Node: d.Node, State: d.State, Fatal: d.Fatal, Log: d.Log})
 				}
 			}
-			if len(pending) == 0 && res.Status != metrics.StatusSkipped {
+			// A cluster measured unformed never settled to begin with.
+			if len(pending) == 0 && res.Status != metrics.StatusSkipped && cl.Unformed == "" {
 				if err := r.settle(ctx, c); err != nil && ctx.Err() == nil {
 					// The scenario that left the cluster unhealthy fails,
 					// not the ones after it: they get a fresh cluster.

@@ -230,13 +230,14 @@ func TestRateLimitPacesTheLoad(t *testing.T) {
 	if limited.Load() != 0 || op.RateLimited != 0 {
 		t.Errorf("the target limited %d requests: the load was not paced below 600/min", limited.Load())
 	}
-	if sc.RateLimit == nil || !strings.Contains(sc.RateLimit.Capped, "became an open loop at 9.5 requests/s") {
+	if sc.RateLimit == nil || !strings.Contains(sc.RateLimit.Capped, "became an open loop at 7.5 requests/s, 75% of the limit") {
 		t.Errorf("rate limit %+v: want the scenario marked as capped", sc.RateLimit)
 	}
-	// Paced at 9.5/s for 2 s: 19 starts due, each accounted for.
-	if l := sc.Load; l == nil || l.RateOpsPerSec != 9.5 || l.IntendedStarts != 19 ||
+	// Paced at 7.5/s (the load's share) for 2 s: 15 starts due, each
+	// accounted for.
+	if l := sc.Load; l == nil || l.RateOpsPerSec != 7.5 || l.IntendedStarts != 15 ||
 		op.Count+op.Errors+op.Unfinished+l.DroppedStarts != l.IntendedStarts {
-		t.Errorf("load %+v, op count %d errors %d unfinished %d: want 19 starts at 9.5/s, every one accounted for", sc.Load, op.Count, op.Errors, op.Unfinished)
+		t.Errorf("load %+v, op count %d errors %d unfinished %d: want 15 starts at 7.5/s, every one accounted for", sc.Load, op.Count, op.Errors, op.Unfinished)
 	}
 }
 
@@ -308,6 +309,50 @@ func TestJudgeSteal(t *testing.T) {
 		if warned != tc.wantBound {
 			t.Errorf("steal %v%%: warnings %q", steal, res.Warnings)
 		}
+	}
+}
+
+// A run whose every scenario was skipped measured nothing: it says so,
+// with the first reason, and does not pass.
+func TestNothingMeasured(t *testing.T) {
+	srv := fakeTarget(t, 200)
+	run, err := runIt(t, context.Background(), options(t, []string{srv.URL}, "api/model_operations/clients=2"))
+	if !errors.Is(err, ErrNothingMeasured) || !strings.Contains(err.Error(), "all 1 scenario runs were skipped, the first because") {
+		t.Fatalf("err = %v, want nothing measured with the reason", err)
+	}
+	if run.Summary.Skipped != 1 {
+		t.Errorf("summary %+v", run.Summary)
+	}
+}
+
+// A node whose generate route answers 200 with a placeholder text is not
+// measured as inference: the generate scenario runs, its answers are
+// errors of kind placeholder, and it fails.
+func TestPlaceholderInferenceFails(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v1/health":
+			w.Write([]byte(`{"status":"ok"}`))
+		case "/api/generate":
+			w.Write([]byte(`{"response":"This is a placeholder response. Distributed inference not yet implemented.","done":true}`))
+		case "/api/tags":
+			w.Write([]byte(`{"models":[{"name":"m"}]}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	run, err := runIt(t, context.Background(), options(t, []string{srv.URL}, "api/generate_requests/clients=2"))
+	if !errors.Is(err, ErrScenariosFailed) {
+		t.Fatalf("err = %v, want the scenario failed", err)
+	}
+	sc := run.Clusters[0].Scenarios[0]
+	var placeholders int64
+	for _, op := range sc.Operations {
+		placeholders += op.ErrorsByKind["placeholder"]
+	}
+	if sc.Status != metrics.StatusFailed || placeholders == 0 {
+		t.Errorf("%s %q, %d placeholder errors: want failed with errors of kind placeholder", sc.Status, sc.Error, placeholders)
 	}
 }
 

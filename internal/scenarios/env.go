@@ -51,9 +51,9 @@ func NewEnv(cfg *config.Config, log *slog.Logger, spec Spec, dir string, seed ui
 	}
 }
 
-// limitMargin is how far below cluster.rate_limit loads are paced, so the
-// jitter of arrivals does not cross it.
-const limitMargin = 0.95
+// limitMargin is the share of the target's rate limit loads are paced
+// at: the rest is odbench's own requests and a margin for jitter.
+const limitMargin = target.LoadShare
 
 // rateLimit returns the target's per-client limit in requests per second
 // (cluster.rate_limit, else the profile's rate_limit), or 0 when none is set.

@@ -174,8 +174,9 @@ func probesOf(p *target.Profile) map[string]probe {
 
 // Probe asks env's target profile, and the first node of c, which
 // families the target offers. The inference family is asked the route its
-// scenarios use, with a short request: a 2xx answer that generates
-// nothing (a placeholder) shows the route exists in name only. Its
+// scenarios use, with a short request; a 2xx answer that generates
+// nothing (a placeholder) counts as served, so that its scenarios run and
+// fail with errors of kind placeholder rather than being skipped. Its
 // requests are paced below the target's rate limit.
 func Probe(ctx context.Context, c cluster.Cluster, cfg *config.Config, p *target.Profile) Capabilities {
 	out := Capabilities{}
@@ -189,7 +190,7 @@ func Probe(ctx context.Context, c cluster.Cluster, cfg *config.Config, p *target
 	var limit *rate.Limiter
 	env := &Env{Config: cfg, Target: p}
 	if r := env.rateLimit(); r > 0 {
-		limit = rate.NewLimiter(rate.Limit(r*limitMargin), 1)
+		limit = rate.NewLimiter(rate.Limit(r*target.OwnShare), 1)
 	}
 	wait := func() bool { return limit == nil || limit.Wait(ctx) == nil }
 	for f, pr := range probesOf(p) {
@@ -241,22 +242,21 @@ func probeRequest(ctx context.Context, client *load.FastClient, base string, pr 
 }
 
 // probeInference sends one short whole request to the inference route the
-// scenarios use and returns why it is not inference, or "".
+// scenarios use and returns why the target does not serve it, or "".
 func probeInference(ctx context.Context, client *load.FastClient, base string, env *Env) string {
 	t := inferTargetOf(env, false)
 	t.numPredict = 1
 	path, body := t.request(false)
 	var why string
-	err := client.Send(ctx, http.MethodPost, base+path, t.headers(), body, func(code int, header func(string) string, b []byte) error {
+	err := client.Send(ctx, http.MethodPost, base+path, t.headers(), body, func(code int, _ func(string) string, b []byte) error {
 		switch {
 		case code == http.StatusNotFound && !strings.HasPrefix(strings.TrimSpace(string(b)), "{"),
 			code == http.StatusMethodNotAllowed, code == http.StatusNotImplemented:
 			why = fmt.Sprintf("POST %s answered HTTP %d", path, code)
-		case code/100 == 2:
-			if err := t.judgeWhole(code, header, b); err != nil {
-				why = fmt.Sprintf("POST %s answered 200 with a %v", path, err)
-			}
 		}
+		// A 2xx placeholder is served in name only: the scenarios run and
+		// fail, their answers counted as errors of kind placeholder, so
+		// that a target claiming inference it does not do is never a skip.
 		return nil
 	})
 	if err != nil {

@@ -107,7 +107,7 @@ func (o *KVOp) Written(a *Answer) (uint64, error) { return o.version.Uint(a) }
 // Read reads a get's answer: the key's value and version, or found false.
 // The answer must be 2xx, or match NotFound.
 func (o *KVOp) Read(a *Answer) (value string, version uint64, found bool, err error) {
-	if o.notFound.Matches(a) {
+	if o.notFound.Outcome(a) {
 		return "", 0, false, nil
 	}
 	raw, ok := o.value.Text(a)
@@ -122,12 +122,12 @@ func (o *KVOp) Read(a *Answer) (value string, version uint64, found bool, err er
 }
 
 // IsNotFound reports whether the answer says the key does not exist.
-func (o *KVOp) IsNotFound(a *Answer) bool { return o.notFound.Matches(a) }
+func (o *KVOp) IsNotFound(a *Answer) bool { return o.notFound.Outcome(a) }
 
 // Compared reads a compare-and-set's answer: the version written, or,
 // when the comparison failed, conflict and the version in place.
 func (o *KVOp) Compared(a *Answer) (version uint64, conflict bool, err error) {
-	if o.conflict.Matches(a) {
+	if o.conflict.Outcome(a) {
 		if !o.conflictVersion.Set() {
 			return 0, true, nil
 		}
@@ -143,7 +143,7 @@ func (o *KVOp) Compared(a *Answer) (version uint64, conflict bool, err error) {
 
 // IsConflict reports whether a compare-and-set's answer says its
 // comparison failed.
-func (o *KVOp) IsConflict(a *Answer) bool { return o.conflict.Set() && o.conflict.Matches(a) }
+func (o *KVOp) IsConflict(a *Answer) bool { return o.conflict.Set() && o.conflict.Outcome(a) }
 
 // IsNotApplied reports whether an error answer says the write never
 // reached the log.

@@ -220,6 +220,17 @@ func (l Locator) Matches(a *Answer) bool {
 	return ok
 }
 
+// Outcome reports whether the answer is the outcome the locator names
+// (a key not found, a comparison failed): a status locator matches the
+// code, any other only a 2xx answer, since an error answer lacks every
+// field of a success without saying anything about the key.
+func (l Locator) Outcome(a *Answer) bool {
+	if l.kind != "status" && a.Code/100 != 2 {
+		return false
+	}
+	return l.Matches(a)
+}
+
 func (l Locator) String() string {
 	s := l.kind
 	if l.arg != "" {

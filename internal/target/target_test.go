@@ -140,6 +140,13 @@ func TestEtcdAnswersRead(t *testing.T) {
 			t.Errorf("cas %s: %d %v %v, want %d %v", tt.body, v, conflict, err, tt.version, tt.conflict)
 		}
 	}
+	// An error answer lacks kvs and succeeded too, but says nothing of the
+	// key: not "not found", not a failed comparison (etcd's gateway, as a
+	// member answered here while it was cut off from the majority).
+	timedOut := answer(503, `{"error":"etcdserver: request timed out","message":"etcdserver: request timed out","code":14}`, nil)
+	if p.KV.Get.IsNotFound(timedOut) || p.KV.CAS.IsConflict(timedOut) {
+		t.Errorf("an error answer read as not found (%v) or as a failed comparison (%v)", p.KV.Get.IsNotFound(timedOut), p.KV.CAS.IsConflict(timedOut))
+	}
 	call, _ = p.KV.CAS.Render("", Vars{Key: "k", Value: "v"})
 	if !strings.Contains(string(call.Body), `"target":"CREATE"`) {
 		t.Errorf("cas expecting no key: %s", call.Body)
