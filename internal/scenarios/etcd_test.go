@@ -2,9 +2,9 @@ package scenarios
 
 // etcd, a system odbench did not write, driven through its built-in
 // target profile: formation, load at 1, 16 and 256 clients, the leader
-// killed and restarted, a minority partitioned by odbench's kernel rules,
-// the linearizability verdict on all of these, and the negative control
-// that must fail.
+// killed and restarted, a minority partitioned and a slow link made by
+// odbench's kernel rules, the linearizability verdict on all of these,
+// and the negative control that must fail.
 
 import (
 	"context"
@@ -137,7 +137,7 @@ func TestEtcd(t *testing.T) {
 	}
 	cfg = shortConfig()
 	cfg.Execution.Duration = 3 * time.Second
-	for _, name := range []string{"faults/leader_failure", "faults/partition_minority"} {
+	for _, name := range []string{"faults/leader_failure", "faults/partition_minority", "faults/slow_link"} {
 		t.Run(name, func(t *testing.T) {
 			res := runOn(t, cfg, specNamed(t, cfg, name), c, p)
 			wantLinearizable(t, res)

@@ -23,11 +23,16 @@
 //     member's address changes: systems that hash or replicate peer
 //     addresses (etcd's member IDs, hashicorp/raft's configuration) keep
 //     working. Traffic from odbench's load is not marked and never cut.
-//  4. Heal flushes the cuts; Close deletes the table and the cgroups.
-//
-// Link shaping (delay, jitter, loss, bandwidth) is not made here: it
-// needs the kernel's netem queueing discipline, or a user-space queue,
-// and this package offers neither; Shape says so.
+//  4. Shape adds, for each shaped pair, a rule that marks the packet with
+//     its link and hands it to a netfilter queue (xtables' NFQUEUE target
+//     through nftables' compatibility layer, with the bypass flag: were
+//     odbench gone, packets would pass). odbench reads the queue
+//     (queue.go) and gives each packet its verdict after the link's delay
+//     ± jitter, in order, no sooner than the link's bandwidth allows, or
+//     drops it with the link's loss probability. This is netem's work
+//     done in user space, so it works on kernels built without netem.
+//  5. Heal flushes the cuts and the shaping rules and releases every held
+//     packet; Close deletes the table and the cgroups.
 package netfault
 
 import (
@@ -45,6 +50,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
 
 	"github.com/odbench/odbench/internal/cluster"
 )
@@ -155,6 +161,8 @@ type netCluster struct {
 	conn   *nftables.Conn
 	t      *nftables.Table
 	cuts   *nftables.Chain
+	shapes *nftables.Chain
+	q      *queue // opened at the first Shape
 	closed bool
 }
 
@@ -178,6 +186,7 @@ func (c *netCluster) install() error {
 	in := conn.AddChain(&nftables.Chain{Name: "in", Table: c.t, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &accept})
 	c.cuts = conn.AddChain(&nftables.Chain{Name: "cuts", Table: c.t})
+	c.shapes = conn.AddChain(&nftables.Chain{Name: "shapes", Table: c.t})
 	for _, id := range c.order {
 		m := c.members[id]
 		conn.AddRule(&nftables.Rule{Table: c.t, Chain: out, Exprs: []expr.Any{
@@ -187,9 +196,11 @@ func (c *netCluster) install() error {
 			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
 		}})
 	}
-	conn.AddRule(&nftables.Rule{Table: c.t, Chain: in, Exprs: []expr.Any{
-		&expr.Verdict{Kind: expr.VerdictJump, Chain: c.cuts.Name},
-	}})
+	for _, ch := range []*nftables.Chain{c.cuts, c.shapes} {
+		conn.AddRule(&nftables.Rule{Table: c.t, Chain: in, Exprs: []expr.Any{
+			&expr.Verdict{Kind: expr.VerdictJump, Chain: ch.Name},
+		}})
+	}
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("nftables table %s: %v", c.table, err)
 	}
@@ -247,14 +258,94 @@ func (c *netCluster) Partition(minority []string) error {
 	return c.conn.Flush()
 }
 
-// ErrNoShaping: link shaping needs netem or a user-space queue.
-var ErrNoShaping = errors.New("odbench's kernel faults cut links but do not shape them (delay, loss and bandwidth need the kernel's netem or a user-space packet queue, which odbench does not have)")
+// linkMark marks the packets of the shaped link from member a to b.
+func linkMark(a, b uint32) uint32 { return markBase + 0x10000 + a<<8 + b }
 
-// Shape is not available: see ErrNoShaping.
-func (c *netCluster) Shape([]string, cluster.LinkFault) error { return ErrNoShaping }
+// Shape queues every packet between a member of ids and one of the
+// others, both ways, to odbench (netfilter's NFQUEUE through nftables'
+// xtables compatibility), which holds each for the link's delay ± jitter,
+// in order and within its bandwidth, or drops it with its loss
+// probability.
+func (c *netCluster) Shape(ids []string, f cluster.LinkFault) error {
+	in := map[string]bool{}
+	for _, id := range ids {
+		if _, ok := c.members[id]; !ok {
+			return fmt.Errorf("%w %q", cluster.ErrNoNode, id)
+		}
+		in[id] = true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errors.New("the cluster's network faults are closed")
+	}
+	if c.q == nil {
+		q, err := openFreeQueue()
+		if err != nil {
+			return err
+		}
+		c.q = q
+	}
+	links := map[uint32]cluster.LinkFault{}
+	c.conn.FlushChain(c.shapes)
+	for _, a := range c.order {
+		for _, b := range c.order {
+			if in[a] == in[b] {
+				continue
+			}
+			ma, mb := c.members[a], c.members[b]
+			mark := linkMark(ma.number, mb.number)
+			links[mark] = f
+			c.conn.AddRule(&nftables.Rule{Table: c.t, Chain: c.shapes, Exprs: []expr.Any{
+				&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: u32(markBase + ma.number)},
+				&expr.Socket{Key: expr.SocketKeyCgroupv2, Level: c.level, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: u64(mb.cgroupID)},
+				&expr.Immediate{Register: 1, Data: u32(mark)},
+				&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
+				&expr.Counter{},
+				nfqueueTarget(c.q.num),
+			}})
+		}
+	}
+	c.q.shape(links) // before the rules: no packet is queued unshaped
+	if err := c.conn.Flush(); err != nil {
+		c.q.shape(nil)
+		return fmt.Errorf("nftables: queueing the shaped links: %v", err)
+	}
+	return nil
+}
 
-// ShapeLacks says why links cannot be shaped.
-func (c *netCluster) ShapeLacks() string { return ErrNoShaping.Error() }
+// nfqueueTarget is xtables' NFQUEUE target, revision 3, to queue num,
+// with the bypass flag: were odbench gone, packets would pass.
+func nfqueueTarget(num uint16) *expr.Target {
+	info := xt.Unknown(make([]byte, 8)) // struct xt_NFQ_info_v3, aligned to 8
+	binary.NativeEndian.PutUint16(info[0:], num)
+	binary.NativeEndian.PutUint16(info[2:], 1) // queues_total
+	binary.NativeEndian.PutUint16(info[4:], 1) // NFQ_FLAG_BYPASS
+	return &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &info}
+}
+
+var queues atomic.Uint32
+
+// openFreeQueue binds the first free queue number of a range this
+// process picks from its PID.
+func openFreeQueue() (*queue, error) {
+	base := uint32(os.Getpid()%500) * 100
+	var last error
+	for range 100 {
+		num := uint16(1000 + (base+queues.Add(1))%60000)
+		q, err := openQueue(num)
+		if err == nil {
+			return q, nil
+		}
+		last = err
+	}
+	return nil, fmt.Errorf("no free netfilter queue: %v", last)
+}
+
+// ShapeLacks is "": links can be shaped wherever partitions can be made.
+func (c *netCluster) ShapeLacks() string { return "" }
 
 // Heal removes every cut.
 func (c *netCluster) Heal() error {
@@ -264,7 +355,12 @@ func (c *netCluster) Heal() error {
 		return nil
 	}
 	c.conn.FlushChain(c.cuts)
-	return c.conn.Flush()
+	c.conn.FlushChain(c.shapes)
+	err := c.conn.Flush()
+	if c.q != nil {
+		c.q.shape(nil) // what the queue holds goes now
+	}
+	return err
 }
 
 // Close deletes the table and the cgroups (the members must have exited).
@@ -276,6 +372,9 @@ func (c *netCluster) Close() error {
 	}
 	c.closed = true
 	var errs []error
+	if c.q != nil {
+		c.q.close()
+	}
 	if c.conn != nil && c.t != nil {
 		c.conn.DelTable(c.t)
 		if err := c.conn.Flush(); err != nil {
