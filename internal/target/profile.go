@@ -112,7 +112,7 @@ type Request struct {
 // Condition is a condition on a member's answer to a request: the JSON
 // value at a dotted path, compared by exactly one of CountAtLeast (a
 // template: the length of an array or object, or a number, at least
-// this), Equals, NotEquals (the value printed as text) or Absent.
+// this), Equals or NotEquals (the value printed as text).
 type Condition struct {
 	Request      `yaml:",inline"`
 	JSON         string  `yaml:"json"`
