@@ -5,7 +5,7 @@ BIN := bin/odbench
 # and every results file, name the build that measured).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build test lint fuzz bench bench-engine bench-cluster ci-gate run-quick clean
+.PHONY: build test lint fuzz bench bench-engine bench-cluster bench-capacity ci-gate run-quick clean
 
 build:
 	$(GO) build -buildvcs=true -ldflags "-X github.com/odbench/odbench/internal/cli.version=$(VERSION)" -o $(BIN) ./cmd/odbench
@@ -34,6 +34,12 @@ bench-engine: build
 # node, the writes beside a bare hashicorp/raft cluster in one process.
 bench-cluster: build
 	ODBENCH_BIN=$(abspath $(BIN)) $(GO) test ./internal/cluster -run XXX -bench . -benchtime 1x -timeout 20m
+
+# The capacity search against the capacity the reference node's flags
+# imply, on 1 and 3 nodes: prints the throughput probe's and capacity_rps's
+# ratios to it.
+bench-capacity: build
+	ODBENCH_BIN=$(abspath $(BIN)) $(GO) test ./internal/scenarios -run XXX -bench BenchmarkCapacityGroundTruth -benchtime 1x -timeout 20m -v
 
 # The ci profile as a gate: false alarms over 10 same-build pairs, and a
 # planted slowdown (--debug-extra-latency 50us) caught or not, interleaved.

@@ -71,6 +71,7 @@ Logs go to stderr. SIGTERM shuts the node down within 2 seconds.`,
 	f.DurationVar(&cfg.PromptTokenDelay, "prompt-token-delay", cfg.PromptTokenDelay, "simulated time per prompt token")
 	f.DurationVar(&cfg.ModelLoadPerGB, "model-load-per-gb", cfg.ModelLoadPerGB, "simulated load time of an uncached model per GB (plus 50ms)")
 	f.IntVar(&cfg.ModelCache, "model-cache", cfg.ModelCache, "models kept loaded")
+	f.IntVar(&cfg.PrefixCacheTokens, "prefix-cache-tokens", cfg.PrefixCacheTokens, "prompt tokens the simulated prefix cache holds, in blocks of 16 (0: no cache)")
 	f.StringVar(&cfg.Policy, "policy", cfg.Policy, "inference scheduling: "+strings.Join(config.Policies(), ", "))
 	f.IntVar(&cfg.ReplicationFactor, "replication-factor", cfg.ReplicationFactor, "replicas every model converges to")
 	f.IntVar(&cfg.DefaultNumPredict, "num-predict", cfg.DefaultNumPredict, "tokens generated when a request sets no num_predict")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -338,5 +339,14 @@ func printPlan(w io.Writer, r *runner.Runner, cfg *config.Config, caps scenarios
 			continue
 		}
 		fmt.Fprintf(w, "  %s\n", s.Name)
+	}
+	var optIn []string
+	for _, s := range scenarios.All(cfg) {
+		if s.OptIn && !slices.ContainsFunc(r.Specs(), func(p scenarios.Spec) bool { return p.Name == s.Name }) {
+			optIn = append(optIn, s.Name)
+		}
+	}
+	if len(optIn) > 0 {
+		fmt.Fprintf(w, "run only when named (--scenarios): %s\n", strings.Join(optIn, ", "))
 	}
 }

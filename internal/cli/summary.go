@@ -239,6 +239,9 @@ func mainOp(r *summaryRow, s metrics.Scenario) {
 		r.errRate = fmtPercent(100 * float64(errs) / float64(count+errs))
 	}
 	var d []string
+	if sw := sweepLine(s.Sweep); sw != "" {
+		d = append(d, sw)
+	}
 	if op, ok := phases["ttft"]; ok {
 		d = append(d, "ttft p50 "+fmtNs(op.Latency.P50Ns)+" p99 "+fmtNs(op.Latency.P99Ns))
 	}
@@ -257,6 +260,27 @@ func mainOp(r *summaryRow, s metrics.Scenario) {
 	if len(d) > 0 {
 		r.detail = strings.TrimPrefix(r.detail+" · "+strings.Join(d, " · "), " · ")
 	}
+}
+
+// sweepLine says what a sweep or a capacity search found: its capacity
+// (with the bracket and what bound it) and its knee.
+func sweepLine(sw *metrics.Sweep) string {
+	if sw == nil {
+		return ""
+	}
+	var parts []string
+	switch {
+	case sw.Capacity != nil && sw.BracketHigh > 0:
+		parts = append(parts, fmt.Sprintf("capacity %.3g/s (%.3g ok, %.3g: %s)", *sw.Capacity, sw.BracketLow, sw.BracketHigh, sw.Binding))
+	case sw.Capacity != nil:
+		parts = append(parts, fmt.Sprintf("capacity %.3g/s", *sw.Capacity))
+	case sw.CapacityAbsent != "":
+		parts = append(parts, "no capacity: "+sw.CapacityAbsent)
+	}
+	if sw.Knee != nil {
+		parts = append(parts, fmt.Sprintf("knee %.3g/s", *sw.Knee))
+	}
+	return strings.Join(parts, " · ")
 }
 
 // layout is the column widths of the summary table.

@@ -39,6 +39,7 @@ type Config struct {
 	Concurrency Concurrency     `mapstructure:"concurrency" json:"concurrency"`
 	LoadBalance LoadBalance     `mapstructure:"loadbalance" json:"loadbalance"`
 	Inference   Inference       `mapstructure:"inference" json:"inference"`
+	Capacity    Capacity        `mapstructure:"capacity" json:"capacity"`
 	Memory      Memory          `mapstructure:"memory" json:"memory"`
 	Faults      Faults          `mapstructure:"faults" json:"faults"`
 	Targets     Targets         `mapstructure:"targets" json:"targets"`
@@ -173,6 +174,9 @@ type Inference struct {
 	// SLOs for goodput: a request counts when TTFT and TPOT are within them.
 	SLOTTFT time.Duration `mapstructure:"slo_ttft" json:"slo_ttft"`
 	SLOTPOT time.Duration `mapstructure:"slo_tpot" json:"slo_tpot"`
+	// Workload shapes the requests: fixed, synthetic lengths, a dataset,
+	// shared prefixes or multi-turn conversations (workload.go).
+	Workload Workload `mapstructure:"workload" json:"workload"`
 }
 
 // Memory configures the memory category.
@@ -297,9 +301,10 @@ func Default() Config {
 			HangThreshold: 10 * time.Second,
 			StepStartRate: 100, StepIncrement: 200, StepDuration: 2 * time.Second, MaxSteps: 10,
 		},
-		LoadBalance: LoadBalance{Policies: slices.Clone(policies), ClientsPerSlot: 2},
+		LoadBalance: LoadBalance{Policies: slices.Clone(defaultPolicies), ClientsPerSlot: 2},
 		Inference: Inference{OpenAIRoute: "chat", Model: "odbench-bench", NumPredict: 16, Prompt: "Why is the sky blue? Answer in one sentence.",
-			Rate: 20, SLOTTFT: 500 * time.Millisecond, SLOTPOT: 50 * time.Millisecond},
+			Rate: 20, SLOTTFT: 500 * time.Millisecond, SLOTPOT: 50 * time.Millisecond, Workload: defaultWorkload()},
+		Capacity: defaultCapacity(),
 		Memory: Memory{LeakSlopeMBPerMin: 5, MinDuration: 10 * time.Second},
 		Faults: defaultFaults(),
 		Shard:  Shard{Slack: 5 * time.Second},
@@ -406,7 +411,12 @@ func ParseRate(s string) (float64, error) {
 
 // policies are the inference scheduling policies of the reference node:
 // the one list the node and the loadbalance configuration both use.
-var policies = []string{"round_robin", "least_connections", "random"}
+var policies = []string{"round_robin", "least_connections", "random", "prefix_affinity"}
+
+// defaultPolicies are the policies the loadbalance category compares by
+// default; prefix_affinity has a scenario of its own, on a workload whose
+// prompts share prefixes.
+var defaultPolicies = []string{"round_robin", "least_connections", "random"}
 
 // Categories lists every scenario category odbench knows, in run order.
 func Categories() []string { return slices.Clone(categories) }

@@ -32,7 +32,8 @@ type CustomScenario struct {
 	// Name is the scenario's name under custom/ (letters, digits, _ and -).
 	Name string `mapstructure:"name" json:"name"`
 	// Nodes picks each request's node: round_robin (default), first, or
-	// leader (the node GET /api/v1/cluster/leader names, asked once).
+	// leader (the member every member names as the leader, through the
+	// target profile's status request, asked once).
 	Nodes string `mapstructure:"nodes" json:"nodes,omitempty"`
 	// Keys is how many distinct values {{.Key}} takes (default 1000).
 	Keys int `mapstructure:"keys" json:"keys,omitempty"`

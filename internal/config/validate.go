@@ -46,6 +46,8 @@ func (c *Config) Validate() error {
 	c.Concurrency.validate(&p)
 	c.LoadBalance.validate(&p)
 	c.Inference.validate(&p)
+	c.Inference.Workload.validate(&p)
+	c.Capacity.validate(&p)
 	c.Memory.validate(&p)
 	c.Faults.validate(&p)
 	c.Targets.validate(&p)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -87,8 +88,12 @@ type Closed struct {
 // Open configures an open-loop run.
 type Open struct {
 	// Rate is the intended arrival rate in operations per second.
-	Rate     float64
-	Poisson  bool
+	Rate    float64
+	Poisson bool
+	// Gamma, when above 0, draws the gaps between arrivals from a gamma
+	// distribution of this shape (vLLM's burstiness): 1 is Poisson, below
+	// 1 burstier, above 1 smoother. It overrides Poisson.
+	Gamma    float64
 	Warmup   time.Duration
 	Duration time.Duration
 	// MaxInFlight bounds operations in flight (and so the workers).
@@ -359,6 +364,10 @@ func RunOpen(ctx context.Context, o Open, ops ...Operation) (*Result, error) {
 	// computed from the start, not accumulated, so rounding does not drift
 	// the rate.
 	arrival := func() time.Time {
+		if o.Gamma > 0 {
+			prev = prev.Add(time.Duration(gammaSample(rnd, o.Gamma) / (o.Gamma * o.Rate) * float64(time.Second)))
+			return prev
+		}
 		if o.Poisson {
 			prev = prev.Add(time.Duration(rnd.ExpFloat64() / o.Rate * float64(time.Second)))
 			return prev
@@ -423,7 +432,10 @@ schedule:
 	close(starts)
 	end := finish(ctx, ended, rec, w, &workers, cancelOps, stopTicks, o.Drain)
 	kind := "constant"
-	if o.Poisson {
+	switch {
+	case o.Gamma > 0:
+		kind = fmt.Sprintf("gamma(%g)", o.Gamma)
+	case o.Poisson:
 		kind = "poisson"
 	}
 	return &Result{
@@ -489,4 +501,27 @@ func recordError(opCtx context.Context, s *metrics.Shard, err error, limits *lim
 	}
 	limits.note(err)
 	s.Error(Classify(err))
+}
+
+// gammaSample draws from a gamma distribution of the given shape and
+// scale 1 (Marsaglia and Tsang's method; shapes below 1 boosted by
+// U^(1/shape)).
+func gammaSample(rnd *rand.Rand, shape float64) float64 {
+	if shape < 1 {
+		return gammaSample(rnd, shape+1) * math.Pow(rnd.Float64(), 1/shape)
+	}
+	d := shape - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := rnd.NormFloat64()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := rnd.Float64()
+		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
+			return d * v
+		}
+	}
 }

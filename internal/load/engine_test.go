@@ -3,6 +3,8 @@ package load
 import (
 	"context"
 	"errors"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -441,5 +443,28 @@ func TestSeedReplays(t *testing.T) {
 	}
 	if strings.Join(a, "") == strings.Join(c, "") {
 		t.Errorf("seeds 42 and 43 picked the same %d operations", len(a))
+	}
+}
+
+// Gamma gaps keep the mean 1/shape-scaled: over many draws the mean of
+// Gamma(k) is k and its variance k, for a bursty and a smooth shape.
+func TestGammaSample(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, k := range []float64{0.25, 1, 4} {
+		const n = 200000
+		var sum, sq float64
+		for range n {
+			x := gammaSample(rnd, k)
+			if x < 0 {
+				t.Fatalf("shape %v: negative draw %v", k, x)
+			}
+			sum += x
+			sq += x * x
+		}
+		mean := sum / n
+		variance := sq/n - mean*mean
+		if math.Abs(mean-k)/k > 0.02 || math.Abs(variance-k)/k > 0.05 {
+			t.Errorf("shape %v: mean %.3f variance %.3f, want both %v", k, mean, variance, k)
+		}
 	}
 }

@@ -161,6 +161,8 @@ type Scenario struct {
 	// recorded beside the scenario's load (fault scenarios, and consensus
 	// ones with consensus.check_consistency).
 	Consistency *Consistency `json:"consistency,omitempty"`
+	// Sweep holds the points of a sweep or a capacity search.
+	Sweep *Sweep `json:"sweep,omitempty"`
 }
 
 // Consistency is what the linearizability check of a recorded history found.

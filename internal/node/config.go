@@ -39,6 +39,7 @@ type Config struct {
 	PromptTokenDelay  time.Duration // per prompt token
 	ModelLoadPerGB    time.Duration // load time of an uncached model, per GB (plus a fixed 50 ms)
 	ModelCache        int           // models kept "loaded"
+	PrefixCacheTokens int           // prompt tokens the simulated prefix cache holds (0: none)
 	Policy            string        // round_robin | least_connections | random
 	ReplicationFactor int
 	DefaultNumPredict int
@@ -109,7 +110,7 @@ func DefaultConfig() Config {
 		HeartbeatTimeout: raftTimings.HeartbeatTimeout, ElectionTimeout: raftTimings.ElectionTimeout,
 		LeaderLease: raftTimings.LeaderLease, BodyTimeout: DefaultBodyTimeout, ForwardTimeout: 10 * time.Second, SnapshotInterval: 30 * time.Second, SnapshotEntries: 16384,
 		Slots: 4, TokenDelay: 5 * time.Millisecond, PromptTokenDelay: 200 * time.Microsecond,
-		ModelLoadPerGB: 500 * time.Millisecond, ModelCache: 2, Policy: "round_robin",
+		ModelLoadPerGB: 500 * time.Millisecond, ModelCache: 2, PrefixCacheTokens: 8192, Policy: "round_robin",
 		ReplicationFactor: 1, DefaultNumPredict: 16, MaxModelMB: DefaultMaxModelMB,
 	}
 }
@@ -131,6 +132,9 @@ func (c Config) Validate() error {
 	}
 	if c.ModelCache < 1 {
 		errs = append(errs, fmt.Errorf("--model-cache: must be at least 1, but is %d", c.ModelCache))
+	}
+	if c.PrefixCacheTokens < 0 {
+		errs = append(errs, fmt.Errorf("--prefix-cache-tokens: must not be negative, but is %d", c.PrefixCacheTokens))
 	}
 	if c.ReplicationFactor < 1 {
 		errs = append(errs, fmt.Errorf("--replication-factor: must be at least 1, but is %d", c.ReplicationFactor))

@@ -39,10 +39,15 @@
 //  6. Inference requests (Ollama's /api/generate and /api/chat,
 //     /api/v1/generate and /api/v1/chat, OpenAI's /v1/chat/completions
 //     and /v1/completions) are scheduled by the receiving
-//     node onto a node holding the model, by policy, and proxied; the
-//     serving node takes one of its slots, pays model load time when the
-//     model is not cached, prompt time, and one token delay per token,
-//     streaming each token as it is "generated".
+//     node onto a node holding the model, by policy (round robin, least
+//     connections, random, or prefix affinity: the same leading prompt
+//     block to the same node, by rendezvous hashing), and proxied; the
+//     serving node takes one of its slots (--slots is its batch), pays
+//     model load time when the model is not cached, prefill time for the
+//     prompt tokens (words) its prefix cache does not hold (prefix.go: an
+//     LRU of 16-token blocks, --prefix-cache-tokens), and one token delay
+//     per output token, streaming each token as it is "generated". Every
+//     answer says its timing is simulated (X-Odbench-Simulated).
 //  7. A fault filter at the Raft stream layer, memberlist's transport and
 //     the node-to-node HTTP client cuts or shapes traffic to and from
 //     chosen peers (delay with jitter, loss, a bandwidth cap; partitions
@@ -59,7 +64,8 @@
 // a leader, 504 or 502 naming a leader that stalls or cannot be reached),
 // join.go, membership.go (cluster status, join, leave, the node registry),
 // kv.go, models.go (with the replication loop), blobs.go, p2p.go,
-// gossip.go, infer.go (simulated inference and its timing), wire.go (how
+// gossip.go, infer.go (simulated inference and its timing), prefix.go
+// (the prefix cache and prefix affinity's hashing), wire.go (how
 // answers are encoded: Ollama NDJSON, OpenAI JSON and SSE), admin.go (the
 // fault filter and policy routes), faults.go (the filter itself), fsm.go,
 // codec.go (commands in the log: KV ones as compact binary, the others

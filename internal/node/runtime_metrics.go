@@ -33,6 +33,8 @@ func (n *Node) metricsJSON(w http.ResponseWriter, r *http.Request) {
 		"raft_state": n.raft.State().String(), "raft_commit_index": n.raft.CommitIndex(), "raft_applied_index": n.fsm.AppliedIndex(),
 		"raft_leader_changes": n.leaderChanges.Load(), "gossip_members": n.ml.NumMembers(),
 		"inference_in_flight": n.infer.active.Load(), "inference_queued": n.infer.queued.Load(), "inference_slots": n.cfg.Slots,
+		"prefix_cache_hit_tokens": n.infer.prefixHits.Load(), "prefix_cache_miss_tokens": n.infer.prefixMisses.Load(),
+		"inference_simulated": true,
 		"kv_keys": n.fsm.KVCount(), "models_registered": len(n.fsm.Models()), "blobs_local_bytes": n.blobs.bytes(),
 		"requests_total": n.requests.Load(), "server_errors_total": n.serverErrors.Load(),
 	})

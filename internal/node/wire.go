@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -29,6 +28,7 @@ type genStats struct {
 	start, evalStart, end time.Time
 	load, prompt          time.Duration
 	promptTokens, tokens  int
+	cachedTokens          int    // prompt tokens found in the prefix cache
 	text                  string // the whole answer, for unstreamed replies
 }
 
@@ -215,7 +215,8 @@ func (e *openaiEmitter) token(tok string) error {
 }
 
 func (e *openaiEmitter) finish(s genStats) error {
-	usage := map[string]int{"prompt_tokens": s.promptTokens, "completion_tokens": s.tokens, "total_tokens": s.promptTokens + s.tokens}
+	usage := map[string]any{"prompt_tokens": s.promptTokens, "completion_tokens": s.tokens, "total_tokens": s.promptTokens + s.tokens,
+		"prompt_tokens_details": map[string]int{"cached_tokens": s.cachedTokens}}
 	reason := "length"
 	if !e.stream {
 		c := map[string]any{"index": 0, "finish_reason": reason}
@@ -268,13 +269,4 @@ func (n *Node) openaiModels(w http.ResponseWriter, r *http.Request) {
 		data = []map[string]any{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
-}
-
-// promptWords counts a request's prompt tokens as the simulation does.
-func promptWords(req inferRequest) int {
-	n := len(strings.Fields(req.Prompt))
-	for _, m := range req.Messages {
-		n += len(strings.Fields(m.Content))
-	}
-	return n
 }

@@ -28,7 +28,9 @@ func quickRun(t *testing.T) *metrics.Run {
 }
 
 // axisLabels are the axis titles the charts use.
-var axisLabels = []string{"percentile", "latency (ms)", "clients", "ops/s", "nodes", "throughput (per second)", "seconds into the measurement"}
+var axisLabels = []string{"percentile", "latency (ms)", "clients", "ops/s", "nodes", "throughput (per second)", "seconds into the measurement",
+	"capacity (requests/s)", "requests/s (offered; achieved for closed loops)", "TTFT (ms; e2e where no TTFT)", "requests/s",
+	"output tokens/s, whole cluster", "output tokens/s, per user"}
 
 // TestHTMLReportInABrowser renders the HTML report of a quick run in
 // headless Chromium: no console error, every chart with both axis titles,
@@ -36,7 +38,9 @@ var axisLabels = []string{"percentile", "latency (ms)", "clients", "ops/s", "nod
 func TestHTMLReportInABrowser(t *testing.T) {
 	b := browsertest.New(t, 60*time.Second)
 	cfg := config.Default()
-	rep, err := Build("results-quick.json", quickRun(t), &cfg, nil)
+	run := quickRun(t)
+	addSweeps(run)
+	rep, err := Build("results-quick.json", run, &cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +85,42 @@ func TestHTMLReportInABrowser(t *testing.T) {
 	}
 	if errs := b.Errors(); len(errs) > 0 {
 		t.Errorf("the page logged errors: %q", errs)
+	}
+	captions, err := browsertest.Eval[string](b, `[...document.querySelectorAll("figcaption")].map(c => c.textContent).join("\n")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"capacity under the SLO against cluster size", "latency against the rate", "goodput against the rate",
+		"tokens/s per user against tokens/s of the cluster"} {
+		if !strings.Contains(captions, want) {
+			t.Errorf("no chart of %q among:\n%s", want, captions)
+		}
+	}
+}
+
+// addSweeps adds a capacity search on 1 and 3 nodes and a rate sweep on
+// 3, shaped as the scenarios record them.
+func addSweeps(run *metrics.Run) {
+	ns := func(ms float64) *int64 { v := int64(ms * 1e6); return &v }
+	f := metrics.Float
+	yes, no := true, false
+	point := func(label string, offered, achieved, ttft float64, passed *bool) metrics.SweepPoint {
+		return metrics.SweepPoint{Label: label, OfferedRPS: offered, AchievedRPS: achieved, Completions: 100, GoodputRPS: f(achieved * 0.9),
+			E2EP50Ns: *ns(ttft * 3), E2EP99Ns: *ns(ttft * 5), TTFTP50Ns: ns(ttft), TTFTP99Ns: ns(ttft * 2), TPOTP50Ns: ns(20), TPOTP99Ns: ns(30),
+			OutputTokensPerS: f(achieved * 8), TokensPerSPerUser: f(50 - ttft/10), Passed: passed}
+	}
+	for i := range run.Clusters {
+		c := &run.Clusters[i]
+		k := float64(c.Size)
+		c.Scenarios = append(c.Scenarios, metrics.Scenario{Name: "inference/capacity", Category: "inference", Status: metrics.StatusOK,
+			Sweep: &metrics.Sweep{Kind: "capacity", Capacity: f(20 * k * 0.95), BracketLow: 20 * k * 0.95, BracketHigh: 21 * k, Binding: "keep_up",
+				Points: []metrics.SweepPoint{point("synchronous", 0, 5, 40, &yes), point("throughput", 0, 21*k, 300, &yes),
+					point("rate=21", 21*k, 20*k, 250, &no), point("rate=19", 20*k*0.95, 19*k, 120, &yes)}}})
+		if c.Size == 3 {
+			c.Scenarios = append(c.Scenarios, metrics.Scenario{Name: "inference/sweep/rate", Category: "inference", Status: metrics.StatusOK,
+				Sweep: &metrics.Sweep{Kind: "rate", Knee: f(40), Points: []metrics.SweepPoint{point("synchronous", 0, 5, 40, &yes),
+					point("throughput", 0, 63, 300, &yes), point("rate=24", 24, 24, 50, &yes), point("rate=44", 44, 44, 90, &yes)}}})
+		}
 	}
 }
 

@@ -32,8 +32,9 @@ const maxSeries = 8
 // Charts draws the report's figures, category by category: latency by
 // percentile, throughput and latency against concurrency (the knee
 // marked), throughput against cluster size (with linear scaling for
-// comparison where it is expected), and the timelines of scenarios that
-// recorded events.
+// comparison where it is expected), the sweeps' capacity, latency,
+// goodput and Pareto front (sweepcharts.go), and the timelines of
+// scenarios that recorded events.
 func (r *Report) Charts() ([]Chart, error) {
 	var out []Chart
 	for _, cat := range r.Categories {
@@ -45,6 +46,18 @@ func (r *Report) Charts() ([]Chart, error) {
 			if f == nil {
 				continue
 			}
+			c, err := f.render()
+			if err != nil {
+				return nil, err
+			}
+			c.Category = cat.Category
+			out = append(out, *c)
+		}
+		sweeps, err := r.sweepCharts(cat.Category)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range sweeps {
 			c, err := f.render()
 			if err != nil {
 				return nil, err

@@ -59,6 +59,7 @@ var judged = []Metric{
 	{Name: "p99", Unit: "ms"},
 	{Name: "error_rate", Unit: "%", Absolute: true},
 	{Name: "peak_rss", Unit: "MiB"},
+	{Name: "capacity", Unit: "req/s", HigherIsBetter: true},
 }
 
 // Key names what is compared.
@@ -222,6 +223,9 @@ func collect(run *metrics.Run) samples {
 				out.add(k, "p99", float64(op.Latency.P99Ns)/1e6)
 			}
 			out.add(k, "error_rate", 100*op.ErrorRate())
+		}
+		if sw := s.Sweep; sw != nil && sw.Capacity != nil {
+			out.add(Key{Size: size, Scenario: s.Name}, "capacity", *sw.Capacity)
 		}
 		if s.Resources != nil {
 			var peak uint64

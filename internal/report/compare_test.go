@@ -444,3 +444,23 @@ func TestCompareAdjustsForManyRows(t *testing.T) {
 		t.Errorf("%d regressions, want every p50, p95 and p99 of 25 scenarios", got)
 	}
 }
+
+// A capacity search that finds less capacity than the baseline's is a
+// regression of its capacity row.
+func TestCompareCapacity(t *testing.T) {
+	t.Parallel()
+	withCapacity := func(caps ...float64) *metrics.Run {
+		run := mkRun("inference/capacity", []float64{10, 10, 10, 10, 10}, 0)
+		for i, c := range caps {
+			run.Clusters[0].Scenarios[i].Sweep = &metrics.Sweep{Kind: "capacity", Capacity: metrics.Float(c)}
+		}
+		return run
+	}
+	cmp, err := Compare(withCapacity(60, 61, 59, 60.5, 59.5), withCapacity(40, 41, 39, 40.5, 39.5), regression(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row := verdict(t, cmp, "capacity"); row.Verdict != Regression {
+		t.Errorf("capacity 60 → 40 req/s: %s (delta %.1f%%)", row.Verdict, row.DeltaPct)
+	}
+}

@@ -138,6 +138,10 @@ type NodeMetrics struct {
 	InferenceQueued   int     `json:"inference_queued"`
 	InferenceSlots    int     `json:"inference_slots"`
 	UptimeS           float64 `json:"uptime_s"`
+	// PrefixHitTokens and PrefixMissTokens count the prompt tokens the
+	// node's prefix cache held and did not (nil: it does not say).
+	PrefixHitTokens  *int64 `json:"prefix_cache_hit_tokens"`
+	PrefixMissTokens *int64 `json:"prefix_cache_miss_tokens"`
 }
 
 // Metrics reads a member's runtime metrics.

@@ -28,6 +28,13 @@
 //     history internal/history checks for linearizability. With
 //     consensus.check_consistency the same workload runs beside every
 //     consensus scenario.
+//     Inference scenarios send the requests of inference.workload
+//     (workload.go: a fixed prompt, lengths drawn from distributions, a
+//     JSONL dataset, shared prefixes, multi-turn conversations). The
+//     capacity search and the sweeps (capacity.go, one load each in
+//     steps.go) run only when execution.scenarios names them (Spec.OptIn):
+//     a synchronous probe, a throughput probe, then open-loop steps judged
+//     against capacity.slo, recorded as the result's Sweep.
 //  3. The runner reads the filled result back with Env.Result.
 //
 // Scenarios never start processes themselves: fault abilities come from

@@ -384,10 +384,14 @@ func runInferenceNodeFailure(ctx context.Context, env *Env, c cluster.Cluster) e
 	workers := env.Config.API.MaxInFlight
 	client := env.Client(workers)
 	defer client.CloseIdleConnections()
+	wl, err := env.workload()
+	if err != nil {
+		return err
+	}
 	st := newInferStats(in.SLOTTFT, in.SLOTPOT, workers)
 	w := newFaultWindows(requestOp)
 	st.faults = w
-	op := generateOp(requestOp, client, bases(c), inferTargetOf(env, false), st)
+	op := generateOp(requestOp, client, bases(c), inferTargetOf(env, false), st, wl)
 	killer, restarter := c.(cluster.Killer), c.(cluster.Restarter)
 	hist := startHistory(ctx, env, c)
 	defer hist.stop()

@@ -56,8 +56,12 @@ func runInference(ctx context.Context, env *Env, c cluster.Cluster, clients int,
 	}
 	client := env.Client(workers)
 	defer client.CloseIdleConnections()
+	wl, err := env.workload()
+	if err != nil {
+		return err
+	}
 	st := newInferStats(in.SLOTTFT, in.SLOTPOT, workers)
-	op := generateOp(requestOp, client, bases(c), inferTargetOf(env, false), st)
+	op := generateOp(requestOp, client, bases(c), inferTargetOf(env, false), st, wl)
 	var res *load.Result
 	if clients > 0 {
 		res, err = env.Closed(ctx, clients, op)

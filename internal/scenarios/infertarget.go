@@ -54,31 +54,45 @@ func inferTargetOf(env *Env, chat bool) inferTarget {
 	return t
 }
 
-// request returns the path and body of one request, streamed or whole.
+// request returns the path and body of the fixed request (inference.prompt
+// and num_predict), streamed or whole.
 func (t inferTarget) request(stream bool) (string, []byte) {
-	var body map[string]any
-	switch {
-	case t.api == "openai" && t.chat:
-		body = map[string]any{"model": t.model, "messages": []map[string]string{{"role": "user", "content": t.prompt}}}
-	case t.api == "openai":
-		body = map[string]any{"model": t.model, "prompt": t.prompt}
-	case t.chat:
-		body = map[string]any{"model": t.model, "messages": []map[string]string{{"role": "user", "content": t.prompt}},
-			"options": map[string]int{"num_predict": t.numPredict}}
-	default:
-		body = map[string]any{"model": t.model, "prompt": t.prompt, "options": map[string]int{"num_predict": t.numPredict}}
+	return t.path, t.body(promptReq{user: t.prompt, output: t.numPredict}, stream)
+}
+
+// body spells one request of a workload: a chat's messages (a shared
+// prefix as the system message, the conversation so far, the new user
+// turn), or a completion's prompt (the same texts in order).
+func (t inferTarget) body(r promptReq, stream bool) []byte {
+	var msgs []map[string]string
+	if r.system != "" {
+		msgs = append(msgs, map[string]string{"role": "system", "content": r.system})
 	}
+	for _, h := range r.history {
+		msgs = append(msgs, map[string]string{"role": h.role, "content": h.content})
+	}
+	msgs = append(msgs, map[string]string{"role": "user", "content": r.user})
+	body := map[string]any{"model": t.model}
+	if t.chat {
+		body["messages"] = msgs
+	} else {
+		parts := make([]string, len(msgs))
+		for i, m := range msgs {
+			parts[i] = m["content"]
+		}
+		body["prompt"] = strings.Join(parts, "\n\n")
+	}
+	body["stream"] = stream
 	if t.api == "openai" {
-		body["max_tokens"] = t.numPredict
-		body["stream"] = stream
+		body["max_tokens"] = r.output
 		if stream {
 			body["stream_options"] = map[string]bool{"include_usage": true}
 		}
 	} else {
-		body["stream"] = stream
+		body["options"] = map[string]int{"num_predict": r.output}
 	}
 	b, _ := json.Marshal(body)
-	return t.path, b
+	return b
 }
 
 // headers are the request's headers.

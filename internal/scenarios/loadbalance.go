@@ -35,6 +35,7 @@ func loadbalanceScenarios(cfg *config.Config) []Spec {
 			Finish: cpuSpread,
 		})
 	}
+	out = append(out, prefixCacheScenario(cfg))
 	out = append(out, Spec{
 		Name:   "loadbalance/saturation",
 		Params: map[string]string{"clients_per_slot": "4"},
@@ -86,9 +87,13 @@ func runBalance(ctx context.Context, env *Env, c cluster.Cluster, policy string,
 	in := env.Config.Inference
 	client := env.Client(clients)
 	defer client.CloseIdleConnections()
+	wl, err := env.workload()
+	if err != nil {
+		return err
+	}
 	st := newInferStats(in.SLOTTFT, in.SLOTPOT, clients)
 	occ := startOccupancy(ctx, api, nodes, env.Warmup)
-	res, err := env.Closed(ctx, clients, generateOp(requestOp, client, bases(c), inferTargetOf(env, false), st))
+	res, err := env.Closed(ctx, clients, generateOp(requestOp, client, bases(c), inferTargetOf(env, false), st, wl))
 	occupancy := occ.stop()
 	if err != nil {
 		return err

@@ -58,6 +58,7 @@ var routeNeeds = []struct {
 	{"faults/inference", []string{famInference}},
 	{"loadbalance/policy=", []string{famPolicy, famInference}},
 	{"loadbalance/saturation", []string{famInference}},
+	{"loadbalance/prefix_cache", []string{famPolicy, famInference, famMetrics}},
 	{"inference/", []string{famInference}},
 }
 

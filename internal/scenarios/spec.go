@@ -38,6 +38,10 @@ type Spec struct {
 	// shards (one fault, one ramp to find one knee): it runs on shard 0
 	// only, and the other shards record it skipped with this reason.
 	Unsplittable string
+	// OptIn: the scenario is long (a capacity search, a sweep) and runs
+	// only when execution.scenarios names it by a pattern with a slash
+	// ("inference/capacity", "inference/sweep/*"), not by its category.
+	OptIn bool
 	// Length estimates how long the scenario's loads take (default: one
 	// warm-up and one measurement); shards schedule it on their shared
 	// clock with it.
@@ -69,12 +73,12 @@ var families = map[string][]family{
 	"consensus":   {consensusScenarios},
 	"p2p":         {p2pScenarios},
 	"models":      {modelScenarios},
-	"api":         {apiEndpoints},
+	"api":         {apiEndpoints, apiCapacityScenarios},
 	"memory":      {memoryScenarios},
 	"concurrency": {concurrencyScenarios},
 	"faults":      {faultScenarios},
 	"loadbalance": {loadbalanceScenarios},
-	"inference":   {inferenceScenarios},
+	"inference":   {inferenceScenarios, capacityScenarios},
 	"custom":      {customScenarios, registeredScenarios},
 }
 
@@ -165,7 +169,13 @@ func Matches(name, pattern string) bool {
 // the valid names.
 func Filter(specs []Spec, prefixes []string) ([]Spec, error) {
 	if len(prefixes) == 0 {
-		return specs, nil
+		var out []Spec
+		for _, s := range specs {
+			if !s.OptIn {
+				out = append(out, s)
+			}
+		}
+		return out, nil
 	}
 	var out []Spec
 	for _, p := range prefixes {
@@ -187,7 +197,7 @@ func Filter(specs []Spec, prefixes []string) ([]Spec, error) {
 	}
 	for _, s := range specs {
 		for _, p := range prefixes {
-			if Matches(s.Name, p) {
+			if Matches(s.Name, p) && (!s.OptIn || strings.Contains(strings.TrimSuffix(p, "/"), "/")) {
 				out = append(out, s)
 				break
 			}
@@ -211,8 +221,20 @@ var unsplittable = []struct {
 	{"models/download", "it downloads one model once", nil},
 	{"models/replication", "it replicates one model once", nil},
 	{"loadbalance/policy=", "it switches the nodes' scheduling policy and judges the spread of one load", nil},
+	{"loadbalance/prefix_cache", "it switches the nodes' scheduling policy twice", nil},
 	{"concurrency/contention", "its knee is a client count of one load", nil},
 	{"concurrency/stress", "its ramp finds the limit of one load's rate", func(cfg *config.Config) time.Duration {
 		return cfg.Execution.WarmupDuration + time.Duration(cfg.Concurrency.MaxSteps)*cfg.Concurrency.StepDuration
 	}},
+	{"inference/capacity", "its search finds the limit of one load's rate", searchLength},
+	{"inference/sweep/", "its points are loads of one machine", searchLength},
+	{"api/health_check/capacity", "its search finds the limit of one load's rate", searchLength},
+	{"api/cluster_status/capacity", "its search finds the limit of one load's rate", searchLength},
+}
+
+// searchLength estimates a capacity search's or a sweep's loads: two
+// probes and capacity.max_steps steps of their shortest length.
+func searchLength(cfg *config.Config) time.Duration {
+	c := cfg.Capacity
+	return time.Duration(2+c.MaxSteps) * (c.StepWarmup + c.MinStepDuration)
 }

@@ -109,6 +109,12 @@ type inferStats struct {
 	tokens     int64 // tokens of those answers
 	chunkCount int64 // content chunks of answers without a count
 	good       int64
+	// prompt tokens of the answers whose server counted them, and of
+	// those the tokens its prefix cache held, when it said.
+	prompt, promptCounted, cached, cachedCounted int64
+	// simulated: an answer said its timing is simulated (the reference
+	// node's X-Odbench-Simulated).
+	simulated bool
 	// faults, in a fault scenario, splits goodput by window: goodBy counts
 	// the good answers of the requests sent in each.
 	faults *faultWindows
@@ -125,17 +131,20 @@ func newInferStats(sloTTFT, sloTPOT time.Duration, workers int) *inferStats {
 // as what they are part of.
 const requestOp = "e2e"
 
-// generateOp streams one inference request per call to the entry nodes in
-// turn and measures its phases.
-func generateOp(name string, client *http.Client, entries []string, t inferTarget, st *inferStats) load.Operation {
-	path, body := t.request(true)
+// generateOp streams one inference request of workload w per call to the
+// entry nodes in turn and measures its phases.
+func generateOp(name string, client *http.Client, entries []string, t inferTarget, st *inferStats, w *workload) load.Operation {
 	var next atomic.Uint64
-	return load.Operation{Name: name, Do: func(ctx context.Context) error {
+	return load.Operation{Name: name, Do: func(ctx context.Context) (err error) {
 		start := time.Now()
 		if it, ok := load.IntendedStart(ctx); ok {
 			start = it // phases are measured from the intended start, like the engine's latency
 		}
-		url := entries[int(next.Add(1)-1)%len(entries)] + path
+		r := w.nextReq(time.Now())
+		body := t.body(r, true)
+		var text string
+		defer func() { w.finished(r, text, err == nil, time.Now()) }()
+		url := entries[int(next.Add(1)-1)%len(entries)] + t.path
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
 			return err
@@ -158,8 +167,12 @@ func generateOp(name string, client *http.Client, entries []string, t inferTarge
 			if err := t.judgeStreamed(a); err != nil {
 				return err
 			}
+			text = string(a.text)
 			if node := resp.Header.Get("X-Served-By"); node != "" {
 				a.node = node
+			}
+			if resp.Header.Get("X-Odbench-Simulated") == "true" {
+				st.markSimulated()
 			}
 			// A warm-up request's latencies are not recorded, like the
 			// engine's; its tokens count if it ended inside the window,
@@ -202,6 +215,14 @@ func (s *inferStats) record(ctx context.Context, a answer, start time.Time, warm
 	s.answers++
 	if streamed {
 		s.streamed++
+	}
+	if a.promptKnown {
+		s.promptCounted++
+		s.prompt += int64(a.prompt)
+	}
+	if a.cachedKnown {
+		s.cachedCounted++
+		s.cached += int64(a.cached)
 	}
 	if a.tokensKnown {
 		s.counted++
@@ -273,6 +294,17 @@ func (s *inferStats) finish(env *Env, res *load.Result) {
 	if s.streamed > 0 {
 		env.Scalar("goodput_rps", float64(s.good)/secs, "requests/s")
 	}
+	if s.simulated {
+		env.Warn("simulated inference: the reference node's timing follows its flags (--token-delay, --prompt-token-delay, --slots, its prefix cache), not a model")
+	}
+	if s.promptCounted > 0 {
+		env.Scalar("input_tokens_per_request", float64(s.prompt)/float64(s.promptCounted), "tokens")
+	} else {
+		env.Absent("input_tokens_per_request", "tokens", "the target reported no prompt token counts (Ollama's prompt_eval_count, OpenAI's usage.prompt_tokens)")
+	}
+	if s.cachedCounted > 0 && s.prompt > 0 {
+		env.Scalar("prefix_cache_hit_percent", 100*float64(s.cached)/float64(s.prompt), "%")
+	}
 	switch {
 	case s.counted == s.answers:
 		env.Scalar("output_tokens_per_s", float64(s.tokens)/secs, "tokens/s")
@@ -301,4 +333,16 @@ func (s *inferStats) nodeShares() (ids []string, counts []float64) {
 		counts = append(counts, float64(s.servedBy[id]))
 	}
 	return ids, counts
+}
+
+func (s *inferStats) markSimulated() {
+	s.mu.Lock()
+	s.simulated = true
+	s.mu.Unlock()
+}
+
+func (s *inferStats) markedSimulated() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.simulated
 }

@@ -31,6 +31,12 @@ type answer struct {
 	// eval_count, OpenAI's usage.completion_tokens), when tokensKnown.
 	tokens      int
 	tokensKnown bool
+	// prompt is the server's count of prompt tokens (Ollama's
+	// prompt_eval_count, OpenAI's usage.prompt_tokens), when promptKnown;
+	// cached those it found in its prefix cache (OpenAI's
+	// usage.prompt_tokens_details.cached_tokens), when cachedKnown.
+	prompt, cached           int
+	promptKnown, cachedKnown bool
 	// node is the serving node, when the answer names it.
 	node string
 	// load and promptEval are Ollama's load_duration and
@@ -66,6 +72,7 @@ type ndjsonChunk struct {
 	} `json:"message"`
 	Done               bool   `json:"done"`
 	EvalCount          *int   `json:"eval_count"`
+	PromptEvalCount    *int   `json:"prompt_eval_count"`
 	LoadDuration       *int64 `json:"load_duration"`
 	PromptEvalDuration *int64 `json:"prompt_eval_duration"`
 	ServedBy           string `json:"served_by"`
@@ -103,6 +110,9 @@ func readNDJSON(r io.Reader) (answer, error) {
 				if c.EvalCount != nil {
 					a.tokens, a.tokensKnown = *c.EvalCount, true
 				}
+				if c.PromptEvalCount != nil {
+					a.prompt, a.promptKnown = *c.PromptEvalCount, true
+				}
 				if c.LoadDuration != nil {
 					d := time.Duration(*c.LoadDuration)
 					a.load = &d
@@ -133,7 +143,11 @@ type sseChunk struct {
 		Text string `json:"text"`
 	} `json:"choices"`
 	Usage *struct {
-		CompletionTokens int `json:"completion_tokens"`
+		CompletionTokens int  `json:"completion_tokens"`
+		PromptTokens     *int `json:"prompt_tokens"`
+		Details          *struct {
+			Cached *int `json:"cached_tokens"`
+		} `json:"prompt_tokens_details"`
 	} `json:"usage"`
 	Error *struct {
 		Message string `json:"message"`
@@ -180,8 +194,14 @@ func readSSE(r io.Reader) (answer, error) {
 				break
 			}
 		}
-		if c.Usage != nil {
-			a.tokens, a.tokensKnown = c.Usage.CompletionTokens, true
+		if u := c.Usage; u != nil {
+			a.tokens, a.tokensKnown = u.CompletionTokens, true
+			if u.PromptTokens != nil {
+				a.prompt, a.promptKnown = *u.PromptTokens, true
+			}
+			if u.Details != nil && u.Details.Cached != nil {
+				a.cached, a.cachedKnown = *u.Details.Cached, true
+			}
 		}
 		return false, nil
 	}
