@@ -35,7 +35,7 @@ func (n *Node) metricsJSON(w http.ResponseWriter, r *http.Request) {
 		"inference_in_flight": n.infer.active.Load(), "inference_queued": n.infer.queued.Load(), "inference_slots": n.cfg.Slots,
 		"prefix_cache_hit_tokens": n.infer.prefixHits.Load(), "prefix_cache_miss_tokens": n.infer.prefixMisses.Load(),
 		"inference_simulated": true,
-		"kv_keys": n.fsm.KVCount(), "models_registered": len(n.fsm.Models()), "blobs_local_bytes": n.blobs.bytes(),
+		"kv_keys":             n.fsm.KVCount(), "models_registered": len(n.fsm.Models()), "blobs_local_bytes": n.blobs.bytes(),
 		"requests_total": n.requests.Load(), "server_errors_total": n.serverErrors.Load(),
 	})
 }

@@ -32,7 +32,9 @@ func capacityScenarios(cfg *config.Config) []Spec {
 		clients[i] = itoa(n)
 	}
 	inf := func(kind string) func(context.Context, *Env, cluster.Cluster) error {
-		return func(ctx context.Context, env *Env, c cluster.Cluster) error { return runInferenceSweep(ctx, env, c, kind) }
+		return func(ctx context.Context, env *Env, c cluster.Cluster) error {
+			return runInferenceSweep(ctx, env, c, kind)
+		}
 	}
 	return []Spec{
 		{Name: "inference/capacity", OptIn: true, Timeout: capacityTimeout, Run: inf("capacity"),
