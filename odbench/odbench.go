@@ -170,6 +170,6 @@ func Compare(baseline, current *Run, cfg *Config) (*Comparison, error) {
 	return report.Compare(baseline, current, cfg.Regression, report.Options{})
 }
 
-// WriteComparison prints a comparison as odbench compare's table: the
-// changes (every row with all).
-func WriteComparison(w io.Writer, c *Comparison, all bool) error { return c.WriteText(w, all) }
+// WriteComparison prints a comparison as odbench compare --wide prints
+// its table: the changes (every row with all), lines as long as they are.
+func WriteComparison(w io.Writer, c *Comparison, all bool) error { return c.WriteText(w, all, 0) }

@@ -78,7 +78,7 @@ func archiveRun(path string, run *metrics.Run, cfg *config.Config, dir string) (
 		return nil
 	}
 	err = errors.Join(
-		render("report.txt", rep.WriteText),
+		render("report.txt", func(w io.Writer) error { return rep.WriteText(w, 0) }),
 		render("report.md", func(w io.Writer) error { return rep.WriteMarkdown(w, charts) }),
 		render("report.html", func(w io.Writer) error { return rep.WriteHTML(w, charts) }),
 	)

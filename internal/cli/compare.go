@@ -19,6 +19,7 @@ type compareFlags struct {
 	all             bool
 	allowMissing    bool
 	gateOnTolerance bool
+	wide            bool
 	// settings says which regression settings judge and why (pickRegression).
 	settings string
 }
@@ -124,6 +125,7 @@ summary is appended to it.`,
 	fl.StringVar(&f.format, "format", "text", "output: text, md or json")
 	fl.StringVar(&f.junit, "junit", "", "also write JUnit XML (one test case per comparison) to this file")
 	fl.BoolVar(&f.all, "all", false, "list every compared metric, not only those that moved beyond the tolerance")
+	fl.BoolVar(&f.wide, "wide", false, "text: lines as long as their content, not fitted to the terminal (COLUMNS)")
 	fl.BoolVar(&f.allowMissing, "allow-missing", false, "list scenarios of the baseline that CURRENT did not run without calling them regressions")
 	fl.BoolVar(&f.gateOnTolerance, "gate-on-tolerance", false, "call a change judged by the tolerance alone (too few repetitions for the U test) a regression instead of unconfirmed")
 	fl.StringVar(&profile, "profile", "", "take the regression settings of a built-in profile")
@@ -218,7 +220,11 @@ func compareRuns(out io.Writer, base, cur *metrics.Run, baseName, curName string
 	case "json":
 		err = cmp.WriteJSON(out)
 	default:
-		err = cmp.WriteText(out, f.all)
+		width := 0
+		if !f.wide {
+			width = fitWidth(out)
+		}
+		err = cmp.WriteText(out, f.all, width)
 	}
 	if err != nil {
 		return err

@@ -142,14 +142,18 @@ func newDriver(cfg *config.Config, p *target.Profile, side nodeSide) (cluster.Dr
 	if err != nil {
 		return nil, "", err
 	}
-	bin := opt.Binary
-	if bin == "" {
-		bin = p.Start.Command[0]
-		if isReferenceNode(p) {
-			bin = opt.Self
-		}
+	from := opt.Binary
+	switch {
+	case from != "":
+	case isReferenceNode(p) && opt.Self == self:
+		// This very binary (a go run's lives in a temp dir: its path says nothing).
+		from = "this odbench's own `odbench node`"
+	case isReferenceNode(p):
+		from = opt.Self
+	default:
+		from = p.Start.Command[0]
 	}
-	describe := fmt.Sprintf("local clusters of the %s target profile from %s", p.Name, bin)
+	describe := fmt.Sprintf("local clusters of the %s target profile from %s", p.Name, from)
 	if len(opt.ExtraArgs) > 0 {
 		describe += " (" + strings.Join(opt.ExtraArgs, " ") + ")"
 	}

@@ -8,9 +8,11 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/odbench/odbench/internal/cluster/netfault"
 	"github.com/odbench/odbench/internal/metrics"
@@ -129,6 +131,27 @@ func TestScripts(t *testing.T) {
 				}
 				if want >= 0 && got != want {
 					ts.Fatalf("exit code %d, want %d", got, want)
+				}
+			},
+			// fits N: no line of the last command's stdout is wider than N
+			// characters (! fits N: some line is).
+			"fits": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: fits WIDTH")
+				}
+				n, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				wider := 0
+				for i, l := range strings.Split(ts.ReadFile("stdout"), "\n") {
+					if c := utf8.RuneCountInString(l); c > n {
+						wider++
+						if !neg {
+							ts.Fatalf("stdout line %d has %d characters, over %d: %q", i+1, c, n, l)
+						}
+					}
+				}
+				if neg && wider == 0 {
+					ts.Fatalf("every stdout line fits %d characters", n)
 				}
 			},
 			// bg NAME CMD ARGS...: start CMD (on the script's PATH) in the

@@ -21,6 +21,7 @@ type reportFlags struct {
 	baseline     string
 	profile      string
 	checkTargets bool
+	wide         bool
 }
 
 var reportExt = map[string]string{"text": ".txt", "md": ".md", "html": ".html", "json": ".json", "benchfmt": ".bench"}
@@ -108,6 +109,7 @@ the run was interrupted; the report is written either way.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.format, "format", "text", "text, md, html, json or benchfmt")
+	fl.BoolVar(&f.wide, "wide", false, "text: lines as long as their content, not fitted to the terminal (COLUMNS)")
 	fl.StringVar(&f.out, "out", "", "write each report (and, for md, its SVG charts) into this directory instead of stdout")
 	fl.StringVar(&f.baseline, "baseline", "", "add a Regression Analysis against this results file (or the newest in a directory)")
 	fl.StringVar(&f.profile, "profile", "", "take targets and tolerances from a built-in profile")
@@ -164,8 +166,14 @@ func writeReport(stdout io.Writer, rep *report.Report, path string, f reportFlag
 		defer file.Close()
 		w = file
 		if f.format == "md" {
-			for _, c := range charts {
-				if err := os.WriteFile(filepath.Join(f.out, c.File), c.SVG, 0o644); err != nil {
+			// Named after the results file: reports of several runs share a folder.
+			base := strings.TrimSuffix(filepath.Base(path), ".json")
+			for i := range charts {
+				if len(charts[i].SVG) == 0 {
+					continue
+				}
+				charts[i].File = base + "-" + charts[i].File
+				if err := os.WriteFile(filepath.Join(f.out, charts[i].File), charts[i].SVG, 0o644); err != nil {
 					return err
 				}
 			}
@@ -183,7 +191,11 @@ func writeReport(stdout io.Writer, rep *report.Report, path string, f reportFlag
 	case "benchfmt":
 		err = rep.WriteBenchfmt(w)
 	default:
-		err = rep.WriteText(w)
+		width := 0
+		if !f.wide && f.out == "" {
+			width = fitWidth(w)
+		}
+		err = rep.WriteText(w, width)
 	}
 	if err != nil {
 		return err

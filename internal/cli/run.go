@@ -202,7 +202,7 @@ On Ctrl-C the cluster is stopped and the partial results are written, marked
 	fl.StringVar(&f.scenarios, "scenarios", "", "comma-separated scenario names, segment prefixes (api/health_check) or globs (api/*/rate=*)")
 	fl.StringVar(&f.sizes, "cluster-sizes", "", "comma-separated cluster sizes, e.g. 1,3,5")
 	fl.DurationVar(&f.duration, "duration", 0, "measured time per scenario, e.g. 30s")
-	fl.DurationVar(&f.warmup, "warmup", -1, "warm-up per scenario (discarded), e.g. 5s")
+	fl.DurationVar(&f.warmup, "warmup", 0, "warm-up per scenario (discarded), e.g. 5s; 0s for none (default: the profile's)")
 	fl.IntVar(&f.count, "count", 0, "repetitions of every scenario (compare needs 4 or more for its test)")
 	fl.StringVar(&f.target, "target", "", "the target profile: a built-in one ("+strings.Join(target.Builtin(), ", ")+") or a profile file (cluster.target)")
 	fl.StringVar(&f.targets, "targets", "", "comma-separated node API URLs of an external cluster (sets the external driver)")

@@ -32,6 +32,22 @@ func termWidth(f io.Writer) int {
 	return defaultWidth
 }
 
+// fitWidth is the width report and compare fit their text to: COLUMNS
+// when set, else the terminal's; 0 (lines as long as they are) when the
+// output is a file or a pipe, where a wrapped line would break whoever
+// greps it.
+func fitWidth(f io.Writer) int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if file, ok := f.(*os.File); ok {
+		if ws, err := unix.IoctlGetWinsize(int(file.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+			return int(ws.Col)
+		}
+	}
+	return 0
+}
+
 // pad pads s to n runes, on the left when right-aligned.
 func pad(s string, n int, right bool) string {
 	gap := n - utf8.RuneCountInString(s)

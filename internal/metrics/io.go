@@ -77,6 +77,9 @@ func NewestResults(dir string) (string, error) {
 		return "", err
 	}
 	if len(matches) == 0 {
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			return "", fmt.Errorf("the results directory %s does not exist: run odbench run first", dir)
+		}
 		return "", fmt.Errorf("%s holds no odbench results file (odbench-<time>.json)", dir)
 	}
 	sort.Strings(matches) // the names sort by time

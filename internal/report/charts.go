@@ -12,8 +12,8 @@ import (
 	"github.com/odbench/odbench/internal/metrics"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // Chart is one figure, as SVG.
@@ -25,9 +25,19 @@ type Chart struct {
 	// table; "" for a chart of the whole run.
 	Category string `json:"category,omitempty"`
 	SVG      []byte `json:"-"`
+	// Note, for a chart not drawn, says why (SVG is then empty).
+	Note string `json:"note,omitempty"`
 }
 
-const maxSeries = 8
+// maxSeries bounds the series of one chart: the palette's colours.
+const maxSeries = 10
+
+// minKneeLevels is the fewest client counts a knee is computed from, and
+// minTimelineSeconds the shortest measurement drawn as a timeline.
+const (
+	minKneeLevels      = 4
+	minTimelineSeconds = 3
+)
 
 // Charts draws the report's figures, category by category: latency by
 // percentile, throughput and latency against concurrency (the knee
@@ -135,10 +145,6 @@ func (r *Report) spectrum(category string) (*figure, error) {
 		}
 		lines = append(lines, pts)
 	}
-	if hi > 10*lo {
-		f.p.Y.Scale = plot.LogScale{}
-		f.p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	}
 	for i, s := range all {
 		if err := f.line(i, s.name, lines[i], false); err != nil {
 			return nil, err
@@ -217,6 +223,9 @@ func (f *family) points(by map[int]float64) plotter.XYs {
 // knee is the family's knee (metrics.Knee), if it has one.
 func (f *family) knee() (int, bool) {
 	levels := f.levels()
+	if len(levels) < minKneeLevels {
+		return 0, false
+	}
 	var tput, p99 []float64
 	for _, n := range levels {
 		tput, p99 = append(tput, f.tput[n]), append(p99, f.p99s[n])
@@ -237,7 +246,7 @@ func (r *Report) throughputVsClients(category string) (*figure, error) {
 	if len(fams) == 0 {
 		return nil, nil
 	}
-	f := newFigure(category+": throughput against concurrency", "throughput-vs-clients-"+category+".svg")
+	f := newFigure(category+": throughput against concurrency", "throughput-vs-clients-"+category+".svg").counts()
 	clientsAxis(f.p)
 	f.p.Y.Label.Text = "ops/s"
 	for i, fam := range fams {
@@ -267,8 +276,8 @@ func (r *Report) latencyVsClients(category string) (*figure, error) {
 			if err != nil {
 				return nil, err
 			}
-			s.Color, s.Radius = plotutil.Color(i), vg.Points(5)
-			s.Shape = plotutil.Shape(3)
+			s.Color, s.Radius = colorOf(i), vg.Points(7)
+			s.Shape = draw.PyramidGlyph{}
 			f.p.Add(s)
 		}
 		if err := f.line(i, name, fam.points(fam.p99s), false); err != nil {
@@ -301,7 +310,7 @@ func (r *Report) scalingChart(category string) (*figure, error) {
 	if rows[0].Expected {
 		title += " (dashed: linear scaling)"
 	}
-	f := newFigure(title, "throughput-vs-nodes-"+category+".svg")
+	f := newFigure(title, "throughput-vs-nodes-"+category+".svg").counts()
 	f.p.X.Label.Text = "nodes"
 	f.p.Y.Label.Text = "throughput (per second)"
 	f.p.X.Tick.Marker = integerTicks{}
@@ -352,7 +361,14 @@ func (r *Report) timelines(category string) ([]Chart, error) {
 			if len(metrics.FaultWindows(s)) > 0 {
 				title += " (shaded: faults)"
 			}
-			f := newFigure(title, "timeline-"+fmt.Sprint(c.Size)+"-"+strings.NewReplacer("/", "_", "=", "-").Replace(s.Name)+".svg")
+			file := "timeline-" + fmt.Sprint(c.Size) + "-" + strings.NewReplacer("/", "_", "=", "-").Replace(s.Name) + ".svg"
+			if secs := float64(s.MeasuredNs) / 1e9; secs < minTimelineSeconds {
+				out = append(out, Chart{Title: title, File: file, Category: category,
+					Note: fmt.Sprintf("Not drawn: the scenario measured %.1f s, and a timeline of per-second counts needs at least %d seconds.", secs, minTimelineSeconds)})
+				continue
+			}
+			f := newFigure(title, file).counts()
+			f.allowLogY = false // a dip and a peak on one scale
 			f.p.X.Label.Text = "seconds into the measurement"
 			f.p.Y.Label.Text = "ops/s"
 			var ymax float64

@@ -150,7 +150,7 @@ func TestCompareOutputs(t *testing.T) {
 	}
 	cmp.Baseline, cmp.Current = "a.json", "b.json"
 	var text, md, js, junit bytes.Buffer
-	if err := cmp.WriteText(&text, false); err != nil {
+	if err := cmp.WriteText(&text, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(text.String(), "REGRESSION") || !strings.Contains(text.String(), "+101.5%") {
@@ -248,7 +248,7 @@ func TestCompareBreakage(t *testing.T) {
 		t.Fatalf("failures %d, broken %+v: want the failed and the missing scenario", cmp.Failures(), cmp.Broken)
 	}
 	var text, junit bytes.Buffer
-	if err := cmp.WriteText(&text, false); err != nil {
+	if err := cmp.WriteText(&text, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"REGRESSION (now fails): 1 nodes api/x: ok in 1 of 1 repetitions in the baseline, failed in 1 of 1 repetitions, every one: check minority_cannot_commit failed",

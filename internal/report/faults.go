@@ -66,7 +66,7 @@ func (r *Report) faultSections() []section {
 			Head: []string{"nodes", "scenario", "#", "window", "s", "ops/s", "p50 ms", "p99 ms", "errors %", "error kinds"}}
 		for _, f := range r.Faults {
 			s.Rows = append(s.Rows, []string{fmt.Sprint(f.Size), f.Scenario, fmt.Sprint(f.Repetition), f.Window,
-				fmt.Sprintf("%.1f", f.Seconds), f0(f.OpsPerSec), f2(f.P50Ms), f2(f.P99Ms), f2(f.ErrorPct), clip(f.Errors, 60)})
+				fmt.Sprintf("%.1f", f.Seconds), f0(f.OpsPerSec), f2(f.P50Ms), f2(f.P99Ms), f2(f.ErrorPct), s.footnote(f.Errors)})
 		}
 		out = append(out, s)
 	}

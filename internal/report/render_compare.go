@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/olekukonko/tablewriter"
 )
 
 // shown returns the rows a reader needs: all of them, or only those that
@@ -127,54 +125,67 @@ func (c *Comparison) brokenLines() []string {
 	return out
 }
 
-// WriteText renders a terminal table.
-func (c *Comparison) WriteText(w io.Writer, all bool) error {
-	fmt.Fprintf(w, "baseline: %s\n          %s\ncurrent:  %s\n          %s\n", c.Baseline, c.BaselineBuild, c.Current, c.CurrentBuild)
+// WriteText renders the comparison for a terminal no wider than width
+// (0: unbounded): prose wrapped under its label, the table's cells
+// wrapped in their columns.
+func (c *Comparison) WriteText(w io.Writer, all bool, width int) error {
+	say := func(label, text string) { writeLabelled(w, label, text, width) }
+	say("baseline: ", c.Baseline)
+	say("          ", c.BaselineBuild)
+	say("current:  ", c.Current)
+	say("          ", c.CurrentBuild)
 	if c.Settings != "" {
-		fmt.Fprintf(w, "settings: %s\n", c.Settings)
+		say("settings: ", c.Settings)
 	}
 	for _, warn := range c.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", warn)
+		say("warning: ", warn)
 	}
-	rows := c.shown(all)
-	if len(rows) > 0 {
-		t := tablewriter.NewTable(w)
-		t.Header(anySlice(compareHeader)...)
-		for _, r := range rows {
-			if err := t.Append(anySlice(r.cells())...); err != nil {
-				return err
-			}
+	if rows := c.shown(all); len(rows) > 0 {
+		cells := make([][]string, len(rows))
+		for i, r := range rows {
+			cells[i] = r.cells()
 		}
-		if err := t.Render(); err != nil {
-			return err
-		}
+		writeTable(w, compareHeader, cells, width)
 	}
 	for _, l := range c.brokenLines() {
-		fmt.Fprintln(w, l)
+		say("", l)
 	}
-	fmt.Fprintln(w, c.summary())
-	c.writeExtras(w, "")
+	say("", c.summary())
+	c.writeExtras(w, "", width)
 	return nil
 }
 
-func (c *Comparison) writeExtras(w io.Writer, bullet string) {
+func (c *Comparison) writeExtras(w io.Writer, bullet string, width int) {
 	for _, n := range c.Notes {
-		fmt.Fprintf(w, "%snote: %s\n", bullet, n)
+		writeLabelled(w, bullet+"note: ", n, width)
 	}
 	if len(c.OnlyBaseline) > 0 {
-		fmt.Fprintf(w, "%sonly in the baseline (not compared): %s\n", bullet, strings.Join(c.OnlyBaseline, "; "))
+		writeLabelled(w, bullet+"only in the baseline (not compared): ", strings.Join(c.OnlyBaseline, "; "), width)
 	}
 	if len(c.OnlyCurrent) > 0 {
-		fmt.Fprintf(w, "%sonly in the current run (not compared): %s\n", bullet, strings.Join(c.OnlyCurrent, "; "))
+		writeLabelled(w, bullet+"only in the current run (not compared): ", strings.Join(c.OnlyCurrent, "; "), width)
 	}
 }
 
-func anySlice(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
+// writeLabelled prints label and text wrapped to width, the lines after
+// the first indented under the text (0: one line).
+func writeLabelled(w io.Writer, label, text string, width int) {
+	if width <= 0 {
+		fmt.Fprintln(w, label+text)
+		return
 	}
-	return out
+	indent := len([]rune(label))
+	if indent > width/2 {
+		indent = 2
+	}
+	lines := wrapWords(text, max(width-indent, 20))
+	for i, l := range lines {
+		if i == 0 {
+			fmt.Fprintln(w, label+l)
+			continue
+		}
+		fmt.Fprintln(w, strings.Repeat(" ", indent)+l)
+	}
 }
 
 // WriteMarkdown renders a markdown section (for $GITHUB_STEP_SUMMARY).
@@ -209,7 +220,7 @@ func (c *Comparison) WriteMarkdown(w io.Writer, all bool) error {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "%s\n\n", c.summary())
-	c.writeExtras(w, "- ")
+	c.writeExtras(w, "- ", 0)
 	return nil
 }
 

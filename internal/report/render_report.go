@@ -6,22 +6,53 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/odbench/odbench/internal/metrics"
-	"github.com/olekukonko/tablewriter"
 )
 
 // section is one titled part of a report: prose lines and/or a table,
 // and the charts of its category (placed by withCharts).
 type section struct {
-	Title    string
-	Lines    []string
-	Head     []string
-	Rows     [][]string
+	Title string
+	Lines []string
+	Head  []string
+	Rows  [][]string
+	// Notes are the table's footnotes, in full: a row's cell holds "[n]".
+	Notes    []string
 	category string
 	Charts   []Chart
+}
+
+// ID is the section's anchor.
+func (s section) ID() string {
+	return strings.Trim(strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, s.Title), "-")
+}
+
+// footnote returns the reference of text among s's notes ("" for none),
+// adding it once.
+func (s *section) footnote(text string) string {
+	text = strings.Join(strings.Fields(text), " ")
+	if text == "" {
+		return ""
+	}
+	for i, n := range s.Notes {
+		if n == text {
+			return fmt.Sprintf("[%d]", i+1)
+		}
+	}
+	s.Notes = append(s.Notes, text)
+	return fmt.Sprintf("[%d]", len(s.Notes))
 }
 
 // withCharts places each chart after its category's table; charts of no
@@ -63,7 +94,7 @@ func (r *Report) sections() []section {
 		s := section{Title: "Category: " + cat.Category, category: cat.Category, Head: []string{"nodes", "scenario", "#", "status", "operation", "ops/s", "p50 ms", "p95 ms", "p99 ms", "errors %", "note"}}
 		for _, row := range cat.Rows {
 			s.Rows = append(s.Rows, []string{fmt.Sprint(row.Size), row.Scenario, fmt.Sprint(row.Repetition), row.Status, row.Operation,
-				f0(row.OpsPerSec), f2(row.P50Ms), f2(row.P95Ms), f2(row.P99Ms), f2(row.ErrorPct), clip(row.Note, 90)})
+				f0(row.OpsPerSec), f2(row.P50Ms), f2(row.P95Ms), f2(row.P99Ms), f2(row.ErrorPct), s.footnote(row.Note)})
 		}
 		for _, sk := range cat.Skipped {
 			s.Lines = append(s.Lines, fmt.Sprintf("skipped on %d nodes: %s: %s", sk.Size, sk.Scenario, sk.Reason))
@@ -81,10 +112,13 @@ func (r *Report) sections() []section {
 	for _, row := range r.Scalability {
 		cells := []string{row.Scenario, row.Metric}
 		for _, n := range sizes {
-			if v, ok := row.Throughput[n]; ok {
-				cells = append(cells, f0(v))
-			} else {
+			switch v, ok := row.Throughput[n]; {
+			case !ok:
 				cells = append(cells, "-")
+			case slices.Contains(row.HostBound, n):
+				cells = append(cells, f0(v)+" "+sc.footnote("host-bound: the load machine's CPU was above execution.host_cpu_warn_percent (or its steal above host_steal_warn_percent) while measuring this, so the figure may describe the machine, not the target"))
+			default:
+				cells = append(cells, f0(v))
 			}
 		}
 		cells = append(cells, scalingCell(row, sizes))
@@ -114,7 +148,7 @@ func (r *Report) sections() []section {
 		if !c.Passed {
 			result = map[bool]string{true: "FAIL", false: "WARN"}[c.Severity == metrics.SeverityFail]
 		}
-		ck.Rows = append(ck.Rows, []string{fmt.Sprint(c.Size), c.Scenario, fmt.Sprint(c.Repetition), c.Name, c.Severity, result, clip(c.Detail, 120)})
+		ck.Rows = append(ck.Rows, []string{fmt.Sprint(c.Size), c.Scenario, fmt.Sprint(c.Repetition), c.Name, c.Severity, result, ck.footnote(c.Detail)})
 	}
 	if len(r.Checks) == 0 {
 		ck.Lines = append(ck.Lines, "No scenario of this run made a check.")
@@ -193,34 +227,41 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-func clip(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len([]rune(s)) <= n {
-		return s
+// WriteText renders the report for a terminal no wider than width
+// (0: unbounded): prose wrapped, tables with wrapped cells, footnotes in
+// full under their table.
+func (r *Report) WriteText(w io.Writer, width int) error {
+	para := func(text string, indent string) {
+		if width <= 0 {
+			fmt.Fprintln(w, indent+text)
+			return
+		}
+		for _, l := range wrapWords(text, max(width-len(indent), 20)) {
+			fmt.Fprintln(w, indent+l)
+		}
 	}
-	return string([]rune(s)[:n-1]) + "…"
-}
-
-// WriteText renders the report for a terminal.
-func (r *Report) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "odbench report: %s\n", r.File)
+	para("odbench report: "+r.File, "")
 	for _, s := range r.sections() {
-		fmt.Fprintf(w, "\n== %s ==\n", s.Title)
+		fmt.Fprintln(w)
+		para("== "+s.Title+" ==", "")
 		for _, l := range s.Lines {
-			fmt.Fprintln(w, l)
+			para(l, "")
 		}
 		if len(s.Rows) > 0 {
-			t := tablewriter.NewTable(w)
-			if s.Head[0] != "" {
-				t.Header(anySlice(s.Head)...)
+			writeTable(w, s.Head, s.Rows, width)
+		}
+		for i, n := range s.Notes {
+			ref := fmt.Sprintf("[%d] ", i+1)
+			lines := wrapWords(n, max(width-len(ref), 20))
+			if width <= 0 {
+				lines = []string{n}
 			}
-			for _, row := range s.Rows {
-				if err := t.Append(anySlice(row)...); err != nil {
-					return err
+			for k, l := range lines {
+				if k == 0 {
+					fmt.Fprintln(w, ref+l)
+				} else {
+					fmt.Fprintln(w, strings.Repeat(" ", len(ref))+l)
 				}
-			}
-			if err := t.Render(); err != nil {
-				return err
 			}
 		}
 	}
@@ -247,7 +288,17 @@ func (r *Report) WriteMarkdown(w io.Writer, charts []Chart) error {
 				fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 			}
 		}
+		if len(s.Notes) > 0 {
+			fmt.Fprintln(w)
+		}
+		for i, n := range s.Notes {
+			fmt.Fprintf(w, "%d. %s\n", i+1, n)
+		}
 		for _, c := range s.Charts {
+			if len(c.SVG) == 0 {
+				fmt.Fprintf(w, "\n**%s**: %s\n", c.Title, c.Note)
+				continue
+			}
 			fmt.Fprintf(w, "\n![%s](%s)\n", c.Title, c.File)
 		}
 	}
@@ -263,46 +314,61 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 var htmlPage = template.Must(template.New("report").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>odbench report: {{.File}}</title>
 <style>
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1d2433}
-h1{font-size:1.6em}h2{font-size:1.2em;border-bottom:1px solid #ccd;padding-bottom:.2em;margin-top:2em}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2433}
+main{max-width:1100px;margin:2em auto;padding:0 1.2em}
+nav#toc{font-size:13px;padding:1em 1.2em}
+nav#toc ol{margin:.3em 0;padding-left:1.2em}nav#toc a{color:#1d4f91;text-decoration:none}nav#toc a:hover{text-decoration:underline}
+@media (min-width:1400px){nav#toc{position:fixed;top:0;left:0;width:220px;height:100vh;overflow:auto;box-sizing:border-box;border-right:1px solid #d5d9e2;background:#fafbfd}
+main{margin-left:260px}}
+h1{font-size:1.6em}h2{font-size:1.2em;border-bottom:1px solid #ccd;padding-bottom:.2em;margin-top:2em;scroll-margin-top:1em}
 table{border-collapse:collapse;margin:.6em 0;font-size:12.5px}
 th,td{border:1px solid #d5d9e2;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f0f3f8}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .PASS{color:#146c2e;font-weight:600}.FAIL,.REGRESSION,.failed{color:#b3261e;font-weight:600}.WARN{color:#8a5a00;font-weight:600}
-figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}svg{max-width:100%;height:auto}
+ol.notes{font-size:12.5px;color:#333;margin:.3em 0 1em;padding-left:2.2em}
+figure{margin:1.4em 0;max-width:1000px}figcaption{font-weight:600;margin-bottom:.3em}figure svg{width:100%;height:auto}
+figure p.note{color:#555;font-style:italic}
 </style></head><body>
+<nav id="toc"><b>Contents</b><ol>{{range .Sections}}<li><a href="#{{.ID}}">{{.Title}}</a></li>{{end}}</ol></nav>
+<main>
 <h1>Performance Benchmark Report</h1><p><code>{{.File}}</code></p>
-{{range .Sections}}<h2>{{.Title}}</h2>
+{{range .Sections}}<h2 id="{{.ID}}">{{.Title}}</h2>
 {{range .Lines}}<p>{{.}}</p>{{end}}
 {{if .Rows}}<table>{{if index .Head 0}}<tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr>{{end}}
 {{range .Rows}}<tr>{{range .}}<td class="{{.}}">{{.}}</td>{{end}}</tr>{{end}}</table>{{end}}
-{{range .Charts}}<figure><figcaption>{{.Title}}</figcaption>{{.SVG}}</figure>{{end}}
+{{if .Notes}}<ol class="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ol>{{end}}
+{{range .Charts}}<figure><figcaption>{{.Title}}</figcaption>{{if .SVG}}{{.SVG}}{{else}}<p class="note">{{.Note}}</p>{{end}}</figure>{{end}}
 {{end}}
+</main>
 </body></html>
 `))
 
 // WriteHTML renders one self-contained page: CSS and SVG inline, nothing
-// fetched from the network.
+// fetched from the network; a table of contents beside it on wide
+// screens, above it on narrow ones.
 func (r *Report) WriteHTML(w io.Writer, charts []Chart) error {
 	type inline struct {
 		Title string
 		SVG   template.HTML
+		Note  string
 	}
 	type htmlSection struct {
 		section
+		ID     string
 		Charts []inline
 	}
 	var out []htmlSection
 	for _, sec := range withCharts(r.sections(), charts) {
-		hs := htmlSection{section: sec}
+		hs := htmlSection{section: sec, ID: sec.ID()}
 		for _, c := range sec.Charts {
 			svg := c.SVG
 			if i := bytes.Index(svg, []byte("<svg")); i > 0 {
 				svg = svg[i:] // drop the XML prolog inside HTML
 			}
-			hs.Charts = append(hs.Charts, inline{c.Title, template.HTML(svg)}) // gonum's own SVG output, not outside input
+			hs.Charts = append(hs.Charts, inline{c.Title, template.HTML(svg), c.Note}) // gonum's own SVG output, not outside input
 		}
 		out = append(out, hs)
 	}

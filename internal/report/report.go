@@ -85,6 +85,9 @@ type ScalingRow struct {
 	// Efficiency is T(n) / (n * T(1)) per size where scaling is expected; nil where not.
 	Efficiency map[int]float64 `json:"efficiency,omitempty"`
 	Expected   bool            `json:"scaling_expected"`
+	// HostBound lists the sizes at which a repetition's load machine was
+	// CPU-bound: those figures may describe the machine.
+	HostBound []int `json:"host_bound,omitempty"`
 }
 
 // ResourceRow summarizes one process (or the host) at one cluster size.
@@ -266,6 +269,7 @@ func (r *Report) scalability() {
 		sum    map[int]float64
 		n      map[int]int
 		cat    string
+		bound  map[int]bool
 	}
 	all := map[string]*acc{}
 	var names []string
@@ -280,12 +284,13 @@ func (r *Report) scalability() {
 			}
 			a := all[s.Name]
 			if a == nil {
-				a = &acc{metric: metric, sum: map[int]float64{}, n: map[int]int{}, cat: s.Category}
+				a = &acc{metric: metric, sum: map[int]float64{}, n: map[int]int{}, cat: s.Category, bound: map[int]bool{}}
 				all[s.Name] = a
 				names = append(names, s.Name)
 			}
 			a.sum[c.Size] += v
 			a.n[c.Size]++
+			a.bound[c.Size] = a.bound[c.Size] || s.HostBound
 		}
 	}
 	sort.Strings(names)
@@ -302,6 +307,11 @@ func (r *Report) scalability() {
 			row.Efficiency = map[int]float64{}
 			for size, t := range row.Throughput {
 				row.Efficiency[size] = t / (float64(size) * t1)
+			}
+		}
+		for _, n := range sortedKeys(a.bound) {
+			if a.bound[n] {
+				row.HostBound = append(row.HostBound, n)
 			}
 		}
 		r.Scalability = append(r.Scalability, row)

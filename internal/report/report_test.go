@@ -57,7 +57,7 @@ func build(t *testing.T) *Report {
 func TestReportGolden(t *testing.T) {
 	rep := build(t)
 	var text, md, bench bytes.Buffer
-	if err := rep.WriteText(&text); err != nil {
+	if err := rep.WriteText(&text, 0); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "report.txt", text.Bytes())
@@ -139,7 +139,7 @@ func TestChecksSection(t *testing.T) {
 	}
 	var text, md, html, js bytes.Buffer
 	for _, w := range []func() error{
-		func() error { return rep.WriteText(&text) },
+		func() error { return rep.WriteText(&text, 0) },
 		func() error { return rep.WriteMarkdown(&md, nil) },
 		func() error { return rep.WriteHTML(&html, nil) },
 		func() error { return rep.WriteJSON(&js) },

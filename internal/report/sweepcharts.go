@@ -2,13 +2,10 @@ package report
 
 import (
 	"fmt"
-	"image/color"
 	"sort"
 	"strings"
 
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
 
 	"github.com/odbench/odbench/internal/metrics"
 )
@@ -75,7 +72,7 @@ func (r *Report) capacityVsNodes(category string, runs []sweepRun) (*figure, err
 	if len(by) == 0 {
 		return nil, nil
 	}
-	f := newFigure(category+": capacity under the SLO against cluster size (dashed: linear scaling)", "capacity-vs-nodes-"+category+".svg")
+	f := newFigure(category+": capacity under the SLO against cluster size (dashed: linear scaling)", "capacity-vs-nodes-"+category+".svg").counts()
 	f.p.X.Label.Text = "nodes"
 	f.p.Y.Label.Text = "capacity (requests/s)"
 	f.p.X.Tick.Marker = integerTicks{}
@@ -158,7 +155,7 @@ func latencyVsRate(category string, runs []sweepRun) (*figure, error) {
 // goodputVsRate plots the requests per second that met every SLO
 // against the rate, with what completed dashed.
 func goodputVsRate(category string, runs []sweepRun) (*figure, error) {
-	f := newFigure(category+": goodput against the rate (dashed: all completed)", "goodput-vs-rate-"+category+".svg")
+	f := newFigure(category+": goodput against the rate (dashed: all completed)", "goodput-vs-rate-"+category+".svg").counts()
 	f.p.X.Label.Text = "requests/s (offered; achieved for closed loops)"
 	f.p.Y.Label.Text = "requests/s"
 	drawn := false
@@ -192,7 +189,7 @@ func goodputVsRate(category string, runs []sweepRun) (*figure, error) {
 // second one user sees against those of the whole cluster: the points no
 // other beats on both (the front) joined and solid, the rest faint.
 func paretoFront(category string, runs []sweepRun) (*figure, error) {
-	f := newFigure(category+": tokens/s per user against tokens/s of the cluster (faint: dominated)", "pareto-"+category+".svg")
+	f := newFigure(category+": tokens/s per user against tokens/s of the cluster (faint: dominated)", "pareto-"+category+".svg").counts()
 	f.p.X.Label.Text = "output tokens/s, whole cluster"
 	f.p.Y.Label.Text = "output tokens/s, per user"
 	drawn := false
@@ -215,20 +212,11 @@ func paretoFront(category string, runs []sweepRun) (*figure, error) {
 			pts   plotter.XYs
 			faint bool
 		}{{front, false}, {dominated, true}} {
-			if len(set.pts) == 0 {
-				continue
+			if len(set.pts) > 0 {
+				if err := f.dots(i, set.pts, 3, set.faint); err != nil {
+					return nil, err
+				}
 			}
-			sc, err := plotter.NewScatter(set.pts)
-			if err != nil {
-				return nil, err
-			}
-			c := plotutil.Color(i)
-			if set.faint {
-				r, g, b, _ := c.RGBA()
-				c = color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 70}
-			}
-			sc.Color, sc.Radius = c, vg.Points(3)
-			f.p.Add(sc)
 		}
 	}
 	if !drawn {
