@@ -162,7 +162,7 @@ type SLO struct {
 func defaultCapacity() Capacity {
 	return Capacity{SLO: SLO{TTFTP99: 500 * time.Millisecond, TPOTP99: 50 * time.Millisecond, E2EP99: 10 * time.Second, ErrorRatePercent: 1},
 		MinCompletions: 100, MinStepDuration: 2 * time.Second, StepWarmup: time.Second, MaxClients: 64,
-		PrecisionPercent: 10, KeepUpPercent: 5, MaxSteps: 12, Arrival: "constant", Burstiness: 1,
+		PrecisionPercent: 10, KeepUpPercent: 3, MaxSteps: 12, Arrival: "constant", Burstiness: 1,
 		SweepRates: 5, SweepClients: []int{1, 4, 16, 64}}
 }
 

@@ -64,6 +64,7 @@ func runPrefixCache(ctx context.Context, env *Env, c cluster.Cluster) error {
 	defer client.CloseIdleConnections()
 	t := inferTargetOf(env, false)
 	hits := map[string]float64{}
+	simulated := false
 	for _, policy := range prefixPolicies {
 		restore, err := switchPolicy(ctx, api, nodes, policy)
 		if err != nil {
@@ -108,9 +109,10 @@ func runPrefixCache(ctx context.Context, env *Env, c cluster.Cluster) error {
 		for i, id := range ids {
 			env.Scalar("share_"+id+"_"+policy, counts[i]/total, "fraction")
 		}
-		if st.markedSimulated() {
-			env.Warn("simulated inference: the reference node's prefill follows --prompt-token-delay for the prompt tokens its prefix cache (--prefix-cache-tokens) does not hold")
-		}
+		simulated = simulated || st.markedSimulated()
+	}
+	if simulated {
+		env.Warn("simulated inference: the reference node's prefill follows --prompt-token-delay for the prompt tokens its prefix cache (--prefix-cache-tokens) does not hold")
 	}
 	rr, pa := hits["round_robin"], hits["prefix_affinity"]
 	if len(hits) < 2 {
