@@ -5,7 +5,7 @@ BIN := bin/odbench
 # and every results file, name the build that measured).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help build install test lint fuzz bench bench-engine bench-cluster bench-capacity ci-gate run-quick clean
+.PHONY: help build image install test lint fuzz bench bench-engine bench-cluster bench-capacity ci-gate run-quick clean
 
 # Lists the targets. Each shows the first sentence of its comment.
 help:
@@ -14,6 +14,10 @@ help:
 # Builds bin/odbench, its version and commit stamped in.
 build:
 	$(GO) build -buildvcs=true -ldflags "-X github.com/odbench/odbench/internal/cli.version=$(VERSION)" -o $(BIN) ./cmd/odbench
+
+# Builds the container image, stamped with the version and commit.
+image:
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$$(git rev-parse HEAD) -t odbench:$(VERSION) .
 
 # Puts odbench on the PATH (GOPATH/bin), stamped like build.
 install:

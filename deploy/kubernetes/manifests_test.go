@@ -43,6 +43,9 @@ func TestManifests(t *testing.T) {
 		t.Fatalf("%d containers, want 1", len(spec.Template.Spec.Containers))
 	}
 	c := spec.Template.Spec.Containers[0]
+	if _, tag, ok := strings.Cut(c.Image[strings.LastIndex(c.Image, "/")+1:], ":"); !ok || tag == "latest" {
+		t.Errorf("image %q: name a version, not latest or nothing (the results name the build that measured)", c.Image)
+	}
 	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 		if _, ok := c.Resources.Requests[r]; !ok {
 			t.Errorf("no %s request: a load machine needs its cores", r)
@@ -119,9 +122,24 @@ func TestDockerfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "USER 65532", "ENTRYPOINT [\"/odbench\"]"} {
+	for _, want := range []string{"CGO_ENABLED=0", "USER 65532", "ENTRYPOINT [\"/odbench\"]", "ARG VERSION", "ARG COMMIT",
+		"-X github.com/odbench/odbench/internal/cli.version=${VERSION}", "-X github.com/odbench/odbench/internal/cli.commit=${COMMIT}"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the Dockerfile lacks %q", want)
+		}
+	}
+}
+
+// TestDockerignore: the image's build context leaves out results, binaries
+// and .git.
+func TestDockerignore(t *testing.T) {
+	b, err := os.ReadFile("../../.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{".git", "bin/", "results/"} {
+		if !slices.Contains(strings.Fields(string(b)), want) {
+			t.Errorf(".dockerignore lacks %s", want)
 		}
 	}
 }

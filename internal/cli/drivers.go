@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -124,8 +125,8 @@ func newDriver(cfg *config.Config, p *target.Profile, side nodeSide) (cluster.Dr
 			args = append(args, "--max-model-mb", strconv.Itoa(biggest)) // the node refuses bigger models
 		}
 		args = append(args, l.ExtraArgs...)
-	} else if side.binary != "" {
-		if opt.Binary, err = findBinary(side.binary); err != nil {
+	} else if bin := cmp.Or(side.binary, cfg.Cluster.Local.Binary); bin != "" {
+		if opt.Binary, err = findBinary(bin); err != nil {
 			return nil, "", err
 		}
 	}
@@ -173,5 +174,7 @@ func findBinary(bin string) (string, error) {
 	if _, err := os.Stat(bin); err != nil {
 		return "", fmt.Errorf("the member binary: %w", err)
 	}
-	return bin, nil
+	// Members run in directories of their own: a relative path would not
+	// lead there.
+	return filepath.Abs(bin)
 }

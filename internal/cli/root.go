@@ -100,6 +100,7 @@ reached · 130 interrupted.`,
 		newArchiveCmd(a),
 		newMergeCmd(a),
 		newCollectCmd(a),
+		newShardStartCmd(),
 		newNodeCmd(a),
 		newVersionCmd(a),
 	)

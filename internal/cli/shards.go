@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/metrics"
@@ -32,9 +33,15 @@ never averaged), and counts, errors, throughput, the load applied and the
 scalars per second summed. Shards must be 0..COUNT-1 of one plan, each once:
 a missing, repeated or foreign shard is refused, naming it (exit 2), and so are
 runs of different plans. The spread of the shards' window starts is recorded
-per scenario; above --max-skew it is warned about. Host, resources, other
+per scenario; above --max-skew it is warned about, and so is a shard that
+started after shard.start_at (shard.late_start: allow). Host, resources, other
 scalars and timelines are those of the first machine, and the merged file says
-so.`,
+so.
+
+Its exit code is the merged run's verdict, as report gives it: 0 when every
+scenario that ran passed, 1 when one failed, 3 when the target could not be
+reached or nothing was measured. Shards run with --emit-results exit 0 once
+they have reported, so this is where a sharded run's verdict comes from.`,
 		Example: `  # three shards of one plan, run at once (see deploy/kubernetes for a Job):
   odbench run --shard 0/3 --start-at 2026-11-30T08:00:00Z --targets http://10.0.0.5:8080 --results-dir out
   odbench merge shard-0.json shard-1.json shard-2.json -o merged.json
@@ -65,6 +72,12 @@ so.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "merged %d runs into %s\n", len(runs), out)
+			for i, r := range runs {
+				if r.Shard != nil && r.Shard.LateMs > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "odbench: warning: %s (shard %d) started %.1f s after shard.start_at: its first scenarios ran late on the shared clock\n",
+						args[i], r.Shard.Index, r.Shard.LateMs/1000)
+				}
+			}
 			for _, c := range merged.Clusters {
 				for _, s := range c.Scenarios {
 					for _, w := range s.Warnings {
@@ -74,7 +87,7 @@ so.`,
 					}
 				}
 			}
-			return nil
+			return runVerdict(merged, out)
 		},
 	}
 	cmd.Flags().StringVarP(&out, "out", "o", "", "the merged results file")
@@ -266,4 +279,35 @@ func shardFromEnv() (int, error) {
 		return 0, fmt.Errorf("JOB_COMPLETION_INDEX %q is not a whole number", v)
 	}
 	return i, nil
+}
+
+func newShardStartCmd() *cobra.Command {
+	in := 90 * time.Second
+	cmd := &cobra.Command{
+		Use:   "shard-start",
+		Short: "Print an instant for shard.start_at: now plus --in, in UTC, to the second",
+		Long: `shard-start prints the RFC 3339 instant --in from now (rounded up to the
+second, UTC), for shard.start_at or --start-at: every shard of a plan starts
+then. It does the date arithmetic the same way on Linux and macOS:
+
+  kubectl create configmap odbench-start --from-literal=start_at=$(odbench shard-start --in 90s)
+
+Leave room for the shards' images to be pulled and their pods scheduled: a
+shard that finds the instant already passed refuses to start (exit 2), unless
+shard.late_start is allow.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if in < 0 {
+				return usageError(fmt.Errorf("--in must not be negative, but is %v", in))
+			}
+			at := time.Now().UTC().Add(in)
+			if at.Nanosecond() > 0 {
+				at = at.Truncate(time.Second).Add(time.Second)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), at.Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&in, "in", in, "how far from now")
+	return cmd
 }

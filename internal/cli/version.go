@@ -9,9 +9,14 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time:
-// -ldflags "-X github.com/odbench/odbench/internal/cli.version=v1.2.3".
-var version = "dev"
+// version and commit are set at build time:
+// -ldflags "-X github.com/odbench/odbench/internal/cli.version=v1.2.3
+// -X github.com/odbench/odbench/internal/cli.commit=<sha>" (commit for
+// builds without the .git directory, such as the container image's).
+var (
+	version = "dev"
+	commit  = ""
+)
 
 // toolInfo names this build: its version, and its VCS revision when the
 // Go toolchain stamped one (go build in a checkout does; go run and
@@ -30,6 +35,9 @@ func toolInfo() metrics.Tool {
 		if t.Version == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			t.Version = bi.Main.Version
 		}
+	}
+	if t.Commit == "" {
+		t.Commit = commit
 	}
 	return t
 }

@@ -261,7 +261,10 @@ type Local struct {
 	LeaderLease      time.Duration `mapstructure:"leader_lease" json:"leader_lease"`
 	// ExtraArgs are appended to every `odbench node` command line.
 	ExtraArgs []string `mapstructure:"extra_args" json:"extra_args"`
-	// Binary is the odbench executable to start nodes from; empty means this one.
+	// Binary is the member binary: for the reference node's profile, the
+	// odbench to start `odbench node` from (empty: this one); for any other
+	// profile, it replaces the first word of start.command (your build of
+	// your node, where the profile names it by name).
 	Binary string `mapstructure:"binary" json:"binary,omitempty"`
 }
 
@@ -307,7 +310,7 @@ func Default() Config {
 		Capacity: defaultCapacity(),
 		Memory:   Memory{LeakSlopeMBPerMin: 5, MinDuration: 10 * time.Second},
 		Faults:   defaultFaults(),
-		Shard:    Shard{Slack: 5 * time.Second},
+		Shard:    Shard{Slack: 5 * time.Second, LateStart: "refuse"},
 		Merge:    Merge{MaxSkew: 100 * time.Millisecond},
 		Targets: Targets{
 			ThroughputRPS:    map[string]float64{"1": 100, "3": 250, "5": 400},

@@ -22,6 +22,10 @@ type Shard struct {
 	// Slack is added to each scenario's slot on the shared clock, for its
 	// set-up, drain and cleanup.
 	Slack time.Duration `mapstructure:"slack" json:"slack"`
+	// LateStart is what a shard does when StartAt has already passed (a
+	// slow image pull): "refuse" (exit 2, saying how late) or "allow"
+	// (start at once, the lateness recorded and reported by merge).
+	LateStart string `mapstructure:"late_start" json:"late_start"`
 }
 
 // Merge configures odbench merge.
@@ -56,6 +60,15 @@ func (s Shard) Rate(r float64) float64 {
 	return r / float64(s.Count)
 }
 
+// Late says how far StartAt lies before now (0 when it is ahead, or unset).
+func (s Shard) Late(now time.Time) time.Duration {
+	start, err := s.Start()
+	if err != nil || start.IsZero() || !start.Before(now) {
+		return 0
+	}
+	return now.Sub(start)
+}
+
 // Start parses StartAt (the zero time when empty).
 func (s Shard) Start() (time.Time, error) {
 	if s.StartAt == "" {
@@ -78,6 +91,9 @@ func (s Shard) validate(p *problems, driver string) {
 	}
 	if s.Slack < 0 {
 		p.bad("shard.slack", s.Slack, "must not be negative")
+	}
+	if s.LateStart != "refuse" && s.LateStart != "allow" {
+		p.bad("shard.late_start", fmt.Sprintf("%q", s.LateStart), `must be "refuse" or "allow"`)
 	}
 }
 

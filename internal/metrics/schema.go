@@ -41,6 +41,9 @@ type ShardInfo struct {
 	PlanHash string `json:"plan_hash"`
 	// StartAt is the shared clock's start (shard.start_at), if any.
 	StartAt time.Time `json:"start_at,omitzero"`
+	// LateMs is how long after StartAt this shard began (shard.late_start:
+	// allow): its first scenarios ran late on the shared clock.
+	LateMs float64 `json:"late_ms,omitempty"`
 }
 
 // Run statuses.

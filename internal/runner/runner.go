@@ -246,7 +246,8 @@ func (r *Runner) Run(ctx context.Context) (*metrics.Run, string, error) {
 		st.seed = metrics.ScenarioSeed(run.Seed, sh.Count, "shard", sh.Index)
 		start, _ := sh.Start() // validated
 		st.clock = start
-		run.Shard = &metrics.ShardInfo{Index: sh.Index, Count: sh.Count, PlanHash: planHash(cfg, r.specs, r.sizes), StartAt: start}
+		run.Shard = &metrics.ShardInfo{Index: sh.Index, Count: sh.Count, PlanHash: planHash(cfg, r.specs, r.sizes), StartAt: start,
+			LateMs: float64(sh.Late(time.Now()).Microseconds()) / 1000}
 	}
 sizes:
 	for _, size := range r.sizes {
