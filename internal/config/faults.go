@@ -21,6 +21,12 @@ type Faults struct {
 	HistoryClients int     `mapstructure:"history_clients" json:"history_clients"`
 	HistoryKeys    int     `mapstructure:"history_keys" json:"history_keys"`
 	HistoryRate    float64 `mapstructure:"history_rate" json:"history_rate"`
+	// HistoryTimeout bounds one operation of the recorded workload. A
+	// write cut off by it is recorded as ambiguous, a read as not done,
+	// and the client goes on to the next node: a client that reached a
+	// member that cannot answer (a partitioned etcd member holds a write
+	// until its own timeout) keeps taking part while the fault lasts.
+	HistoryTimeout time.Duration `mapstructure:"history_timeout" json:"history_timeout"`
 	// LeaderKills is how many times faults/leader_failure kills the
 	// leader (each restarted before the next), for the distribution of
 	// election and recovery times.
@@ -40,7 +46,7 @@ type Faults struct {
 }
 
 func defaultFaults() Faults {
-	return Faults{CheckTimeout: time.Minute, HistoryClients: 8, HistoryKeys: 8, HistoryRate: 800,
+	return Faults{CheckTimeout: time.Minute, HistoryClients: 8, HistoryKeys: 8, HistoryRate: 800, HistoryTimeout: 500 * time.Millisecond,
 		LeaderKills: 3, LinkDelay: 50 * time.Millisecond, LinkJitter: 25 * time.Millisecond, LinkLossPercent: 5,
 		LinkBandwidthKBPerSec: 32, DiskDelay: 20 * time.Millisecond}
 }
@@ -57,6 +63,9 @@ func (f Faults) validate(p *problems) {
 	}
 	if f.HistoryRate <= 0 {
 		p.bad("faults.history_rate", f.HistoryRate, "must be above 0")
+	}
+	if f.HistoryTimeout < 10*time.Millisecond {
+		p.bad("faults.history_timeout", f.HistoryTimeout, "must be at least 10ms")
 	}
 	if f.LeaderKills < 1 || f.LeaderKills > 20 {
 		p.bad("faults.leader_kills", f.LeaderKills, "must be from 1 to 20")

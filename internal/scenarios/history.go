@@ -24,11 +24,13 @@ import (
 // consensus.check_consistency): faults.history_clients clients send get,
 // put and compare-and-set on faults.history_keys shared keys through every
 // node in turn, together at about faults.history_rate operations per
-// second, and record each operation for the linearizability check.
+// second, each bounded by faults.history_timeout, and record each
+// operation for the linearizability check.
 type historyLoad struct {
 	rec     *history.Recorder
 	keys    *keySpace
 	clients int
+	timeout time.Duration
 	client  *http.Client
 	kv      *kvClient
 	cancel  context.CancelFunc
@@ -61,7 +63,7 @@ func startHistory(ctx context.Context, env *Env, c cluster.Cluster) *historyLoad
 	keys.next.Store(uint64(f.HistoryKeys)) // every key is used: cleanup deletes them all
 	// A shard runs its part of the clients and the rate (at least one).
 	clients := max(env.Workers(f.HistoryClients), 1)
-	h := &historyLoad{rec: history.NewRecorder(), keys: keys, clients: clients, client: env.Client(clients)}
+	h := &historyLoad{rec: history.NewRecorder(), keys: keys, clients: clients, timeout: f.HistoryTimeout, client: env.Client(clients)}
 	h.kv, _ = newKV(env.Target, httpExchanger{h.client}) // the scenarios that start it have checked the kv section
 	ctx, h.cancel = context.WithCancel(ctx)
 	nodes := bases(c)
@@ -131,6 +133,8 @@ func (h *historyLoad) runClient(ctx context.Context, id int, nodes []string, int
 // learnt, and whether the operation belongs in the history (a failed
 // read and a refused write changed nothing and do not).
 func (h *historyLoad) send(ctx context.Context, base string, in history.Input) (history.Output, bool) {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
 	var out history.Output
 	var err error
 	switch in.Kind {
