@@ -125,6 +125,9 @@ type fsm struct {
 	// onModelDrop is told when a model or replica leaves the registry, so
 	// the node can delete blob files nobody references (outside the lock).
 	onModelDrop func(digest string)
+	// onNodeRegister is told of every node registration applied (outside
+	// the lock), so the node can meet the new member through gossip.
+	onNodeRegister func(NodeRecord)
 	// applied is the index of the last entry Apply finished. raft's own
 	// AppliedIndex runs ahead: it moves when entries are handed to the FSM
 	// goroutine, before Apply has run, so reads must wait on this instead.
@@ -152,6 +155,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		return ApplyResult{Err: err}
 	}
 	var dropped []string
+	var registered *NodeRecord
 	f.mu.Lock()
 	res := ApplyResult{Version: l.Index}
 	switch c.Op {
@@ -198,6 +202,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 			n.Drained = old.Drained
 		}
 		f.nodes[n.ID] = &n
+		registered = &n
 	case opNodeRemove:
 		delete(f.nodes, c.NodeID)
 	case opTermStart:
@@ -212,6 +217,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	f.mu.Unlock()
 	f.applied.Store(l.Index)
+	if registered != nil && f.onNodeRegister != nil {
+		f.onNodeRegister(*registered)
+	}
 	if f.onModelDrop != nil {
 		for _, d := range dropped {
 			f.onModelDrop(d)
