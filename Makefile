@@ -5,7 +5,7 @@ BIN := bin/odbench
 # and every results file, name the build that measured).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help build image install test lint fuzz bench bench-engine bench-cluster bench-capacity ci-gate run-quick clean
+.PHONY: help build image install test lint fuzz bench bench-engine bench-cluster bench-capacity bench-vs-etcd ci-gate run-quick clean
 
 # Lists the targets. Each shows the first sentence of its comment.
 help:
@@ -55,6 +55,10 @@ bench-cluster: build
 # It prints the throughput probe's and capacity_rps's ratios to that figure.
 bench-capacity: build
 	ODBENCH_BIN=$(abspath $(BIN)) $(GO) test ./internal/scenarios -run XXX -bench BenchmarkCapacityGroundTruth -benchtime 1x -timeout 20m -v
+
+# The reference node beside etcd (3 members each, fsync on): writes/s and p99.
+bench-vs-etcd: build
+	ODBENCH_BIN=$(abspath $(BIN)) $(GO) test ./internal/scenarios -run XXX -bench BenchmarkNodeVsEtcd -benchtime 1x -timeout 30m
 
 # The ci profile as a gate: false alarms over 10 same-build pairs, and a
 # planted slowdown (--debug-extra-latency 50us) caught or not, interleaved.

@@ -19,7 +19,7 @@ func newNodeCmd(a *app) *cobra.Command {
 		Use:   "node",
 		Short: "Run one embedded reference node (the local driver starts these)",
 		Long: `node runs one member of odbench's reference cluster: Raft (hashicorp/raft,
-bbolt log, file snapshots), memberlist gossip, content-addressed model blobs
+raft-wal log, file snapshots), memberlist gossip, content-addressed model blobs
 and simulated inference, behind ollama-distributed's /api/v1 routes and
 Ollama's /api routes. Every listener binds port 0 unless given; once serving
 and aware of a Raft leader (so able to take a write), the node prints one JSON

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 // also on failure.
 func startCluster(t testing.TB, n int, nodeArgs ...string) *startedCluster {
 	t.Helper()
-	return startClusterArgs(t, n, append([]string{"--fsync=false"}, nodeArgs...))
+	return startClusterArgs(t, n, append([]string{"--fsync=true"}, nodeArgs...))
 }
 
 func startClusterArgs(t testing.TB, n int, nodeArgs []string) *startedCluster {

@@ -1,7 +1,8 @@
 // Package node is odbench's embedded reference node, run as `odbench node`
 // and started N times by the local cluster driver. Its parts are real:
-// hashicorp/raft with raft-boltdb (bbolt) and file snapshots, hashicorp/
-// memberlist gossip, content-addressed blobs on disk, a Prometheus /metrics.
+// hashicorp/raft with hashicorp/raft-wal (raft-boltdb without fsync under
+// --fsync=false) and file snapshots, hashicorp/memberlist gossip,
+// content-addressed blobs on disk, a Prometheus /metrics.
 // Only inference is simulated, with honest timing.
 //
 // What flows through it, in order:
@@ -16,7 +17,9 @@
 //     election timeouts, 500 ms leader lease), which survive a host whose
 //     CPU other work holds.
 //  2. Writes (KV, model registry, node registry, drain state) are Raft
-//     commands applied by the FSM on every node; a log cache keeps recent
+//     commands applied by the FSM on every node. With --fsync the log is
+//     raft-wal's: one fsync per batch of entries, where bbolt syncs its
+//     pages and then its meta page. A log cache keeps recent
 //     entries in memory for replication. A write sent to a follower
 //     is forwarded by that follower to the leader's API (one extra hop,
 //     header X-Forwarded-By, the command already in its log encoding so
@@ -30,7 +33,9 @@
 //     (?consistency=stale) from the local FSM.
 //  4. Gossip carries node metadata (API address, models held, inference in
 //     flight, drained) and broadcasts; every node records when each
-//     broadcast arrived.
+//     broadcast arrived. A member the node registry registers (through
+//     Raft) is joined through gossip at once, so members that joined
+//     together know each other without waiting for memberlist's push-pull.
 //  5. Models are blobs named by their sha256. A download pulls byte ranges
 //     from the nodes that hold the blob in parallel, verifies the digest
 //     (a mismatch is rejected and never registered) and registers the

@@ -17,7 +17,6 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
 
 // Ready is the line a node prints on stdout once it serves.
@@ -35,13 +34,16 @@ type Node struct {
 	cfg Config
 	log *slog.Logger
 
-	fsm      *fsm
-	raft     *raft.Raft
-	store    *raftboltdb.BoltStore
-	trans    *raft.NetworkTransport
-	ml       *memberlist.Memberlist
-	gossip   *gossipTransport
-	bcast    *memberlist.TransmitLimitedQueue
+	fsm    *fsm
+	raft   *raft.Raft
+	store  raftStore
+	trans  *raft.NetworkTransport
+	ml     *memberlist.Memberlist
+	gossip *gossipTransport
+	bcast  *memberlist.TransmitLimitedQueue
+	// meet carries the gossip addresses of members registered through
+	// Raft, for meetRegistered.
+	meet     chan NodeRecord
 	faults   *faultFilter
 	blobs    *blobStore
 	infer    *inferencer
@@ -98,6 +100,15 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) er
 		return err
 	}
 	n.fsm.onModelDrop = n.blobGC
+	n.meet = make(chan NodeRecord, 256)
+	n.fsm.onNodeRegister = func(r NodeRecord) {
+		if r.ID != cfg.ID && r.Gossip != "" {
+			select {
+			case n.meet <- r:
+			default: // memberlist's push-pull exchange still finds it
+			}
+		}
+	}
 	n.infer = newInferencer(n)
 
 	apiLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.APIPort)))
@@ -125,6 +136,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) er
 	}
 	go n.watchLeader(ctx)
 	go n.reconcile(ctx)
+	go n.meetRegistered(ctx)
 	if cfg.LeakBytesPerSec > 0 {
 		go n.leak(ctx, cfg.LeakBytesPerSec)
 	}

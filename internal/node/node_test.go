@@ -25,8 +25,8 @@ func startNode(t testing.TB) string {
 	return startNodeWith(t, cfg)
 }
 
-// startNodeWith runs a node of cfg (data dir, fsync off and a short token
-// delay filled in) in this process.
+// startNodeWith runs a node of cfg (data dir and a short token delay
+// filled in) in this process.
 func startNodeWith(t testing.TB, cfg Config) string {
 	api, _ := runNode(t, cfg)
 	return api
@@ -39,7 +39,6 @@ func runNode(t testing.TB, cfg Config) (api string, stop func()) {
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
-	cfg.Fsync = false
 	cfg.TokenDelay = time.Millisecond
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -19,6 +19,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 )
 
 func (n *Node) startRaft() error {
@@ -39,7 +41,7 @@ func (n *Node) startRaft() error {
 	}
 	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Output: os.Stderr, Level: level})
 
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db"), NoSync: !cfg.Fsync})
+	store, err := openRaftStore(cfg)
 	if err != nil {
 		return fmt.Errorf("raft store: %w", err)
 	}
@@ -347,3 +349,40 @@ func (n *Node) leaderAPI() (id, api string, ok bool) {
 }
 
 func (n *Node) isLeader() bool { return n.raft.State() == raft.Leader }
+
+// raftStore is Raft's log and stable store.
+type raftStore interface {
+	raft.LogStore
+	raft.StableStore
+	Close() error
+}
+
+// openRaftStore opens the Raft log: hashicorp/raft-wal, an append-only
+// log with one fsync per batch of entries, when the node syncs its log
+// (bbolt, raft-boltdb's store, syncs twice per batch: the pages, then its
+// meta page); raft-boltdb without syncing when --fsync=false.
+func openRaftStore(cfg Config) (raftStore, error) {
+	if !cfg.Fsync {
+		return raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db"), NoSync: true})
+	}
+	dir := filepath.Join(cfg.DataDir, "wal")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	meta := &metadb.BoltMetaDB{}
+	w, err := wal.Open(dir, wal.WithMetaStore(meta))
+	if err != nil {
+		return nil, errors.Join(err, meta.Close())
+	}
+	return walStore{w, meta}, nil
+}
+
+// walStore closes raft-wal's metadata database with the log, which
+// WAL.Close leaves open (and locked against the next open in this
+// process).
+type walStore struct {
+	*wal.WAL
+	meta *metadb.BoltMetaDB
+}
+
+func (s walStore) Close() error { return errors.Join(s.WAL.Close(), s.meta.Close()) }

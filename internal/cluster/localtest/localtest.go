@@ -14,9 +14,9 @@ import (
 )
 
 // Start starts n reference nodes of clustertest.Binary through the
-// odbench-node target profile, as odbench run does (fsync off: tests check
-// behaviour, not speed; nodeArgs come after), and stops them when the
-// test ends, also on failure.
+// odbench-node target profile, as odbench run does (fsync on, so the tests
+// run the Raft log odbench run measures; nodeArgs come after), and stops
+// them when the test ends, also on failure.
 func Start(t testing.TB, n int, nodeArgs ...string) cluster.Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -26,7 +26,7 @@ func Start(t testing.TB, n int, nodeArgs ...string) cluster.Cluster {
 		t.Fatal(err)
 	}
 	d, err := cluster.NewStarter(cluster.StartOptions{Profile: p, Self: clustertest.Binary, TempRoot: t.TempDir(),
-		ExtraArgs: append([]string{"--fsync=false"}, nodeArgs...)})
+		ExtraArgs: append([]string{"--fsync=true"}, nodeArgs...)})
 	if err != nil {
 		t.Fatal(err)
 	}
