@@ -260,18 +260,21 @@ func (logTicks) Ticks(min, max float64) []plot.Tick {
 	return out
 }
 
-// human prints a tick value short: 0.05, 2, 750, 12.5k, 3M.
+// human prints a tick value short, to three significant digits and never
+// in exponent form: 0.05, 2, 750, 2500, 12.5k, 3M.
 func human(v float64) string {
 	a := math.Abs(v)
+	suffix := ""
 	switch {
 	case a >= 1e6:
-		return strconv.FormatFloat(v/1e6, 'g', 3, 64) + "M"
+		v, suffix = v/1e6, "M"
 	case a >= 1e4:
-		return strconv.FormatFloat(v/1e3, 'g', 3, 64) + "k"
+		v, suffix = v/1e3, "k"
 	case a == 0:
 		return "0"
 	}
-	return strconv.FormatFloat(v, 'g', 3, 64)
+	rounded, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 3, 64), 64)
+	return strconv.FormatFloat(rounded, 'f', -1, 64) + suffix
 }
 
 // percentileTicks labels a 1/(1-q) axis with percentiles.
