@@ -20,7 +20,6 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
 )
 
 func (n *Node) startRaft() error {
@@ -369,20 +368,5 @@ func openRaftStore(cfg Config) (raftStore, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	meta := &metadb.BoltMetaDB{}
-	w, err := wal.Open(dir, wal.WithMetaStore(meta))
-	if err != nil {
-		return nil, errors.Join(err, meta.Close())
-	}
-	return walStore{w, meta}, nil
+	return wal.Open(dir)
 }
-
-// walStore closes raft-wal's metadata database with the log, which
-// WAL.Close leaves open (and locked against the next open in this
-// process).
-type walStore struct {
-	*wal.WAL
-	meta *metadb.BoltMetaDB
-}
-
-func (s walStore) Close() error { return errors.Join(s.WAL.Close(), s.meta.Close()) }
