@@ -268,6 +268,13 @@ func (r *Report) latencyVsClients(category string) (*figure, error) {
 	f := newFigure(category+": latency against concurrency (p99 solid, p50 dashed)", "latency-vs-clients-"+category+".svg")
 	clientsAxis(f.p)
 	f.p.Y.Label.Text = "latency (ms)"
+	dotsOnly := true // series of fewer than three points are drawn as dots
+	for _, fam := range fams {
+		dotsOnly = dotsOnly && len(fam.points(fam.p99s)) < 3
+	}
+	if dotsOnly {
+		f.title = category + ": latency against concurrency (p99 filled, p50 hollow)"
+	}
 	for i, fam := range fams {
 		name := fmt.Sprintf("%s, %s", fam.name, nodesLabel(fam.size))
 		if k, ok := fam.knee(); ok {
