@@ -6,7 +6,8 @@
 //  1. The runner picks a Driver and calls Start(ctx, n) once per cluster
 //     to run. The Starter starts clusters of any profile with a start
 //     section (the reference node's, etcd's, a user's): it picks every
-//     member's named ports free, renders each member's command, config
+//     member's named ports free (below the kernel's ephemeral range, and
+//     again when a member lost one to another process), renders each member's command, config
 //     file and environment from the profile's templates, starts the
 //     members all at once or member 1 first, and waits until each is up
 //     (its ready log line or request) and then until the profile's ready
@@ -37,6 +38,7 @@
 //
 //   - cluster.go: the interfaces, abilities and sentinel errors.
 //   - start.go: the Starter, its port plan and formation wait.
+//   - ports.go: choosing free ports, and telling a start that lost one.
 //   - member.go: one member: rendering its templates, starting it in its
 //     cgroup, its ready line or request, what member 1 printed
 //     (capture), restarting it with its directory and ports.

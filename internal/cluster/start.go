@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -95,6 +94,19 @@ func (d *Starter) Start(ctx context.Context, n int) (Cluster, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("%w: cluster size must be at least 1", ErrStart)
 	}
+	for attempt := 1; ; attempt++ {
+		c, err := d.startOnce(ctx, n)
+		if attempt == startAttempts || !portTaken(err) || ctx.Err() != nil {
+			if err != nil && attempt > 1 {
+				err = fmt.Errorf("%w (attempt %d of %d; the earlier ones lost a port to another process)", err, attempt, startAttempts)
+			}
+			return c, err
+		}
+	}
+}
+
+// startOnce starts n members on newly chosen ports.
+func (d *Starter) startOnce(ctx context.Context, n int) (Cluster, error) {
 	sup, err := newSupervisor(d.opt.TempRoot, d.opt.LogDir, n)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
@@ -150,7 +162,7 @@ func (c *startedCluster) sup() *supervisor { return c.supervisor }
 // plan picks every member's ports and builds its template variables.
 func (c *startedCluster) plan(n int) error {
 	s := c.drv.opt.Profile.Start
-	ports, err := freePorts(n * len(s.Ports))
+	ports, err := pickPorts(n * len(s.Ports))
 	if err != nil {
 		return err
 	}
@@ -213,26 +225,6 @@ func (c *startedCluster) upNodes() []Node {
 		}
 	}
 	return out
-}
-
-// freePorts asks the kernel for n distinct free loopback ports.
-func freePorts(n int) ([]int, error) {
-	var out []int
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
 }
 
 // Settings describe the cluster for the results file.
