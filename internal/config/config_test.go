@@ -157,6 +157,14 @@ func TestMinUTestP(t *testing.T) {
 			t.Errorf("MinUTestP(%d) = %.5f, want %.5f", n, got, want)
 		}
 	}
+	for _, tt := range []struct {
+		n1, n2 int
+		want   float64
+	}{{3, 5, 2.0 / 56}, {5, 3, 2.0 / 56}, {1, 1, 1}, {4, 6, 2.0 / 210}} {
+		if got := MinUTestPOf(tt.n1, tt.n2); got < tt.want*0.999 || got > tt.want*1.001 {
+			t.Errorf("MinUTestPOf(%d, %d) = %.5f, want %.5f", tt.n1, tt.n2, got, tt.want)
+		}
+	}
 	for alpha, want := range map[float64]int{0.05: 4, 0.01: 5, 0.1: 4, 0.5: 2} {
 		if got := MinUTestSamples(alpha); got != want {
 			t.Errorf("MinUTestSamples(%g) = %d, want %d", alpha, got, want)

@@ -27,12 +27,16 @@ func RegressionMetrics() []string { return slices.Clone(regressionMetrics) }
 // MinUTestP is the smallest p-value the two-sided Mann-Whitney U test can
 // give for n against n samples: 2 / C(2n, n), when the two sides do not
 // overlap at all (0.33 for 2, 0.10 for 3, 0.029 for 4, 0.0079 for 5).
-func MinUTestP(n int) float64 {
-	c := 1.0 // C(2n, n), built up as a product to stay exact in float64
-	for i := 1; i <= n; i++ {
-		c = c * float64(n+i) / float64(i)
+func MinUTestP(n int) float64 { return MinUTestPOf(n, n) }
+
+// MinUTestPOf is MinUTestP for n1 against n2 samples: 2 / C(n1+n2, n1),
+// at most 1.
+func MinUTestPOf(n1, n2 int) float64 {
+	c := 1.0 // C(n1+n2, n1), built up as a product to stay exact in float64
+	for i := 1; i <= n1; i++ {
+		c = c * float64(n2+i) / float64(i)
 	}
-	return 2 / c
+	return min(1, 2/c)
 }
 
 // MinUTestSamples is the fewest repetitions per side with which the U test

@@ -412,6 +412,9 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 			"the U test judged %d rows; their p-values are adjusted for the false discovery rate over those rows (Benjamini-Hochberg) and compared with alpha %g: "+
 				"p is each row's own, p adj. the adjusted one", len(family), r.Alpha))
 	}
+	if n := starved(cmp.Rows, r.Alpha); n != "" {
+		cmp.Notes = append(cmp.Notes, n)
+	}
 	if boundChanges > 0 {
 		cmp.Notes = append(cmp.Notes, fmt.Sprintf(
 			"%d changed metric(s) come from scenarios whose load machine was CPU-bound (host CPU above the warning threshold) on at least one side: on a shared machine such changes can come from other work running at the same time",
@@ -432,6 +435,35 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 		cmp.Notes = append(cmp.Notes, fmt.Sprintf("%d change(s) were judged by the tolerance alone (--gate-on-tolerance): noise can pass for a change", gated))
 	}
 	return cmp, nil
+}
+
+// starved says why rows significant on their own are not once adjusted,
+// when the repetitions leave the U test too little room: its smallest
+// possible p is 2/C(n1+n2, n1), so with few repetitions a change passes
+// the adjustment only when most rows show it. "" when no row is so.
+func starved(rows []Row, alpha float64) string {
+	family, held, n1, n2 := 0, 0, 0, 0
+	for _, row := range rows {
+		if row.P == nil {
+			continue
+		}
+		family++
+		if row.Verdict == Insignificant && *row.P < alpha {
+			held++
+			if held == 1 || row.N1+row.N2 < n1+n2 {
+				n1, n2 = row.N1, row.N2
+			}
+		}
+	}
+	if held == 0 {
+		return ""
+	}
+	out := fmt.Sprintf("%d row(s) have p below alpha %g on their own but not once adjusted over the %d rows judged: "+
+		"with %d+%d repetitions no row can score below p %.3g", held, alpha, family, n1, n2, config.MinUTestPOf(n1, n2))
+	if c := repetitionsFor(family, alpha); c > 0 {
+		out += fmt.Sprintf("; with --count %d on both sides one clear row is enough", c)
+	}
+	return out
 }
 
 func sides(base, cur bool) string {

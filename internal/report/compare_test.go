@@ -435,6 +435,10 @@ func TestCompareAdjustsForManyRows(t *testing.T) {
 	if cmp.Failures() != 0 {
 		t.Errorf("%d failures, want none", cmp.Failures())
 	}
+	if notes := strings.Join(cmp.Notes, " "); !strings.Contains(notes, "with 5+5 repetitions no row can score below p 0.00794") ||
+		!strings.Contains(notes, "with --count ") {
+		t.Errorf("notes %q: want why the row is not significant, and how many repetitions would do", notes)
+	}
 	all := func(int) float64 { return 15 }
 	cmp, err = Compare(many(25, 10, 1, none), many(25, 10, 1, all), r, Options{})
 	if err != nil {
@@ -442,6 +446,9 @@ func TestCompareAdjustsForManyRows(t *testing.T) {
 	}
 	if got := len(cmp.Regressions()); got != 75 {
 		t.Errorf("%d regressions, want every p50, p95 and p99 of 25 scenarios", got)
+	}
+	if notes := strings.Join(cmp.Notes, " "); strings.Contains(notes, "no row can score") {
+		t.Errorf("notes %q: every change was found, none is starved of repetitions", notes)
 	}
 }
 

@@ -3,6 +3,8 @@ package report
 import (
 	"math"
 	"sort"
+
+	"github.com/odbench/odbench/internal/config"
 )
 
 // fisherMoreFailures is the one-sided p-value of Fisher's exact test that
@@ -59,4 +61,16 @@ func benjaminiHochberg(p []float64) []float64 {
 		adj[idx] = running
 	}
 	return adj
+}
+
+// repetitionsFor is the fewest repetitions a side whose smallest U test
+// p, adjusted over a family of m rows, is still below alpha: enough for a
+// single row that separates completely; 0 if more than 50 would be.
+func repetitionsFor(m int, alpha float64) int {
+	for c := 2; c <= 50; c++ {
+		if config.MinUTestP(c)*float64(m) < alpha {
+			return c
+		}
+	}
+	return 0
 }

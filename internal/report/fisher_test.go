@@ -34,3 +34,19 @@ func TestBenjaminiHochberg(t *testing.T) {
 		}
 	}
 }
+
+func TestRepetitionsFor(t *testing.T) {
+	for _, tt := range []struct {
+		rows  int
+		alpha float64
+		want  int
+	}{
+		{6, 0.05, 5},  // 6·2/252 = 0.048
+		{70, 0.01, 9}, // the ci profile's min_samples
+		{1, 0.05, 4},
+	} {
+		if got := repetitionsFor(tt.rows, tt.alpha); got != tt.want {
+			t.Errorf("repetitionsFor(%d, %g) = %d, want %d", tt.rows, tt.alpha, got, tt.want)
+		}
+	}
+}

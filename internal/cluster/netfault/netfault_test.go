@@ -151,6 +151,12 @@ func TestPartitionAndShape(t *testing.T) {
 		}
 		return 0, 0
 	}
+	defer func() {
+		if c := nc.(*netCluster); c.q != nil && t.Failed() {
+			n, err := c.q.readErrors()
+			t.Logf("the queue's reads failed %d times (last: %v)", n, err)
+		}
+	}()
 
 	if got, why := exchange(t, nc, port, 5); got != 5 {
 		t.Fatalf("unfaulted: %d of 5 lines back (%s)", got, why)

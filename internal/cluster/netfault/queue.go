@@ -77,6 +77,8 @@ type queue struct {
 	wg      sync.WaitGroup
 	seen    uint64 // packets queued, for tests and messages
 	dropped uint64
+	errors  uint64 // failed reads, and the last one's error
+	lastErr error
 }
 
 // openQueue binds netfilter queue num and starts reading it.
@@ -155,6 +157,10 @@ func (q *queue) poke() {
 }
 
 // read takes every packet the kernel queues and schedules its verdict.
+// It stops only when the queue closes: an error of one read (the kernel
+// could not hand over some packets, or answered a verdict with an error)
+// is counted and the next read goes on, since a reader that stopped would
+// leave every later packet of a shaped link held until Close.
 func (q *queue) read() {
 	defer q.wg.Done()
 	for {
@@ -165,11 +171,15 @@ func (q *queue) read() {
 				return
 			default:
 			}
+			q.mu.Lock()
+			q.errors++
+			q.lastErr = err
+			q.mu.Unlock()
 			var oe *netlink.OpError
-			if errors.As(err, &oe) && errors.Is(oe.Err, unix.ENOBUFS) {
-				continue // packets the kernel could not hand over stay queued until Close
+			if !errors.As(err, &oe) || !errors.Is(oe.Err, unix.ENOBUFS) {
+				time.Sleep(time.Millisecond) // not a hot loop on a socket that keeps failing
 			}
-			return
+			continue
 		}
 		for _, m := range msgs {
 			if m.Header.Type != netlink.HeaderType(unix.NFNL_SUBSYS_QUEUE<<8|nfqnlMsgPacket) || len(m.Data) < 4 {
@@ -299,6 +309,13 @@ func (q *queue) counts() (seen, dropped uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.seen, q.dropped
+}
+
+// readErrors returns how many reads failed, and the last one's error.
+func (q *queue) readErrors() (uint64, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.errors, q.lastErr
 }
 
 // close releases every held packet (waiting up to a second for the
