@@ -439,20 +439,26 @@ func Compare(baseline, current *metrics.Run, r config.Regression, opt Options) (
 
 // starved says why rows significant on their own are not once adjusted,
 // when the repetitions leave the U test too little room: its smallest
-// possible p is 2/C(n1+n2, n1), so with few repetitions a change passes
-// the adjustment only when most rows show it. "" when no row is so.
+// possible p is 2/C(n1+n2, n1), and when that, adjusted over the family,
+// is not below alpha, a change passes only when many rows show it. ""
+// when no row is so (a row that more repetitions would not help is a
+// chance finding the adjustment is there to discount).
 func starved(rows []Row, alpha float64) string {
-	family, held, n1, n2 := 0, 0, 0, 0
+	family := 0
 	for _, row := range rows {
-		if row.P == nil {
+		if row.P != nil {
+			family++
+		}
+	}
+	held, n1, n2 := 0, 0, 0
+	for _, row := range rows {
+		if row.P == nil || row.Verdict != Insignificant || *row.P >= alpha ||
+			config.MinUTestPOf(row.N1, row.N2)*float64(family) < alpha {
 			continue
 		}
-		family++
-		if row.Verdict == Insignificant && *row.P < alpha {
-			held++
-			if held == 1 || row.N1+row.N2 < n1+n2 {
-				n1, n2 = row.N1, row.N2
-			}
+		held++
+		if held == 1 || row.N1+row.N2 < n1+n2 {
+			n1, n2 = row.N1, row.N2
 		}
 	}
 	if held == 0 {

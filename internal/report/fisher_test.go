@@ -2,6 +2,7 @@ package report
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -48,5 +49,28 @@ func TestRepetitionsFor(t *testing.T) {
 		if got := repetitionsFor(tt.rows, tt.alpha); got != tt.want {
 			t.Errorf("repetitionsFor(%d, %g) = %d, want %d", tt.rows, tt.alpha, got, tt.want)
 		}
+	}
+}
+
+// The note on rows held back by the adjustment speaks only where the
+// repetitions, not chance, held them: with 10 a side one clear row of 70
+// passes, so a row of p 0.005 not passing is the adjustment at work;
+// with 5 a side even a row that separates completely (p 0.0079) cannot.
+func TestStarvedOnlyWhenRepetitionsAreShort(t *testing.T) {
+	rows := func(n int, held float64) []Row {
+		out := make([]Row, 70)
+		for i := range out {
+			p := 0.5
+			out[i] = Row{P: &p, N1: n, N2: n, Verdict: NoChange}
+		}
+		out[3] = Row{P: &held, N1: n, N2: n, Verdict: Insignificant}
+		return out
+	}
+	if got := starved(rows(10, 0.005), 0.01); got != "" {
+		t.Errorf("10 a side: %q, want no note", got)
+	}
+	got := starved(rows(5, 2.0/252), 0.01)
+	if !strings.Contains(got, "1 row(s) have p below alpha 0.01") || !strings.Contains(got, "with 5+5 repetitions") || !strings.Contains(got, "--count 9") {
+		t.Errorf("5 a side: %q, want the row, its repetitions and --count 9", got)
 	}
 }
