@@ -56,8 +56,9 @@ unless --gate-on-tolerance.
 
 The regression settings are those the results files recorded (the
 baseline's, when the two differ, so a change cannot loosen its own gate),
-unless --profile, --config, ODBENCH_REGRESSION_* or --alpha, --min-samples,
---tolerance choose others; the output says which judged.
+unless --profile, --config or ODBENCH_REGRESSION_* choose others;
+--alpha, --min-samples and --tolerance then change single settings of
+whichever set applies. The output says which judged.
 
 Given one file, the results of an interleaved A/B run (run --ab), it compares
 that run's baseline side with its current side.
@@ -115,8 +116,11 @@ summary is appended to it.`,
 			} else {
 				curName = args[1]
 			}
-			applyRegressionFlags(cmd, cfg, &rf)
-			reg, why := pickRegression(cfg, chosenSettings(cmd, profile, a.configFile), base, cur)
+			flags := func(r *config.Regression) []string { return applyRegressionFlags(cmd, r, &rf) }
+			reg, why := pickRegression(cfg, chosenSettings(profile, a.configFile), flags, base, cur)
+			if err := reg.Validate(); err != nil {
+				return usageError(fmt.Errorf("the regression settings to judge with: %v", err))
+			}
 			f.settings = why
 			return compareRuns(cmd.OutOrStdout(), base, cur, baseName, curName, reg, f)
 		},
@@ -141,22 +145,28 @@ type regressionFlags struct {
 	minSamples       int
 }
 
-// applyRegressionFlags puts the regression flags given into cfg.
-func applyRegressionFlags(cmd *cobra.Command, cfg *config.Config, rf *regressionFlags) {
+// applyRegressionFlags puts the regression flags given into r and names
+// them.
+func applyRegressionFlags(cmd *cobra.Command, r *config.Regression, rf *regressionFlags) []string {
+	var set []string
 	if cmd.Flags().Changed("alpha") {
-		cfg.Regression.Alpha = rf.alpha
+		r.Alpha = rf.alpha
+		set = append(set, "--alpha")
 	}
 	if cmd.Flags().Changed("min-samples") {
-		cfg.Regression.MinSamples = rf.minSamples
+		r.MinSamples = rf.minSamples
+		set = append(set, "--min-samples")
 	}
 	if cmd.Flags().Changed("tolerance") {
-		cfg.Regression.TolerancePercent = rf.tolerance
+		r.TolerancePercent = rf.tolerance
+		set = append(set, "--tolerance")
 	}
+	return set
 }
 
-// chosenSettings names what on the command line chose regression
-// settings, or "" when nothing did.
-func chosenSettings(cmd *cobra.Command, profile, configFile string) string {
+// chosenSettings names what on the command line chose a whole set of
+// regression settings, or "" when nothing did.
+func chosenSettings(profile, configFile string) string {
 	var why []string
 	if profile != "" {
 		why = append(why, "--profile "+profile)
@@ -166,11 +176,6 @@ func chosenSettings(cmd *cobra.Command, profile, configFile string) string {
 	}
 	if regressionEnvSet() {
 		why = append(why, "ODBENCH_REGRESSION_*")
-	}
-	for _, name := range []string{"alpha", "min-samples", "tolerance"} {
-		if cmd.Flags().Changed(name) {
-			why = append(why, "--"+name)
-		}
 	}
 	return strings.Join(why, ", ")
 }

@@ -56,25 +56,38 @@ func regressionEnvSet() bool {
 }
 
 // pickRegression returns the settings compare judges base and cur with,
-// and a line saying which and why. chosen names what the user chose on the
-// command line (a profile, a config file, an environment variable, a
-// flag), empty when nothing: then the files' own settings apply, the
-// baseline's when the two differ, so that a change cannot loosen the gate
-// it is judged by.
-func pickRegression(cfg *config.Config, chosen string, base, cur *metrics.Run) (config.Regression, string) {
-	if chosen != "" {
-		return cfg.Regression, "judged with " + describeRegression(cfg.Regression) + " (" + chosen + ")"
+// and a line saying which and why. chosen names what on the command line
+// chose a whole set of settings (a profile, a config file, environment
+// variables), empty when nothing did: then the files' own settings apply,
+// the baseline's when the two differ, so that a change cannot loosen the
+// gate it is judged by. flags then overrides single settings of that set
+// (--alpha and the like) and names those it set.
+func pickRegression(cfg *config.Config, chosen string, flags func(*config.Regression) []string, base, cur *metrics.Run) (config.Regression, string) {
+	reg, from, differ := cfg.Regression, chosen, ""
+	if chosen == "" {
+		rb, okB := recordedRegression(base)
+		rc, okC := recordedRegression(cur)
+		switch {
+		case okB && okC && !reflect.DeepEqual(rb, rc):
+			reg, from = rb, "the baseline's"
+			differ = fmt.Sprintf("the two files were written with different regression settings (baseline: %s; current: %s): judged with the baseline's, so a change cannot loosen its own gate; --profile, --config or --alpha choose others",
+				describeRegression(rb), describeRegression(rc))
+		case okB:
+			from = "recorded in the results files"
+			reg = rb
+		case okC:
+			from = "recorded in the current file; the baseline records none"
+			reg = rc
+		default:
+			from = "the defaults: neither file records its settings"
+		}
 	}
-	rb, okB := recordedRegression(base)
-	rc, okC := recordedRegression(cur)
-	switch {
-	case okB && okC && !reflect.DeepEqual(rb, rc):
-		return rb, fmt.Sprintf("the two files were written with different regression settings (baseline: %s; current: %s): judged with the baseline's, so a change cannot loosen its own gate; --profile, --config or --alpha choose others",
-			describeRegression(rb), describeRegression(rc))
-	case okB:
-		return rb, "judged with " + describeRegression(rb) + " (recorded in the results files)"
-	case okC:
-		return rc, "judged with " + describeRegression(rc) + " (recorded in the current file; the baseline records none)"
+	set := flags(&reg)
+	if differ != "" && len(set) == 0 {
+		return reg, differ
 	}
-	return cfg.Regression, "judged with " + describeRegression(cfg.Regression) + " (the defaults: neither file records its settings)"
+	if len(set) > 0 {
+		from += ", then " + strings.Join(set, ", ")
+	}
+	return reg, "judged with " + describeRegression(reg) + " (" + from + ")"
 }

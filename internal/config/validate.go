@@ -237,6 +237,14 @@ func (t Targets) validate(p *problems) {
 	}
 }
 
+// Validate reports every problem of regression settings alone (compare
+// checks the settings it judges with once flags have changed them).
+func (r Regression) Validate() error {
+	var p problems
+	r.validate(&p)
+	return errors.Join(p.errs...)
+}
+
 func (r Regression) validate(p *problems) {
 	if r.TolerancePercent <= 0 || r.TolerancePercent >= 1000 {
 		p.bad("regression.tolerance_percent", r.TolerancePercent, "must be above 0 and below 1000")
