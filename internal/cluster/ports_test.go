@@ -7,9 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/odbench/odbench/internal/cluster/clustertest"
-	"github.com/odbench/odbench/internal/target"
 )
 
 func TestFreePortsAreBelowTheEphemeralRange(t *testing.T) {
@@ -40,10 +37,6 @@ func TestFreePortsAreBelowTheEphemeralRange(t *testing.T) {
 // choice and its bind fails to start; the start is then tried again
 // with new ports instead of failing the cluster size.
 func TestStartRetriesWhenAPortWasTaken(t *testing.T) {
-	p, err := target.Parse("custom-node.yaml", []byte(customNode))
-	if err != nil {
-		t.Fatal(err)
-	}
 	thief, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -60,22 +53,9 @@ func TestStartRetriesWhenAPortWasTaken(t *testing.T) {
 		return ports, err
 	}
 	defer func() { pickPorts = freePorts }()
-	d, err := NewStarter(StartOptions{Profile: p, Self: clustertest.Binary, TempRoot: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := d.Start(ctx, 1)
-	if c != nil {
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			if err := c.Stop(ctx); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
+	c, err := startCustom(t, ctx, 1)
 	if err != nil {
 		t.Fatalf("start with port %d taken: %v", taken, err)
 	}

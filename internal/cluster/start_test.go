@@ -37,7 +37,10 @@ status: {method: GET, path: /api/v1/cluster/status, id: id, leader: leader_id}
 faults: {network: none}
 `
 
-func TestStarterRunsAnyProfile(t *testing.T) {
+// startCustom starts n members of the customNode profile; whatever
+// started is stopped when the test ends.
+func startCustom(t *testing.T, ctx context.Context, n int) (Cluster, error) {
+	t.Helper()
 	p, err := target.Parse("custom-node.yaml", []byte(customNode))
 	if err != nil {
 		t.Fatal(err)
@@ -46,20 +49,27 @@ func TestStarterRunsAnyProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c, err := d.Start(ctx, n)
+	if c != nil {
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			if err := c.Stop(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	return c, err
+}
+
+func TestStarterRunsAnyProfile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := d.Start(ctx, 3)
+	c, err := startCustom(t, ctx, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc := c.(*startedCluster)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := c.Stop(ctx); err != nil {
-			t.Error(err)
-		}
-	})
 	if why := Lacks(c, CanPartition); !strings.Contains(why, "custom-node profile has no way to partition") {
 		t.Errorf("a profile with faults.network none: partition lacks %q", why)
 	}

@@ -37,17 +37,9 @@ var axisLabels = []string{"percentile", "latency (ms)", "clients", "ops/s", "nod
 // no chart wider than the page.
 func TestHTMLReportInABrowser(t *testing.T) {
 	b := browsertest.New(t, 60*time.Second)
-	cfg := config.Default()
 	run := quickRun(t)
 	addSweeps(run)
-	rep, err := Build("results-quick.json", run, &cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	charts, err := rep.Charts()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep, charts := chartsOf(t, "results-quick.json", run)
 	var page bytes.Buffer
 	if err := rep.WriteHTML(&page, charts); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/odbench/odbench/internal/config"
 	"github.com/odbench/odbench/internal/metrics"
 )
 
@@ -26,15 +25,7 @@ func TestHumanTickLabels(t *testing.T) {
 // solid and dashed.
 func TestLatencyChartTitleSaysHowItIsDrawn(t *testing.T) {
 	title := func(run *metrics.Run) string {
-		cfg := config.Default()
-		rep, err := Build("results-quick.json", run, &cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		charts, err := rep.Charts()
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, charts := chartsOf(t, "results-quick.json", run)
 		for _, c := range charts {
 			if strings.HasPrefix(c.Title, "api: latency against concurrency") {
 				return c.Title

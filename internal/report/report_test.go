@@ -54,6 +54,22 @@ func build(t *testing.T) *Report {
 	return rep
 }
 
+// chartsOf builds the report of run (saved as file) with the default
+// config and draws its charts.
+func chartsOf(t *testing.T, file string, run *metrics.Run) (*Report, []Chart) {
+	t.Helper()
+	cfg := config.Default()
+	rep, err := Build(file, run, &cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	charts, err := rep.Charts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep, charts
+}
+
 func TestReportGolden(t *testing.T) {
 	rep := build(t)
 	var text, md, bench bytes.Buffer
